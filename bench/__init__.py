@@ -1,0 +1,1 @@
+"""Running, evaluating, storing and reporting retrieval benchmarks."""

@@ -1,0 +1,57 @@
+"""Ranked database ids -> metric rows. The ranking is computed once by the method;
+every metric is derived from the same relevance matrix."""
+from __future__ import annotations
+
+import numpy as np
+
+from . import metrics as M
+
+
+def drop_self(ids: np.ndarray) -> np.ndarray:
+    """Metric-learning protocol: each query is also in the database; remove query i's
+    own item (id i) from row i, shifting the rest left and padding with -1."""
+    own = ids == np.arange(len(ids))[:, None]
+    order = np.argsort(own, axis=1, kind="stable")  # the own item (True) moves to the end
+    out = np.take_along_axis(ids, order, axis=1)
+    out[np.take_along_axis(own, order, axis=1)] = -1
+    return out
+
+
+def curve_points(depth: int, n: int = 60) -> np.ndarray:
+    """Ranks at which the precision / TPR curve is kept: all up to 10, then log-spaced."""
+    ks = np.unique(np.concatenate([np.arange(1, min(depth, 10) + 1),
+                                   np.geomspace(1, depth, n).round().astype(int)]))
+    return ks[(ks >= 1) & (ks <= depth)]
+
+
+def evaluate(ids: np.ndarray, db_labels: np.ndarray, query_labels: np.ndarray, ks: list[int],
+             query_in_database: bool = False) -> list[tuple[str, int, float]]:
+    """(metric, k, value) rows: P@k, R@k, MRR@k, MAP@k for each k; MAP@R and R-Precision
+    over the retrieved depth; MAP@100 when the depth reaches 100; the PR curve."""
+    if query_in_database:
+        ids = drop_self(ids)
+    depth = ids.shape[1]
+    rel = M.relevance(ids, db_labels, query_labels)
+    n_rel = M.count_relevant(db_labels, query_labels, exclude_self=query_in_database)
+    rows = []
+    for k in ks:
+        rows += [("precision", k, M.precision_at_k(rel, k)), ("recall", k, M.recall_at_k(rel, k)),
+                 ("mrr", k, M.mrr_at_k(rel, k)), ("map", k, M.map_at_k(rel, n_rel, k))]
+    if depth >= 100 and 100 not in ks:
+        rows.append(("map", 100, M.map_at_k(rel, n_rel, 100)))
+    # MAP@R and R-Precision see only the retrieved depth: k records it.
+    rows += [("map_at_r", depth, M.map_at_r(rel, n_rel)), ("r_precision", depth, M.r_precision(rel, n_rel))]
+    precision, tpr = M.pr_curve(rel, n_rel)
+    for k in curve_points(depth):
+        rows += [("curve_precision", int(k), float(precision[k - 1])), ("curve_tpr", int(k), float(tpr[k - 1]))]
+    return rows
+
+
+def timing_rows(timings: dict[str, float], n_queries: int) -> list[tuple[str, int, float]]:
+    """Seconds per stage (summed over queries), ms per query per stage, and queries per second."""
+    rows = [(f"time_{stage}_s", 0, float(s)) for stage, s in timings.items()]
+    rows += [(f"ms_per_query_{stage}", 0, 1000.0 * s / max(n_queries, 1)) for stage, s in timings.items()]
+    total = sum(timings.values())
+    if total > 0:
+        rows.append(("qps", 0, n_queries / total))
+    return rows

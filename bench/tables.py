@@ -1,0 +1,36 @@
+"""Results rows -> readable tables (terminal and Markdown)."""
+from __future__ import annotations
+
+import pandas as pd
+
+SHORT = {"precision": "P", "recall": "R", "mrr": "MRR", "map": "MAP"}
+LABEL_COLUMNS = ["dataset", "method", "variant", "features", "backend", "setting"]
+
+
+def wide(df: pd.DataFrame, ks: list[int], group: list[str]) -> pd.DataFrame:
+    """One line per cell: P@k, R@k, MRR@k for each k, MAP@R, R-Prec and queries per second."""
+    df = df.copy()
+    df["k"] = df["k"].astype(int)
+    wanted = []
+    for metric in ("precision", "recall", "mrr"):
+        wanted += [(metric, k, f"{SHORT[metric]}@{k}") for k in ks]
+    lines = []
+    for keys, cell in df.groupby(group, sort=False, dropna=False):
+        line = dict(zip(group, keys))
+        values = {(m, k): v for m, k, v in zip(cell["metric"], cell["k"], cell["value"])}
+        for metric, k, name in wanted:
+            line[name] = values.get((metric, k))
+        line["MAP@R"] = next((v for (m, _), v in values.items() if m == "map_at_r"), None)
+        line["R-Prec"] = next((v for (m, _), v in values.items() if m == "r_precision"), None)
+        line["QPS"] = values.get(("qps", 0))
+        lines.append(line)
+    out = pd.DataFrame(lines)
+    keep = [c for c in group if c in LABEL_COLUMNS and (c in ("method", "setting") or out[c].nunique() > 1)]
+    return out[keep + [c for c in out.columns if c not in group]]
+
+
+def metric_table(df: pd.DataFrame, ks: list[int], group: list[str]) -> str:
+    if df.empty:
+        return "(no results)"
+    table = wide(df, ks, group)
+    return table.to_string(index=False, float_format=lambda v: f"{v:.4f}", na_rep="-")

@@ -1,0 +1,163 @@
+"""Dataset registry: ``load_dataset(name, root, protocol, limit, seed)``.
+
+Each dataset module reads its official on-disk layout into named *parts*
+(e.g. ``train`` / ``test``, or In-shop's ``train`` / ``query`` / ``gallery``) and
+declares which parts form the paper protocol's train, database and query splits.
+The protocols themselves live here, once, for every dataset:
+
+- ``paper``: the splits of the IRGen paper (MISSION.md): models train on ``train``,
+  the database and the queries are the parts the layout names.
+- ``dml``: the metric-learning protocol: all parts pooled, the first half of the
+  classes (sorted by id) for training, the second half as both query and gallery,
+  each query's own item excluded from its ranking (``Dataset.query_in_database``).
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from .base import ArraySource, Dataset, DatasetError, FileSource, Split, iter_batches, load_batch
+
+__all__ = [
+    "Dataset", "DatasetError", "Split", "Layout", "load_dataset", "register", "LAYOUTS",
+    "load_batch", "iter_batches", "concat_splits", "PROTOCOLS",
+]
+
+PROTOCOLS = ("paper", "dml")
+
+
+@dataclass(frozen=True)
+class Layout:
+    """How one dataset sits on disk and which of its parts the paper protocol uses."""
+
+    name: str
+    subdir: str  # folder under the data root
+    expected: str  # the files that must be there, for error messages
+    source: str  # where the official dataset is published
+    read: Callable[[Path], dict[str, Split]]  # official parts, labels remapped to 0..C-1
+    train: tuple[str, ...]
+    database: tuple[str, ...]
+    query: tuple[str, ...]
+    query_sample: int | None = None  # draw this many queries at random (ImageNet: 5,000 val)
+    default_root: str | None = None  # where it lives when no data root is given
+
+
+LAYOUTS: dict[str, Layout] = {}
+
+
+def register(layout: Layout) -> Layout:
+    LAYOUTS[layout.name] = layout
+    return layout
+
+
+def concat_splits(name: str, splits: list[Split]) -> Split:
+    """One split made of several, in order (same kind of source required)."""
+    if len(splits) == 1:
+        return Split(name, splits[0].source, splits[0].labels)
+    sources = [s.source for s in splits]
+    labels = np.concatenate([s.labels for s in splits])
+    if all(isinstance(s, ArraySource) for s in sources):
+        return Split(name, ArraySource(np.concatenate([s.array for s in sources])), labels)
+    if all(isinstance(s, FileSource) for s in sources) and len({str(s.root) for s in sources}) == 1:
+        return Split(name, FileSource(sources[0].root, [p for s in sources for p in s.paths]), labels)
+    raise ValueError(f"cannot concatenate sources of different kinds for split {name}")
+
+
+def _resolve_dir(layout: Layout, root: str | Path | None) -> Path:
+    if root is None:
+        root = os.environ.get("IRGEN_DATA_ROOT")
+    if root is None:
+        if layout.default_root is not None:
+            return Path(layout.default_root)
+        root = "data"
+    root = Path(root)
+    nested = root / layout.subdir
+    return nested if nested.is_dir() else root
+
+
+def _pick(parts: dict[str, Split], names: tuple[str, ...], split_name: str) -> Split:
+    return concat_splits(split_name, [parts[n] for n in names])
+
+
+def _dml(parts: dict[str, Split]) -> tuple[Split, Split, Split]:
+    pooled = concat_splits("all", list(parts.values()))
+    classes = np.unique(pooled.labels)
+    train_classes = classes[: len(classes) // 2]
+    is_train = np.isin(pooled.labels, train_classes)
+    train = pooled.subset(np.flatnonzero(is_train))
+    test = pooled.subset(np.flatnonzero(~is_train))
+    train.name = "train"
+    return train, Split("database", test.source, test.labels), Split("query", test.source, test.labels)
+
+
+def _sample(n: int, limit: int, rng: np.random.Generator) -> np.ndarray:
+    return np.sort(rng.choice(n, size=limit, replace=False))
+
+
+def load_dataset(
+    name: str,
+    root: str | Path | None = None,
+    protocol: str = "paper",
+    limit: int | None = None,
+    seed: int = 0,
+) -> Dataset:
+    """Load ``name`` from its official layout under ``root`` and split it by ``protocol``.
+
+    ``limit`` keeps at most that many images per split, drawn with ``seed``; a split
+    shared by two roles (train = database in the paper protocol, database = query in
+    ``dml``) keeps one common subset.
+    """
+    _import_layouts()
+    if name not in LAYOUTS:
+        raise DatasetError(f"unknown dataset {name!r}: choose one of {', '.join(sorted(LAYOUTS))}")
+    if protocol not in PROTOCOLS:
+        raise DatasetError(f"unknown protocol {protocol!r}: choose one of {', '.join(PROTOCOLS)}")
+    layout = LAYOUTS[name]
+    folder = _resolve_dir(layout, root)
+    if not folder.is_dir():
+        raise DatasetError(
+            f"dataset {name}: folder {folder} not found; put {layout.expected} there "
+            f"(official source: {layout.source}) or pass --data-root"
+        )
+    parts = layout.read(folder)
+    rng = np.random.default_rng(seed)
+    if protocol == "paper":
+        train = _pick(parts, layout.train, "train")
+        database = _pick(parts, layout.database, "database")
+        query = _pick(parts, layout.query, "query")
+        if layout.query_sample is not None and len(query) > layout.query_sample:
+            query = query.subset(_sample(len(query), layout.query_sample, np.random.default_rng(0)))
+        shared_train = layout.train == layout.database
+        in_db = False
+    else:
+        train, database, query = _dml(parts)
+        shared_train, in_db = False, True
+    if limit is not None:
+        if len(train) > limit:
+            train = train.subset(_sample(len(train), limit, rng))
+        if shared_train:
+            database = Split("database", train.source, train.labels)
+        elif len(database) > limit:
+            database = database.subset(_sample(len(database), limit, rng))
+        if in_db:
+            query = Split("query", database.source, database.labels)
+        elif len(query) > limit:
+            query = query.subset(_sample(len(query), limit, rng))
+    train.name, database.name, query.name = "train", "database", "query"
+    return Dataset(name, protocol, train, database, query, query_in_database=in_db,
+                   info={"folder": str(folder), "limit": limit, "seed": seed})
+
+
+def _import_layouts() -> None:
+    """Import every dataset module so that each registers its layout."""
+    from . import embedded  # noqa: F401
+    for module in ("cub200", "cars196", "inshop", "imagenet", "places365"):
+        try:
+            __import__(f"{__name__}.{module}")
+        except ModuleNotFoundError as e:
+            if e.name != f"{__name__}.{module}":
+                raise

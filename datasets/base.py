@@ -1,0 +1,182 @@
+"""What is searched: a dataset is three splits of labelled images plus a fingerprint.
+
+A split holds its images either in memory (an array, e.g. Fashion-MNIST) or as
+files on disk (every official layout); both give ``split[i] -> (PIL image, label)``
+and ``load_batch(split, indices, size)`` gives a uint8 tensor batch for the models.
+"""
+from __future__ import annotations
+
+import hashlib
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image, UnidentifiedImageError
+
+
+class DatasetError(Exception):
+    """A dataset is missing or malformed; the message names the thing and the fix."""
+
+
+class ImageSource:
+    """Where a split's pixels come from. Subclasses: ArraySource, FileSource."""
+
+    def __len__(self) -> int:
+        raise NotImplementedError
+
+    def pil(self, i: int) -> Image.Image:
+        raise NotImplementedError
+
+    def subset(self, indices: np.ndarray) -> "ImageSource":
+        raise NotImplementedError
+
+    def digest(self) -> str:
+        """A stable hash of what the source points at (paths or pixel bytes)."""
+        raise NotImplementedError
+
+
+@dataclass
+class ArraySource(ImageSource):
+    """Images held in memory: uint8 (n, H, W) grayscale or (n, H, W, 3) RGB."""
+
+    array: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.array)
+
+    def pil(self, i: int) -> Image.Image:
+        return Image.fromarray(self.array[i]).convert("RGB")
+
+    def subset(self, indices: np.ndarray) -> "ArraySource":
+        return ArraySource(self.array[indices])
+
+    def digest(self) -> str:
+        return hashlib.sha1(np.ascontiguousarray(self.array).tobytes()).hexdigest()
+
+
+@dataclass
+class FileSource(ImageSource):
+    """Images as files; ``paths`` are relative to ``root`` so the fingerprint is portable."""
+
+    root: Path
+    paths: list[str]
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def pil(self, i: int) -> Image.Image:
+        path = Path(self.root) / self.paths[i]
+        try:
+            with Image.open(path) as im:
+                return im.convert("RGB")
+        except FileNotFoundError:
+            raise DatasetError(f"image file {path} is missing: restore it from the official dataset archive") from None
+        except (UnidentifiedImageError, OSError) as e:
+            raise DatasetError(
+                f"image file {path} cannot be read ({e.__class__.__name__}): replace it with the official file"
+            ) from None
+
+    def subset(self, indices: np.ndarray) -> "FileSource":
+        return FileSource(self.root, [self.paths[i] for i in indices])
+
+    def digest(self) -> str:
+        return hashlib.sha1("\n".join(self.paths).encode()).hexdigest()
+
+
+@dataclass
+class Split:
+    """One split (train, database or query): images and their integer class labels."""
+
+    name: str
+    source: ImageSource
+    labels: np.ndarray
+
+    def __post_init__(self) -> None:
+        self.labels = np.asarray(self.labels, dtype=np.int64)
+        if len(self.labels) != len(self.source):
+            raise DatasetError(f"split {self.name}: {len(self.source)} images but {len(self.labels)} labels")
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def __getitem__(self, i: int) -> tuple[Image.Image, int]:
+        return self.source.pil(int(i)), int(self.labels[i])
+
+    def subset(self, indices: np.ndarray) -> "Split":
+        indices = np.asarray(indices, dtype=np.int64)
+        return Split(self.name, self.source.subset(indices), self.labels[indices])
+
+    def digest(self) -> str:
+        h = hashlib.sha1(self.source.digest().encode())
+        h.update(self.labels.tobytes())
+        return h.hexdigest()
+
+
+@dataclass
+class Dataset:
+    """train / database / query splits under one protocol.
+
+    ``query_in_database`` is True for the metric-learning protocol, where the query
+    split *is* the database and each query's own item must be left out of its ranking.
+    """
+
+    name: str
+    protocol: str
+    train: Split
+    database: Split
+    query: Split
+    query_in_database: bool = False
+    info: dict = field(default_factory=dict)
+
+    @property
+    def fingerprint(self) -> str:
+        h = hashlib.sha1(f"{self.name}|{self.protocol}|{self.query_in_database}".encode())
+        for split in (self.train, self.database, self.query):
+            h.update(split.digest().encode())
+        return h.hexdigest()[:16]
+
+    @property
+    def n_classes(self) -> int:
+        return int(max(self.train.labels.max(), self.database.labels.max(), self.query.labels.max())) + 1
+
+
+def _resize_center(img: Image.Image, size: int) -> np.ndarray:
+    """Shorter side to ``size``, then the central size x size crop, as uint8 (size, size, 3)."""
+    w, h = img.size
+    scale = size / min(w, h)
+    img = img.resize((max(size, round(w * scale)), max(size, round(h * scale))), Image.BILINEAR)
+    w, h = img.size
+    left, top = (w - size) // 2, (h - size) // 2
+    return np.asarray(img.crop((left, top, left + size, top + size)), dtype=np.uint8)
+
+
+_POOL = ThreadPoolExecutor(max_workers=4)
+
+
+def load_batch(split: Split, indices, size: int) -> torch.Tensor:
+    """uint8 tensor (n, 3, size, size) of the images at ``indices``.
+
+    In-memory arrays are resized in one interpolate call; files are decoded on a
+    small thread pool (PIL releases the GIL while decoding).
+    """
+    indices = np.asarray(indices, dtype=np.int64)
+    src = split.source
+    if isinstance(src, ArraySource):
+        x = torch.from_numpy(np.ascontiguousarray(src.array[indices]))
+        x = x.unsqueeze(1).expand(-1, 3, -1, -1) if x.ndim == 3 else x.permute(0, 3, 1, 2)
+        if x.shape[-1] != size or x.shape[-2] != size:
+            x = F.interpolate(x.float(), size=(size, size), mode="bilinear", align_corners=False)
+            x = x.round().clamp(0, 255).to(torch.uint8)
+        return x.contiguous()
+    arrays = list(_POOL.map(lambda i: _resize_center(src.pil(int(i)), size), indices))
+    return torch.from_numpy(np.stack(arrays)).permute(0, 3, 1, 2).contiguous()
+
+
+def iter_batches(split: Split, size: int, batch_size: int = 256):
+    """Yield (indices, uint8 batch) over the whole split in order."""
+    for start in range(0, len(split), batch_size):
+        idx = np.arange(start, min(start + batch_size, len(split)))
+        yield idx, load_batch(split, idx, size)

@@ -1,0 +1,58 @@
+"""The classic pipeline as one Method: a feature model + a search backend."""
+from __future__ import annotations
+
+import logging
+
+from .backends import make_backend
+from .base import Method, Retrieval, RunContext, Stopwatch
+from .features.cache import cached_features
+
+log = logging.getLogger(__name__)
+
+
+class FeatureSearch(Method):
+    """Embed the database with ``model``, index it with ``backend``, embed and search the queries.
+
+    ``query_settings`` lists the backend's query parameters to sweep (one cell each).
+    """
+
+    def __init__(self, model, backend: str = "linear", build_params: dict | None = None,
+                 query_settings: list[dict] | None = None):
+        super().__init__(model=model.identity(), backend=backend, build_params=build_params or {})
+        self.model = model
+        self.name = model.name
+        self.backend_name = backend
+        self.build_params = build_params or {}
+        self.query_settings = query_settings
+
+    @property
+    def features(self) -> str:
+        return self.model.name
+
+    @property
+    def backend(self) -> str:
+        return self.backend_name
+
+    def settings(self) -> list[dict]:
+        return self.query_settings or [{}]
+
+    def fit(self, dataset, ctx: RunContext) -> None:
+        self.model.fit(dataset.train, ctx)
+        self.config["model"] = self.model.identity()
+
+    def index(self, database, ctx: RunContext) -> None:
+        X, self.db_feature_seconds = cached_features(self.model, database, ctx)
+        self.index_impl = make_backend(self.backend_name, metric=self.model.metric,
+                                       device=ctx.device, **self.build_params)
+        self.index_impl.build(X)
+
+    def search(self, query, k: int, setting: dict, ctx: RunContext) -> Retrieval:
+        Q, feature_seconds = cached_features(self.model, query, ctx)
+        sw = Stopwatch()
+        self.index_impl.set_query_params(**setting)
+        with sw("search"):
+            ids, _ = self.index_impl.search(Q, k)
+        timings = {"feature": feature_seconds, **sw.seconds}
+        stats = self.index_impl.stats()
+        return Retrieval(ids=ids, timings=timings,
+                         extra={"build_s": stats["build_s"], "index_bytes": stats["memory_bytes"]})

@@ -1,0 +1,66 @@
+"""The feature-model interface: trained (or not) on the train split, it maps images
+to vectors, with the distance it is meant for (``cosine`` or ``l2``)."""
+from __future__ import annotations
+
+import logging
+from abc import ABC, abstractmethod
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from datasets import Split, iter_batches
+
+log = logging.getLogger(__name__)
+
+MEAN_STD_HALF = (0.5, 0.5)  # (x - 0.5) / 0.5: EfficientNet-Lite's and our small models' input range
+
+
+class FeatureModel(ABC):
+    """Subclasses define ``name``, ``metric``, ``image_size``, ``fit`` and ``encode``."""
+
+    name: str = "?"
+    metric: str = "l2"
+    image_size: int = 224
+    mean: tuple[float, ...] = (0.5, 0.5, 0.5)
+    std: tuple[float, ...] = (0.5, 0.5, 0.5)
+
+    def __init__(self, cfg):
+        self.cfg = cfg
+
+    @abstractmethod
+    def fit(self, train: Split, ctx) -> None:
+        """Train on ``train`` (no-op for off-the-shelf models)."""
+
+    @abstractmethod
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        """Float images (n, 3, s, s), normalised, to features (n, d)."""
+
+    def identity(self) -> dict:
+        """What the features depend on besides the images (config, trained-weights hash)."""
+        return {"name": self.name, "cfg": vars(self.cfg) if hasattr(self.cfg, "__dict__") else self.cfg}
+
+    def normalise(self, x_uint8: torch.Tensor, device: str) -> torch.Tensor:
+        x = x_uint8.to(device, non_blocking=True).float().div_(255.0)
+        mean = torch.tensor(self.mean, device=device).view(1, -1, 1, 1)
+        std = torch.tensor(self.std, device=device).view(1, -1, 1, 1)
+        return (x - mean) / std
+
+    @torch.no_grad()
+    def embed(self, split: Split, ctx, batch_size: int = 256) -> np.ndarray:
+        """Features (n, d) float32 for a whole split, in order."""
+        self.eval_mode()
+        out = []
+        batches = iter_batches(split, self.image_size, batch_size)
+        total = (len(split) + batch_size - 1) // batch_size
+        for _, x in tqdm(batches, total=total, desc=f"{self.name} features ({split.name})",
+                         disable=not ctx.progress, leave=False):
+            out.append(self.encode(self.normalise(x, ctx.device)).float().cpu().numpy())
+        return np.concatenate(out).astype(np.float32)
+
+    def eval_mode(self) -> None:
+        for module in self.modules():
+            module.eval()
+
+    def modules(self) -> list[torch.nn.Module]:
+        return []

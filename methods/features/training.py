@@ -1,0 +1,99 @@
+"""Supervised training of a feature model: a classification loss on the train split,
+AdamW with a cosine schedule and warm-up, the backbone at a fraction of the head's
+learning rate. Shared by every feature model that trains with a classifier head."""
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from tqdm import tqdm
+
+from datasets import Split, load_batch
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class TrainConfig:
+    epochs: float = 2.0
+    batch_size: int = 128
+    lr: float = 2e-3
+    backbone_lr_scale: float = 1.0  # FT-style fine-tuning: the pretrained part learns slower
+    weight_decay: float = 0.05
+    warmup_frac: float = 0.05
+    label_smoothing: float = 0.1
+    flip: bool = True  # random horizontal flip
+
+
+def cosine_lr(step: int, total: int, warmup: int) -> float:
+    """Multiplier of the base learning rate: linear warm-up, then cosine to zero."""
+    if step < warmup:
+        return (step + 1) / warmup
+    progress = (step - warmup) / max(1, total - warmup)
+    return 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
+
+
+def make_optimizer(groups: list[tuple[list, float]], cfg: TrainConfig) -> torch.optim.Optimizer:
+    """AdamW over (params, lr) groups; each group keeps its base lr for the schedule."""
+    param_groups = [{"params": p, "lr": lr, "base_lr": lr} for p, lr in groups if p]
+    return torch.optim.AdamW(param_groups, betas=(0.9, 0.96), weight_decay=cfg.weight_decay)
+
+
+def batches(n: int, batch_size: int, steps: int, seed: int):
+    """``steps`` index batches over epochs of a seeded permutation of range(n)."""
+    rng = np.random.default_rng(seed)
+    order = rng.permutation(n)
+    pos = 0
+    for _ in range(steps):
+        if pos + batch_size > n:
+            order, pos = rng.permutation(n), 0
+        yield order[pos : pos + batch_size]
+        pos += batch_size
+
+
+def augment(x: torch.Tensor, flip: bool, generator: torch.Generator) -> torch.Tensor:
+    if flip:
+        mask = torch.rand(len(x), generator=generator) < 0.5
+        x = torch.where(mask.view(-1, 1, 1, 1).to(x.device), x.flip(-1), x)
+    return x
+
+
+def train_classifier(model, backbone: nn.Module, head: nn.Module, split: Split, cfg: TrainConfig, ctx,
+                     features=None) -> list[float]:
+    """Train ``backbone`` + linear ``head`` on ``split``'s labels; returns the loss curve.
+
+    ``model`` is the FeatureModel (for its image size and normalisation); ``features``
+    maps normalised images to the vector the head classifies (default: ``model.encode``).
+    """
+    features = features or model.encode
+    batch_size = min(cfg.batch_size, len(split))
+    steps = max(1, int(cfg.epochs * len(split) / batch_size))
+    opt = make_optimizer([(list(backbone.parameters()), cfg.lr * cfg.backbone_lr_scale),
+                          (list(head.parameters()), cfg.lr)], cfg)
+    warmup = max(1, int(cfg.warmup_frac * steps))
+    gen = torch.Generator().manual_seed(ctx.seed)
+    backbone.train()
+    head.train()
+    losses = []
+    bar = tqdm(enumerate(batches(len(split), batch_size, steps, ctx.seed)), total=steps,
+               desc=f"train {model.name}", disable=not ctx.progress, leave=False)
+    for step, idx in bar:
+        for g in opt.param_groups:
+            g["lr"] = g["base_lr"] * cosine_lr(step, steps, warmup)
+        x = augment(model.normalise(load_batch(split, idx, model.image_size), ctx.device), cfg.flip, gen)
+        y = torch.from_numpy(split.labels[idx]).to(ctx.device)
+        loss = F.cross_entropy(head(features(x)), y, label_smoothing=cfg.label_smoothing)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+        if step % 20 == 0:
+            bar.set_postfix(loss=f"{np.mean(losses[-20:]):.3f}")
+    backbone.eval()
+    log.info("%s: trained %d steps, final loss %.3f", model.name, steps, np.mean(losses[-20:]))
+    return losses
