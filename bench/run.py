@@ -44,7 +44,9 @@ def int_list(text: str) -> list[int]:
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.splitlines()[0])
     p.add_argument("--method", default="smallcnn", help=f"one of: {', '.join(method_names())}")
-    p.add_argument("--dataset", default="fashion-mnist")
+    p.add_argument("--dataset", default="embedded",
+                   help="cub200, cars196, inshop, imagenet, places365, fashion-mnist, digits, or embedded "
+                        "(Fashion-MNIST where installed, else digits)")
     p.add_argument("--protocol", default="paper", choices=["paper", "dml"])
     p.add_argument("--backend", default="linear", help="search backend for feature methods")
     p.add_argument("--sweep", action="store_true", help="sweep the backend's query parameters")

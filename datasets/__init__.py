@@ -13,6 +13,7 @@ The protocols themselves live here, once, for every dataset:
 """
 from __future__ import annotations
 
+import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,8 +25,10 @@ from .base import ArraySource, Dataset, DatasetError, FileSource, Split, iter_ba
 
 __all__ = [
     "Dataset", "DatasetError", "Split", "Layout", "load_dataset", "register", "LAYOUTS",
-    "load_batch", "iter_batches", "concat_splits", "PROTOCOLS",
+    "load_batch", "iter_batches", "concat_splits", "resolve_name", "PROTOCOLS",
 ]
+
+log = logging.getLogger(__name__)
 
 PROTOCOLS = ("paper", "dml")
 
@@ -112,6 +115,7 @@ def load_dataset(
     ``dml``) keeps one common subset.
     """
     _import_layouts()
+    name = resolve_name(name)
     if name not in LAYOUTS:
         raise DatasetError(f"unknown dataset {name!r}: choose one of {', '.join(sorted(LAYOUTS))}")
     if protocol not in PROTOCOLS:
@@ -150,6 +154,19 @@ def load_dataset(
     train.name, database.name, query.name = "train", "database", "query"
     return Dataset(name, protocol, train, database, query, query_in_database=in_db,
                    info={"folder": str(folder), "limit": limit, "seed": seed})
+
+
+def resolve_name(name: str) -> str:
+    """``embedded`` is Fashion-MNIST where Debian's package is installed, else sklearn's digits."""
+    if name != "embedded":
+        return name
+    from .embedded import fashion_mnist_available
+
+    if fashion_mnist_available():
+        return "fashion-mnist"
+    log.warning("embedded default: Fashion-MNIST is not installed (apt-get install dataset-fashion-mnist); "
+                "using scikit-learn's digits instead")
+    return "digits"
 
 
 def _import_layouts() -> None:

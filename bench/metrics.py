@@ -1,0 +1,185 @@
+"""Retrieval metrics on a relevance matrix: pure, vectorised numpy.
+
+``rel`` is a boolean matrix (n_queries x ranked results): ``rel[q, i]`` says whether the
+result at rank ``i + 1`` for query ``q`` has the query's class. A missing result (the method
+returned fewer results than asked, id -1) is False, and ranks past ``rel``'s last column count
+as missing too, so every cut-off K may exceed what was retrieved or the database size.
+``n_relevant`` is an int array: the number of relevant database items per query (the query's
+own item excluded when the query set is the database). Each row of ``rel`` must list a
+database item at most once, or the counts below overstate.
+
+Each metric is computed per query and averaged over queries (a Python float; NaN when no
+query counts). Queries with ``n_relevant == 0``:
+
+* precision_at_k, recall_at_k, mrr_at_k: no special case (nothing relevant can be found, so
+  they score 0) and they stay in the mean.
+* map_at_k: scores 0 and stays in the mean (the divisor min(n_relevant, K) would be 0).
+* map_at_r, r_precision: left out of the mean, as pytorch-metric-learning does (R = 0 has no
+  first R ranks to look at).
+* pr_curve: left out of the true-positive rate, kept in the precision.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = [
+    "precision_at_k",
+    "recall_at_k",
+    "mrr_at_k",
+    "map_at_k",
+    "map_at_r",
+    "r_precision",
+    "pr_curve",
+    "relevance",
+    "count_relevant",
+]
+
+
+def _as_rel(rel) -> np.ndarray:
+    """``rel`` as a 2-D boolean array."""
+    rel = np.asarray(rel, dtype=bool)
+    if rel.ndim != 2:
+        raise ValueError(f"rel must be 2-D (n_queries x ranked results), got shape {rel.shape}")
+    return rel
+
+
+def _as_n_relevant(n_relevant, n_queries: int) -> np.ndarray:
+    """``n_relevant`` as a 1-D int64 array of length ``n_queries``, checked non-negative."""
+    n = np.asarray(n_relevant)
+    if n.shape != (n_queries,):
+        raise ValueError(f"n_relevant must have shape ({n_queries},), got {n.shape}")
+    if n.size and not np.issubdtype(n.dtype, np.integer):
+        if not np.all(n == np.round(n)):
+            raise ValueError("n_relevant must hold whole numbers")
+    n = n.astype(np.int64)
+    if np.any(n < 0):
+        raise ValueError("n_relevant must be >= 0")
+    return n
+
+
+def _check_k(k) -> int:
+    """``k`` as a positive int."""
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
+        raise ValueError(f"k must be a positive integer, got {k!r}")
+    return int(k)
+
+
+def _mean(values: np.ndarray) -> float:
+    """Mean as a Python float; NaN (without a warning) for no values."""
+    return float(values.mean()) if values.size else float("nan")
+
+
+def _hits_in_top(rel: np.ndarray, k: int) -> np.ndarray:
+    """Number of relevant results in the top ``k`` per query (missing ranks are False)."""
+    return rel[:, :k].sum(axis=1, dtype=np.int64)
+
+
+def _cut_at_r(rel: np.ndarray, r: np.ndarray) -> np.ndarray:
+    """``rel`` restricted to the first ``r[q]`` ranks of each row, as wide as it needs to be."""
+    width = min(int(r.max(initial=0)), rel.shape[1])
+    return rel[:, :width] & (np.arange(width) < r[:, None])
+
+
+def _sum_precision_at_hits(rel: np.ndarray) -> np.ndarray:
+    """Per row, the sum over relevant ranks i of precision@i (the AP numerator)."""
+    if rel.shape[1] == 0:
+        return np.zeros(rel.shape[0])
+    cum = np.cumsum(rel, axis=1, dtype=np.int64)
+    ranks = np.arange(1, rel.shape[1] + 1, dtype=np.float64)
+    return np.where(rel, cum / ranks, 0.0).sum(axis=1)
+
+
+def precision_at_k(rel, k) -> float:
+    """Mean share of the top k that is relevant, always divided by k (missing = not relevant)."""
+    rel, k = _as_rel(rel), _check_k(k)
+    return _mean(_hits_in_top(rel, k) / k)
+
+
+def recall_at_k(rel, k) -> float:
+    """Mean of 1 if any of the top k is relevant else 0 (the IRGen paper's Recall@K)."""
+    rel, k = _as_rel(rel), _check_k(k)
+    return _mean(rel[:, :k].any(axis=1).astype(np.float64))
+
+
+def mrr_at_k(rel, k) -> float:
+    """Mean of 1/rank of the first relevant result within the top k, 0 if there is none."""
+    rel, k = _as_rel(rel), _check_k(k)
+    top = rel[:, :k]
+    if top.shape[1] == 0:
+        return _mean(np.zeros(rel.shape[0]))
+    first = top.argmax(axis=1)
+    return _mean(np.where(top.any(axis=1), 1.0 / (first + 1), 0.0))
+
+
+def map_at_k(rel, n_relevant, k) -> float:
+    """Mean AP@k: sum of precision@i at relevant ranks i <= k over min(n_relevant, k); n_relevant 0 scores 0."""
+    rel, k = _as_rel(rel), _check_k(k)
+    n = _as_n_relevant(n_relevant, rel.shape[0])
+    summed = _sum_precision_at_hits(rel[:, :k])
+    denom = np.minimum(n, k)
+    return _mean(np.where(denom > 0, summed / np.maximum(denom, 1), 0.0))
+
+
+def map_at_r(rel, n_relevant) -> float:
+    """Mean MAP@R (Musgrave et al.): precision@i at relevant ranks i <= R summed, over R; queries with R = 0 left out."""
+    rel = _as_rel(rel)
+    n = _as_n_relevant(n_relevant, rel.shape[0])
+    keep = n > 0
+    rel, n = rel[keep], n[keep]
+    return _mean(_sum_precision_at_hits(_cut_at_r(rel, n)) / n)
+
+
+def r_precision(rel, n_relevant) -> float:
+    """Mean R-Precision: relevant results in the top R over R, R = n_relevant; queries with R = 0 left out."""
+    rel = _as_rel(rel)
+    n = _as_n_relevant(n_relevant, rel.shape[0])
+    keep = n > 0
+    rel, n = rel[keep], n[keep]
+    return _mean(_cut_at_r(rel, n).sum(axis=1, dtype=np.int64) / n)
+
+
+def pr_curve(rel, n_relevant) -> tuple[np.ndarray, np.ndarray]:
+    """(precision@k, TPR@k) for k = 1..rel's width, each a mean over queries; TPR leaves out n_relevant 0."""
+    rel = _as_rel(rel)
+    n = _as_n_relevant(n_relevant, rel.shape[0])
+    cum = np.cumsum(rel, axis=1, dtype=np.int64)
+    ranks = np.arange(1, rel.shape[1] + 1, dtype=np.float64)
+    keep = n > 0
+    if rel.shape[0]:
+        precision = (cum / ranks).mean(axis=0)
+    else:
+        precision = np.full(rel.shape[1], np.nan)
+    if keep.any():
+        tpr = (cum[keep] / n[keep, None].astype(np.float64)).mean(axis=0)
+    else:
+        tpr = np.full(rel.shape[1], np.nan)
+    return precision, tpr
+
+
+def relevance(ranked_ids, db_labels, query_labels) -> np.ndarray:
+    """Boolean matrix: ranked database id has the query's label; id -1 (missing result) is False."""
+    ids = np.asarray(ranked_ids)
+    db_labels, query_labels = np.asarray(db_labels), np.asarray(query_labels)
+    if ids.ndim != 2 or ids.shape[0] != len(query_labels):
+        raise ValueError(f"ranked_ids must have shape ({len(query_labels)}, K), got {ids.shape}")
+    if ids.size and (ids.min() < -1 or ids.max() >= len(db_labels)):
+        raise ValueError(f"ranked ids must lie in [-1, {len(db_labels)}), got {ids.min()}..{ids.max()}")
+    present = ids >= 0
+    if len(db_labels) == 0:
+        return np.zeros(ids.shape, dtype=bool)
+    return present & (db_labels[np.where(present, ids, 0)] == query_labels[:, None])
+
+
+def count_relevant(db_labels, query_labels, exclude_self=False) -> np.ndarray:
+    """Per query, how many database items share its label (minus its own item when exclude_self)."""
+    db_labels, query_labels = np.asarray(db_labels), np.asarray(query_labels)
+    # Labels -> dense codes so bincount works for any label values (negative, large, strings).
+    _, codes = np.unique(np.concatenate([db_labels, query_labels]), return_inverse=True)
+    codes = codes.reshape(-1)
+    per_label = np.bincount(codes[: len(db_labels)], minlength=int(codes.max(initial=-1)) + 1)
+    counts = per_label[codes[len(db_labels):]].astype(np.int64)
+    if exclude_self:
+        if np.any(counts < 1):
+            raise ValueError("exclude_self: a query's label is not in the database, so it cannot be in it")
+        counts -= 1
+    return counts

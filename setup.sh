@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# One-time (and idempotent) set-up: the Python 3.11 venv with every dependency, the
+# embedded Fashion-MNIST dataset, and the Python 3.9 worker venv for SPANN (SPTAG).
+# A second run reuses all of it: pip is skipped while pyproject.toml is unchanged.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+find_python311() {
+  for py in "${IRGEN_PYTHON:-}" python3.11 /root/.pyenv/versions/3.11*/bin/python3.11 python3; do
+    [ -n "$py" ] || continue
+    if command -v "$py" >/dev/null 2>&1 && "$py" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' 2>/dev/null; then
+      echo "$py"; return 0
+    fi
+  done
+  return 1
+}
+
+if [ ! -x .venv/bin/python ]; then
+  py=$(find_python311) || { echo "setup: Python 3.11 not found; install it or set IRGEN_PYTHON=/path/to/python3.11" >&2; exit 1; }
+  echo "setup: creating .venv with $py"
+  "$py" -m venv .venv
+fi
+
+stamp=.venv/.irgen-installed
+want=$(cat pyproject.toml setup.sh | sha1sum | cut -d' ' -f1)
+if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+  echo "setup: installing Python dependencies (torch and torchvision come from this machine's local wheels)"
+  # torch/torchvision pinned here as well as in pyproject.toml so pip takes the local 2.14 wheels.
+  .venv/bin/python -m pip install --quiet --disable-pip-version-check "torch>=2.14,<2.15" "torchvision>=0.29,<0.30" 2>&1 \
+    | grep -v "is ignored: it is neither a file nor a directory" || true
+  .venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".[cpu,ann,models,dev]" 2>&1 \
+    | grep -v "is ignored: it is neither a file nor a directory" || true
+  .venv/bin/python -c "import torch, torchvision, faiss, bench, datasets, methods" \
+    || { echo "setup: the Python dependencies did not install; see pip's messages above" >&2; exit 1; }
+  echo "$want" > "$stamp"
+fi
+
+# The embedded default: Debian's dataset-fashion-mnist, else scikit-learn's digits.
+if [ ! -f /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ]; then
+  if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+    echo "setup: installing the embedded dataset (apt-get install dataset-fashion-mnist)"
+    (apt-get install -y -qq dataset-fashion-mnist >/dev/null 2>&1 \
+      || { apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq dataset-fashion-mnist >/dev/null 2>&1; }) \
+      || echo "setup: NOTE: apt-get could not install dataset-fashion-mnist; the embedded default falls back to scikit-learn's digits"
+  else
+    echo "setup: NOTE: apt-get is not available here (or not as root); the embedded default falls back to scikit-learn's digits"
+  fi
+fi
+
+if [ -x setup/sptag.sh ]; then
+  setup/sptag.sh || echo "setup: NOTE: the SPANN (SPTAG) worker could not be set up; spann cells will be reported as unavailable"
+fi
+echo "setup: ready"

@@ -1,0 +1,43 @@
+import numpy as np
+
+from bench.evaluate import curve_points, drop_self, evaluate, timing_rows
+
+
+def test_drop_self_removes_own_item_and_pads():
+    ids = np.array([[0, 3, 1], [2, 1, 0], [4, 5, 6]])
+    assert drop_self(ids).tolist() == [[3, 1, -1], [2, 0, -1], [4, 5, 6]]
+
+
+def test_evaluate_rows_on_a_hand_worked_ranking():
+    db = np.array([0, 0, 1, 1])
+    queries = np.array([0, 1])
+    ids = np.array([[0, 2, 1, -1], [0, 1, 2, 3]])
+    rows = {(m, k): v for m, k, v in evaluate(ids, db, queries, [1, 2])}
+    assert rows[("precision", 1)] == 0.5  # query 0 hits, query 1 misses
+    assert rows[("precision", 2)] == 0.25
+    assert rows[("recall", 2)] == 0.5
+    assert rows[("mrr", 2)] == 0.5
+    # MAP@R over depth 4: q0 AP = (1/1 + 0)/2 at R=2 -> hits at ranks 1 only within R; q1: no hit in top 2
+    assert rows[("map_at_r", 4)] == 0.25
+    assert ("curve_precision", 4) in rows and ("curve_tpr", 4) in rows
+
+
+def test_evaluate_metric_learning_protocol_excludes_the_query():
+    labels = np.array([0, 0, 1, 1])
+    # every query's nearest neighbour is itself; without drop_self P@1 would be 1.0
+    ids = np.array([[0, 1, 2, 3], [1, 0, 2, 3], [2, 0, 3, 1], [3, 2, 1, 0]])
+    rows = {(m, k): v for m, k, v in evaluate(ids, labels, labels, [1], query_in_database=True)}
+    assert rows[("precision", 1)] == 0.75
+    assert rows[("r_precision", 4)] == 0.75  # R = 1 per query after excluding itself
+
+
+def test_curve_points_are_increasing_and_bounded():
+    ks = curve_points(100)
+    assert ks[0] == 1 and ks[-1] == 100 and np.all(np.diff(ks) > 0)
+    assert curve_points(3).tolist() == [1, 2, 3]
+
+
+def test_timing_rows_give_qps_from_total_time():
+    rows = {m: v for m, _, v in timing_rows({"encoder": 1.0, "decoder": 3.0}, 100)}
+    assert rows["qps"] == 25.0
+    assert rows["ms_per_query_decoder"] == 30.0

@@ -1,0 +1,122 @@
+"""bench.run end to end on sklearn's digits: metrics land in results/, finished cells
+are skipped, an interrupted run resumes, and bad input exits non-zero with one line."""
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import bench.run as run_mod
+from methods.base import Method, Retrieval
+
+QUICK = ["--dataset", "digits", "--set", "train.epochs=1", "--no-progress", "--k", "1,5"]
+REPO = Path(__file__).resolve().parents[2]
+
+
+def cli(run_dirs, *args):
+    results, cache = run_dirs
+    return run_mod.main([*args, "--results", str(results), "--cache", str(cache)])
+
+
+def test_smallcnn_end_to_end_writes_metrics_and_manifest(run_dirs, capsys):
+    assert cli(run_dirs, "--method", "smallcnn", *QUICK) == 0
+    out = capsys.readouterr().out
+    assert "P@1" in out and "MAP@R" in out
+    table = pd.read_csv(run_dirs[0] / "results.csv")
+    metrics = set(table["metric"])
+    assert {"precision", "recall", "mrr", "map_at_r", "r_precision", "qps"} <= metrics
+    p1 = table[(table.metric == "precision") & (table.k == 1)]["value"].item()
+    assert p1 > 0.5  # ten classes: chance is 0.1
+    manifest = next((run_dirs[0] / "manifests").glob("*.json")).read_text()
+    for key in ("fingerprint", "commit", "packages", "hardware", "seed", "config"):
+        assert key in manifest
+
+
+def test_second_run_computes_nothing(run_dirs, monkeypatch):
+    assert cli(run_dirs, "--method", "smallcnn", *QUICK) == 0
+    before = (run_dirs[0] / "results.csv").read_bytes()
+    monkeypatch.setattr(run_mod, "evaluate", lambda *a, **k: pytest.fail("a finished cell was recomputed"))
+    assert cli(run_dirs, "--method", "smallcnn", *QUICK) == 0
+    assert (run_dirs[0] / "results.csv").read_bytes() == before
+
+
+class ThreeSettings(Method):
+    """A stand-in method with three query settings that can be made to fail on one."""
+
+    name = "fake"
+    searched: list = []
+    fail_on = None
+
+    def settings(self):
+        return [{"beam": b} for b in (1, 2, 3)]
+
+    def fit(self, dataset, ctx):
+        self.n_db = len(dataset.database)
+
+    def index(self, database, ctx):
+        pass
+
+    def search(self, query, k, setting, ctx):
+        if setting["beam"] == self.fail_on:
+            raise KeyboardInterrupt
+        ThreeSettings.searched.append(setting["beam"])
+        ids = np.tile(np.arange(k) % self.n_db, (len(query), 1))
+        return Retrieval(ids=ids, timings={"search": 0.01})
+
+
+def test_interrupted_run_keeps_finished_cells_and_resumes(run_dirs, monkeypatch):
+    monkeypatch.setattr(run_mod, "make_method", lambda name, options: ThreeSettings())
+    ThreeSettings.searched, ThreeSettings.fail_on = [], 2
+    assert cli(run_dirs, "--method", "fake", *QUICK) == 130
+    assert ThreeSettings.searched == [1]
+    assert set(pd.read_csv(run_dirs[0] / "results.csv")["setting"]) == {"beam=1"}
+    ThreeSettings.searched, ThreeSettings.fail_on = [], None
+    assert cli(run_dirs, "--method", "fake", *QUICK) == 0
+    assert ThreeSettings.searched == [2, 3]  # beam=1 was not repeated
+    assert set(pd.read_csv(run_dirs[0] / "results.csv")["setting"]) == {"beam=1", "beam=2", "beam=3"}
+
+
+def test_force_recomputes(run_dirs, monkeypatch):
+    monkeypatch.setattr(run_mod, "make_method", lambda name, options: ThreeSettings())
+    ThreeSettings.searched, ThreeSettings.fail_on = [], None
+    assert cli(run_dirs, "--method", "fake", *QUICK) == 0
+    assert cli(run_dirs, "--method", "fake", *QUICK, "--force") == 0
+    assert ThreeSettings.searched == [1, 2, 3, 1, 2, 3]
+    assert len(pd.read_csv(run_dirs[0] / "results.csv").query("metric == 'precision' and k == 1")) == 3
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--dataset", "cub200", "--data-root", "/nonexistent"], "CUB_200_2011"),
+    (["--dataset", "nosuch"], "unknown dataset"),
+    (["--method", "nosuch"], "unknown method"),
+    (["--set", "widht=3"], "unknown key"),
+    (["--backend", "nosuch"], "unknown backend"),
+])
+def test_bad_input_is_one_clear_line_and_exit_2(run_dirs, capsys, args, message):
+    assert cli(run_dirs, "--dataset", "digits", "--no-progress", *args) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith("error: ") and message in err[-1]
+    assert not (run_dirs[0] / "results.csv").exists()
+
+
+def test_killed_process_leaves_a_valid_table(run_dirs):
+    """SIGKILL mid-run: no temporary file and no partial row survive; the rerun completes."""
+    results, cache = run_dirs
+    cmd = [sys.executable, "-m", "bench.run", "--method", "smallcnn", *QUICK,
+           "--set", "train.epochs=3", "--results", str(results), "--cache", str(cache)]
+    proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(6)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert not list(results.rglob("*.tmp")) + list(cache.rglob("*.tmp"))
+    if (results / "results.csv").exists():
+        pd.read_csv(results / "results.csv")
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    assert subprocess.run(cmd, cwd=REPO, env=env, capture_output=True).returncode == 0
+    table = pd.read_csv(results / "results.csv")
+    assert len(table.query("metric == 'precision' and k == 1")) == 1
