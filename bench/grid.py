@@ -123,18 +123,22 @@ def main(argv: list[str] | None = None) -> int:
     except HarnessError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    failed = []
+    failed, unavailable = [], []
     for i, call in enumerate(calls, 1):
         log.info("[%d/%d] python -m bench.run %s", i, len(calls), " ".join(call))
         code = run_cell.main(call)
         if code == 130:
             return 130
-        if code != 0:
+        if code == run_cell.UNAVAILABLE:
+            unavailable.append(" ".join(call))
+        elif code != 0:
             failed.append(" ".join(call))
     if not args.no_report:
         from . import report
 
         report.main(["--results", str(args.results), "--reports", str(args.reports)])
+    for call in unavailable:
+        print(f"unavailable here (see the reason above): python -m bench.run {call}", file=sys.stderr)
     if failed:
         print(f"{len(failed)} of {len(calls)} grid calls failed (see the errors above):", file=sys.stderr)
         for call in failed:

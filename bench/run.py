@@ -14,6 +14,7 @@ from pathlib import Path
 import yaml
 
 from datasets import DatasetError, load_dataset
+from methods.backends import BackendUnavailable
 from methods.base import HarnessError, RunContext, setting_label
 from methods.cache import digest
 from methods.config import parse_sets
@@ -29,6 +30,7 @@ log = logging.getLogger("bench.run")
 DEFAULT_KS = {"inshop": [1, 10, 20, 30], "cub200": [1, 2, 4, 8], "cars196": [1, 2, 4, 8],
               "imagenet": [1, 10, 20, 50, 100], "places365": [1, 10, 20, 50, 100]}
 FALLBACK_KS = [1, 10, 20, 30]
+UNAVAILABLE = 3  # exit code: a backend's library is not installed here (the message says how)
 
 
 def int_list(text: str) -> list[int]:
@@ -146,6 +148,9 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     try:
         return run(args)
+    except BackendUnavailable as e:
+        print(f"unavailable: {e}", file=sys.stderr)
+        return UNAVAILABLE
     except (HarnessError, DatasetError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
