@@ -171,10 +171,4 @@ def resolve_name(name: str) -> str:
 
 def _import_layouts() -> None:
     """Import every dataset module so that each registers its layout."""
-    from . import embedded  # noqa: F401
-    for module in ("cub200", "cars196", "inshop", "imagenet", "places365"):
-        try:
-            __import__(f"{__name__}.{module}")
-        except ModuleNotFoundError as e:
-            if e.name != f"{__name__}.{module}":
-                raise
+    from . import cars196, cub200, embedded, imagenet, inshop, places365  # noqa: F401
