@@ -36,8 +36,12 @@ class ResultStore:
     def load(self) -> pd.DataFrame:
         if not self.table.exists():
             return pd.DataFrame(columns=COLUMNS)
-        return pd.read_csv(self.table, dtype={"limit": str, "variant": str, "setting": str},
-                           keep_default_na=False, na_values=[""])
+        text = {c: str for c in ("run_id", "cell_id", "limit", "variant", "setting")}
+        df = pd.read_csv(self.table, dtype=text, keep_default_na=False, na_values=[""])
+        for col in CELL_KEYS:
+            if col != "seed":
+                df[col] = df[col].fillna("-").astype(str)
+        return df
 
     def finished_cells(self) -> set[str]:
         return set(self.load()["cell_id"].astype(str))

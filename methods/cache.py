@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Callable
 
 import numpy as np
-import torch
 
 
 def digest(*objects) -> str:
@@ -37,10 +36,14 @@ def atomic_write(path: Path, write: Callable[[str], None]) -> None:
 
 
 def save_torch(obj, path: Path) -> None:
+    import torch  # here, not at the top: reports read results without loading torch
+
     atomic_write(path, lambda tmp: torch.save(obj, tmp))
 
 
 def load_torch(path: Path):
+    import torch
+
     return torch.load(path, map_location="cpu", weights_only=False)
 
 

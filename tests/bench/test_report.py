@@ -1,0 +1,215 @@
+"""bench.report on synthetic results: every table and figure is written, ours and the paper's
+numbers stay in separate columns (the paper's only for its datasets), a second run writes the
+same bytes, missing inputs are noted rather than fatal, and no model is ever loaded."""
+import json
+import subprocess
+import sys
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import bench.report as report
+from bench.evaluate import evaluate, timing_rows
+
+REPO = Path(__file__).resolve().parents[2]
+COLUMNS = ["run_id", "cell_id", "dataset", "protocol", "limit", "seed", "method", "variant", "features",
+           "backend", "setting", "metric", "k", "value"]
+IRGEN_STAGES = {"encoder": 0.2, "decoder": 1.0, "masks": 0.3, "lookup": 0.05}
+
+
+def ranking(quality: float, rng: np.random.Generator, n_query=40, n_class=8, per_class=15, depth=100):
+    """Ranked ids where a relevant item's score is raised by ``quality``: (ids, db labels, query labels)."""
+    db = np.repeat(np.arange(n_class), per_class)
+    queries = rng.integers(0, n_class, n_query)
+    scores = rng.normal(size=(n_query, len(db))) + 3 * quality * (db[None, :] == queries[:, None])
+    return np.argsort(-scores, axis=1)[:, :depth], db, queries
+
+
+def cell(run_id, dataset, method, backend="-", setting="-", variant="-", quality=0.5, timings=None, ks=(1, 10, 20, 30),
+         seed=0):
+    rng = np.random.default_rng(zlib.crc32(f"{dataset} {method} {backend} {setting} {variant} {seed}".encode()))
+    ids, db, queries = ranking(quality, rng)
+    metrics = evaluate(ids, db, queries, list(ks))
+    metrics += timing_rows(timings or {"feature": 0.4, "search": 0.02}, len(queries))
+    features = "-" if method == "irgen" else method
+    key = dict(dataset=dataset, protocol="paper", limit="-", seed=seed, method=method, variant=variant,
+               features=features, backend=backend, setting=setting)
+    cell_id = f"{dataset}-{method}-{backend}-{setting}-{variant}-{seed}"
+    return [{**key, "run_id": run_id, "cell_id": cell_id, "metric": m, "k": k, "value": v} for m, k, v in metrics]
+
+
+def irgen_cells(run_id, dataset, variant="identifier=rq,T=4", beams=(1, 10, 30), quality=0.9, ks=(1, 10, 20, 30)):
+    rows = []
+    for beam in beams:
+        timings = {stage: s * (1 + beam / 10) for stage, s in IRGEN_STAGES.items()}
+        rows += cell(run_id, dataset, "irgen", setting=f"beam={beam}", variant=variant, quality=quality,
+                     timings=timings, ks=ks)
+    return rows
+
+
+def manifest(run_id, device="cpu", gpu=None):
+    hardware = {"cpu_model": "Test CPU", "cpus": 2, "device": device, **({"gpu": gpu} if gpu else {})}
+    return {"run_id": run_id, "code": {"commit": "abc123", "dirty": False}, "hardware": hardware,
+            "packages": {"numpy": "2.0", "python": "3.11"}}
+
+
+def write_results(root: Path, rows: list[dict], run_ids: list[str]) -> Path:
+    (root / "manifests").mkdir(parents=True)
+    pd.DataFrame(rows, columns=COLUMNS).to_csv(root / "results.csv", index=False)
+    for run_id in run_ids:
+        (root / "manifests" / f"{run_id}.json").write_text(json.dumps(manifest(run_id)))
+    return root
+
+
+def synthetic_results(root: Path) -> Path:
+    """In-shop (a paper dataset: backends, IRGen beams, identifier / length / fresh ablations)
+    and digits (the stand-in: one feature model, two backends with a query-parameter sweep)."""
+    rows = []
+    for backend, quality in (("linear", 0.6), ("ivfpq", 0.3), ("spann", 0.5)):
+        rows += cell("20260101-000000-aaaaaa", "inshop", "ftclip", backend, quality=quality)
+    rows += cell("20260101-000000-aaaaaa", "inshop", "cgd", "spann", quality=0.4)
+    rows += irgen_cells("20260101-000001-bbbbbb", "inshop")
+    rows += irgen_cells("20260101-000001-bbbbbb", "inshop", "identifier=random,T=4", beams=(10,), quality=0.3)
+    rows += irgen_cells("20260101-000001-bbbbbb", "inshop", "identifier=rq,T=2", beams=(10,), quality=0.4)
+    rows += irgen_cells("20260101-000001-bbbbbb", "inshop", "identifier=rq,T=4,fresh=0.5", beams=(30,), quality=0.2)
+    rows += cell("20260101-000002-cccccc", "digits", "smallcnn", "linear", quality=0.7)
+    for nprobe, quality in ((1, 0.3), (8, 0.6)):
+        rows += cell("20260101-000002-cccccc", "digits", "smallcnn", "ivfpq", f"nprobe={nprobe}", quality=quality,
+                     timings={"feature": 0.4, "search": 0.001 * nprobe})
+    run_ids = ["20260101-000000-aaaaaa", "20260101-000001-bbbbbb", "20260101-000002-cccccc"]
+    return write_results(root, rows, run_ids)
+
+
+def build(results: Path, reports: Path) -> dict[str, bytes]:
+    assert report.main(["--results", str(results), "--reports", str(reports)]) == 0
+    return {p.name: p.read_bytes() for p in sorted(reports.iterdir())}
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    """The synthetic results and the reports built from them once (figures take a few seconds),
+    with building any method made to fail."""
+    import methods.registry
+
+    root = tmp_path_factory.mktemp("report")
+    results = synthetic_results(root / "results")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(methods.registry, "make_method", lambda *a, **k: pytest.fail("report built a method"))
+        files = build(results, root / "reports")
+    return results, root / "reports", files
+
+
+def block(markdown: str, heading: str) -> str:
+    """The part of a table's Markdown under one dataset's heading."""
+    return markdown.split(f"## {heading}\n", 1)[1].split("\n## ", 1)[0]
+
+
+def test_every_table_and_figure_is_written(built):
+    files = built[2]
+    tables = ["table1_precision", "table2_recall", "table3_identifier", "table4_length", "table5_map100",
+              "table6_fresh"]
+    expected = {f"{t}.{ext}" for t in tables for ext in ("md", "csv")} | {"README.md"}
+    for slug in ("inshop", "digits"):
+        expected |= {f"fig3_pr_{slug}.png", f"fig4_mrr_{slug}.png", f"fig5_speed_{slug}.png",
+                     f"fig6_precision_{slug}.png", f"tradeoff_{slug}.png"}
+    assert expected <= set(files)
+    assert all(files[name].startswith(b"\x89PNG") for name in files if name.endswith(".png"))
+    readme = files["README.md"].decode()
+    assert all(name in readme for name in expected - {"README.md"})
+    assert "The paper's numbers are the paper's" in readme and "Test CPU" in readme and "abc123" in readme
+
+
+def test_tables_hold_our_values_and_paper_columns_only_for_paper_datasets(built):
+    results, reports, _ = built
+    table1 = pd.read_csv(reports / "table1_precision.csv")
+    raw = pd.read_csv(results / "results.csv")
+    ours = raw[(raw.dataset == "inshop") & (raw.features == "ftclip") & (raw.backend == "spann")
+               & (raw.metric == "precision") & (raw.k == 1)]["value"].item()
+    spann = table1[(table1.dataset == "inshop") & (table1.Search == "SPANN") & (table1.Model == "FT-CLIP")]
+    assert spann["P@1"].item() == pytest.approx(100 * ours, abs=1e-4)
+    assert spann["paper P@1"].item() == 90.2 and spann["paper row"].item() == "FT-CLIP"
+    assert table1[table1.dataset == "digits"]["paper P@1"].isna().all()
+    # Rows only the paper has (CGD + IVF-PQ) carry the paper's numbers and leave ours empty.
+    cgd_ivfpq = table1[(table1.dataset == "inshop") & (table1.Search == "Faiss IVF-PQ") & (table1.Model == "CGD")]
+    assert cgd_ivfpq["paper P@10"].item() == 30.5 and cgd_ivfpq["P@1"].isna().all()
+    # IRGen's paper row sits beside its largest beam only.
+    irgen = table1[(table1.dataset == "inshop") & (table1.Search == "beam search")]
+    assert irgen["Setting"].tolist() == ["beam=1", "beam=10", "beam=30"]
+    assert irgen["paper P@10"].isna().tolist() == [True, True, False] and irgen["paper P@10"].iloc[2] == 87.0
+    md = (reports / "table1_precision.md").read_text()
+    assert "paper P@1" in block(md, "In-shop Clothes") and "paper" not in block(md, "sklearn digits")
+    assert f"{100 * ours:.1f}" in block(md, "In-shop Clothes")
+
+
+def test_ablation_tables(built):
+    reports = built[1]
+    t3 = pd.read_csv(reports / "table3_identifier.csv")
+    assert {"Random", "RQ (ours)"} <= set(t3["Identifier"]) and "paper P@10" in t3
+    assert t3[(t3.Identifier == "Random") & t3["P@1"].notna()]["paper P@10"].item() == 75.4
+    t4 = pd.read_csv(reports / "table4_length.csv")
+    assert {2, 4} <= set(pd.to_numeric(t4["T"], errors="coerce").dropna().astype(int))
+    t6 = pd.read_csv(reports / "table6_fresh.csv")
+    fresh = t6[(t6["Held out"] == "50%") & t6["P@1"].notna()]
+    assert fresh["paper P@10"].item() == 26.9
+    assert set(t6["Held out"]) == {"0%", "50%"}  # the same IRGen without held-out data, for comparison
+    t5 = pd.read_csv(reports / "table5_map100.csv")
+    assert t5["MAP@100"].notna().any() and "paper MAP@100" not in t5  # no million-scale set here
+
+
+def test_same_results_give_the_same_bytes(built, tmp_path):
+    results, reports, first = built
+    again = build(results, reports)
+    elsewhere = build(results, tmp_path / "elsewhere")
+    assert first == again == elsewhere
+
+
+def test_missing_inputs_are_noted_and_stale_outputs_removed(tmp_path):
+    rows = cell("20260101-000002-cccccc", "digits", "smallcnn", "linear")
+    results = write_results(tmp_path / "results", rows, [])  # and no manifest
+    reports = tmp_path / "reports"
+    reports.mkdir()
+    (reports / "fig3_pr_gone.png").write_bytes(b"old")
+    (reports / "pareto-digits.png").write_bytes(b"from bench.sweep")
+    files = build(results, reports)
+    assert "fig3_pr_gone.png" not in files and "pareto-digits.png" in files
+    assert "table3_identifier.md" not in files and "table6_fresh.md" not in files
+    readme = files["README.md"].decode()
+    assert "Table 3: image identifier ablation" in readme and "Not generated" in readme
+    assert "no manifest found" in readme and "(pareto-digits.png)" in readme
+
+
+def test_empty_results_give_a_readme(tmp_path):
+    files = build(tmp_path / "nothing", tmp_path / "reports")
+    assert list(files) == ["README.md"] and b"No results yet" in files["README.md"]
+
+
+def test_large_sets_get_table5_paper_columns(tmp_path):
+    rows = cell("20260101-000003-dddddd", "imagenet", "ftclip", "spann", ks=(1, 10, 100))
+    rows += irgen_cells("20260101-000003-dddddd", "imagenet", beams=(100,), ks=(1, 10, 100))
+    rows += cell("20260101-000003-dddddd", "digits", "smallcnn", "linear")
+    paper = report.load_paper()
+    sections = report.sections_from(pd.DataFrame(rows, columns=COLUMNS).astype({"limit": str}))
+    table5 = report.map_table(paper["tables"]["table5"], sections)
+    assert [s.dataset for s, _, _ in table5.blocks] == ["imagenet"]
+    rows5 = table5.blocks[0][1]
+    assert rows5.set_index("Model")["paper MAP@100"].to_dict()["IRGen (T=4)"] == 76.0
+    assert "CLIP + SPANN" in set(rows5["paper row"])  # a paper row we did not run, on its own line
+    assert [s.dataset for s in report.fig6_sections(sections)] == ["imagenet"]
+
+
+def test_report_never_loads_a_model(tmp_path):
+    """A fresh interpreter builds reports without importing torch, the method registry or the datasets
+    (the in-process builds above also run with methods.registry.make_method made to fail)."""
+    results = write_results(tmp_path / "results", cell("20260101-000002-cccccc", "digits", "smallcnn", "linear"),
+                            ["20260101-000002-cccccc"])
+    script = ("import sys; from pathlib import Path; import bench.report as r; "
+              "r.build(Path(sys.argv[1]), Path(sys.argv[2])); "
+              "loaded = [m for m in ('torch', 'methods.registry', 'datasets') if m in sys.modules]; "
+              "assert not loaded, loaded")
+    done = subprocess.run([sys.executable, "-c", script, str(results), str(tmp_path / "reports")], cwd=REPO,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "reports" / "table1_precision.md").exists()
