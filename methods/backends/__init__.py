@@ -1,21 +1,30 @@
 """Search backends by name: ``make_backend(name, metric="l2"|"cosine", **build_params)``.
 
 Each backend is one module; the registry imports it only when asked for, so a
-missing optional library (faiss, scann, sptag) affects only its own backend.
+missing optional library (faiss, scann, sptag) affects only its own backend, which
+then raises ``BackendUnavailable`` naming what to install.
+
+* ``linear``     exact torch scan (the recall reference)        -- always there
+* ``faiss-flat`` exact Faiss IndexFlatL2 / IndexFlatIP          -- pip install -e .[cpu]
+* ``ivfpq``      Faiss IVF-PQ, the paper's settings             -- pip install -e .[cpu]
+* ``scann``      Google ScaNN, library-default configurations    -- pip install -e .[ann]
+* ``spann``      SPTAG SPANN (memory + disk), in a 3.9 worker    -- setup/sptag.sh
 """
 from __future__ import annotations
 
 import importlib
 
-from .base import Backend, METRICS
+from .base import METRICS, Backend, BackendUnavailable
+from .index_cache import cached_build
+from .ivfpq import PAPER_NLIST
 
 BACKENDS = {
     "linear": "methods.backends.linear:LinearBackend",
+    "faiss-flat": "methods.backends.faiss_flat:FaissFlatBackend",
+    "ivfpq": "methods.backends.ivfpq:IVFPQBackend",
+    "scann": "methods.backends.scann_backend:ScannBackend",
+    "spann": "methods.backends.spann:SpannBackend",
 }
-
-
-class BackendUnavailable(RuntimeError):
-    """The backend's library is not installed here; the message says how to get it."""
 
 
 def make_backend(name: str, metric: str = "l2", **build_params) -> Backend:
@@ -25,4 +34,17 @@ def make_backend(name: str, metric: str = "l2", **build_params) -> Backend:
     return getattr(importlib.import_module(module), cls)(metric=metric, **build_params)
 
 
-__all__ = ["Backend", "BackendUnavailable", "BACKENDS", "METRICS", "make_backend"]
+def available_backends() -> dict[str, str]:
+    """name -> "" for the backends usable here, or the reason one is not."""
+    status = {}
+    for name in BACKENDS:
+        try:
+            make_backend(name).close()
+            status[name] = ""
+        except BackendUnavailable as err:
+            status[name] = str(err)
+    return status
+
+
+__all__ = ["Backend", "BackendUnavailable", "BACKENDS", "METRICS", "PAPER_NLIST", "available_backends",
+           "cached_build", "make_backend"]

@@ -1,13 +1,35 @@
 """The search-backend interface (ann-benchmarks style): build once, then query under a
-sweep of query parameters. Build parameters and query parameters are kept apart."""
+sweep of query parameters. Build parameters and query parameters are kept apart.
+
+Besides the interface this module holds the small helpers every backend shares
+(result padding and clean-up, distance conventions, grids, atomic index folders), so
+no backend carries its own copy of them.
+"""
 from __future__ import annotations
 
+import importlib
+import json
+import logging
+import math
+import os
+import shutil
+import tempfile
 import time
 from abc import ABC, abstractmethod
+from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
+log = logging.getLogger(__name__)
+
 METRICS = ("l2", "cosine")
+META_FILE = "backend.json"  # written beside the backend's own files by ``save``
+FORMAT_VERSION = 1
+
+
+class BackendUnavailable(RuntimeError):
+    """The backend's library is not installed here; the message says how to get it."""
 
 
 class Backend(ABC):
@@ -16,6 +38,10 @@ class Backend(ABC):
     ``metric`` is ``"l2"`` (Euclidean) or ``"cosine"``; distances returned are squared
     L2 or ``1 - cosine`` respectively, smaller is closer. ``device`` is ``cpu`` or
     ``cuda`` (a backend without a GPU path ignores it).
+
+    After each ``search`` ``last_search_s`` holds the seconds the search itself took;
+    a backend that answers from another process reports the time measured there, so
+    the hand-over is not counted as search time.
     """
 
     name: str = "?"
@@ -28,9 +54,17 @@ class Backend(ABC):
         self.build_params = build_params
         self.query_params: dict = {}
         self.build_seconds = 0.0
+        self.last_search_s = 0.0
+        self.n = 0
+        self.dim = 0
+
+    # -- building and searching ---------------------------------------------------
 
     def build(self, X: np.ndarray) -> None:
         X = np.ascontiguousarray(X, dtype=np.float32)
+        if X.ndim != 2 or len(X) == 0:
+            raise ValueError(f"{self.name}: build needs a non-empty (n, d) array, got shape {X.shape}")
+        self.n, self.dim = X.shape
         start = time.perf_counter()
         self._build(prepare(X, self.metric))
         self.build_seconds = time.perf_counter() - start
@@ -41,14 +75,20 @@ class Backend(ABC):
     def search(self, Q: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """(ids, dists), each (nq, k); ids are -1 where fewer than k were found."""
         Q = prepare(np.ascontiguousarray(Q, dtype=np.float32), self.metric)
-        return self._search(Q, k)
+        start = time.perf_counter()
+        ids, dists = self._search(Q, k)
+        self.last_search_s = self._measured_seconds(time.perf_counter() - start)
+        return ids, dists
 
     def query_grid(self) -> list[dict]:
         """Query-parameter points for a recall-versus-speed sweep; [{}] when none."""
         return [{}]
 
     def stats(self) -> dict:
-        return {"build_s": self.build_seconds, "memory_bytes": self.memory_bytes(), "disk_bytes": 0}
+        """``memory_bytes``: what the index holds in RAM while serving; ``disk_bytes``:
+        what it reads from disk while serving (0 for in-memory indexes)."""
+        return {"build_s": self.build_seconds, "memory_bytes": self.memory_bytes(),
+                "disk_bytes": self.disk_bytes()}
 
     @abstractmethod
     def _build(self, X: np.ndarray) -> None: ...
@@ -58,6 +98,67 @@ class Backend(ABC):
 
     def memory_bytes(self) -> int:
         return 0
+
+    def disk_bytes(self) -> int:
+        return 0
+
+    def _measured_seconds(self, wall_seconds: float) -> float:
+        """Seconds to report for the last search; overridden where the search ran elsewhere."""
+        return wall_seconds
+
+    # -- persistence ----------------------------------------------------------------
+
+    def save(self, path: str | Path) -> Path:
+        """Write the built index to the folder ``path`` (replaced atomically)."""
+        if not self.n:
+            raise RuntimeError(f"{self.name}: nothing to save, call build() first")
+        path = Path(path)
+
+        def write(tmp: Path) -> None:
+            self._save(tmp)
+            (tmp / META_FILE).write_text(json.dumps(self._meta(), indent=1, sort_keys=True))
+
+        atomic_dir(path, write)
+        return path
+
+    def load(self, path: str | Path) -> None:
+        """Restore an index written by ``save`` of the same backend and metric."""
+        path = Path(path)
+        meta_path = path / META_FILE
+        if not meta_path.exists():
+            raise FileNotFoundError(f"{path} holds no saved index ({META_FILE} missing)")
+        meta = json.loads(meta_path.read_text())
+        if meta.get("backend") != self.name or meta.get("metric") != self.metric:
+            raise ValueError(f"{path} holds a {meta.get('backend')}/{meta.get('metric')} index, "
+                             f"not {self.name}/{self.metric}")
+        if meta.get("format") != FORMAT_VERSION:
+            raise ValueError(f"{path}: index format {meta.get('format')}, this code reads {FORMAT_VERSION}")
+        self.n, self.dim = int(meta["n"]), int(meta["dim"])
+        self.build_seconds = float(meta["build_s"])
+        self._load(path, meta.get("state", {}))
+
+    def _meta(self) -> dict:
+        return {"format": FORMAT_VERSION, "backend": self.name, "metric": self.metric,
+                "build_params": self.build_params, "n": self.n, "dim": self.dim,
+                "build_s": self.build_seconds, "state": self._state()}
+
+    def _state(self) -> dict:
+        """Whatever ``_load`` needs beyond the backend's own files (resolved defaults)."""
+        return {}
+
+    def _save(self, folder: Path) -> None:
+        raise NotImplementedError(f"the {self.name} backend cannot save its index yet: implement "
+                                  f"{type(self).__name__}._save/_load")
+
+    def _load(self, folder: Path, state: dict) -> None:
+        raise NotImplementedError(f"the {self.name} backend cannot load a saved index yet: implement "
+                                  f"{type(self).__name__}._save/_load")
+
+    def close(self) -> None:
+        """Release outside resources (worker processes, GPU memory); a no-op by default."""
+
+
+# -- helpers shared by the backends ---------------------------------------------------
 
 
 def prepare(X: np.ndarray, metric: str) -> np.ndarray:
@@ -76,3 +177,77 @@ def pad_results(ids: np.ndarray, dists: np.ndarray, k: int) -> tuple[np.ndarray,
     pad_ids = np.full((nq, k - have), -1, dtype=np.int64)
     pad_d = np.full((nq, k - have), np.inf, dtype=np.float32)
     return np.hstack([ids.astype(np.int64), pad_ids]), np.hstack([dists.astype(np.float32), pad_d])
+
+
+def finish_results(ids: np.ndarray, dists: np.ndarray, k: int, missing: np.ndarray | None = None,
+                   similarity: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """Bring a library's raw answer to the interface's convention.
+
+    ``missing`` marks slots the library filled with a placeholder (ids are set to -1,
+    distances to +inf); ``similarity`` says the library returned inner products of
+    unit vectors, turned here into ``1 - cosine``.
+    """
+    ids = np.asarray(ids).astype(np.int64, copy=True)
+    dists = np.asarray(dists, dtype=np.float32).copy()
+    if similarity:
+        dists = 1.0 - dists
+    if missing is None:
+        missing = ids < 0
+    missing = missing | ~np.isfinite(dists)
+    ids[missing] = -1
+    dists[missing] = np.inf
+    return pad_results(ids, dists, k)
+
+
+def doubling(limit: int, start: int = 1) -> list[int]:
+    """start, 2*start, 4*start, ... up to and including ``limit``."""
+    values, v = [], max(1, start)
+    while v < limit:
+        values.append(v)
+        v *= 2
+    values.append(max(1, limit))
+    return values
+
+
+def sqrt_lists(n: int, factor: float = 1.0, min_points: int = 1) -> int:
+    """round(factor * sqrt(n)) partitions, capped so each gets >= ``min_points`` points."""
+    return max(1, min(round(factor * math.sqrt(n)), n // max(1, min_points)))
+
+
+def folder_bytes(path: Path) -> int:
+    path = Path(path)
+    if path.is_file():
+        return path.stat().st_size
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+
+
+def atomic_dir(path: Path, write: Callable[[Path], None]) -> None:
+    """Fill a temporary sibling folder with ``write(tmp)``, then rename it onto ``path``.
+
+    Readers see the old folder or the complete new one, never a half-written one (an
+    existing ``path`` is moved aside first, then removed).
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"))
+    try:
+        write(tmp)
+        old = None
+        if path.exists():
+            old = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.", suffix=".old"))
+            os.replace(path, old / "entry")
+        os.replace(tmp, path)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def require(module: str, backend: str, install: str):
+    """Import an optional library or raise BackendUnavailable naming how to install it."""
+    try:
+        return importlib.import_module(module)
+    except ImportError as err:
+        raise BackendUnavailable(f"the {backend} backend needs the {module!r} package ({err}); "
+                                 f"install it with: {install}") from err

@@ -2,6 +2,8 @@
 The reference every other backend's recall is measured against."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import torch
 
@@ -38,3 +40,9 @@ class LinearBackend(Backend):
 
     def memory_bytes(self) -> int:
         return int(self.X.numel() * self.X.element_size())
+
+    def _save(self, folder: Path) -> None:
+        np.save(folder / "vectors.npy", self.X.cpu().numpy())
+
+    def _load(self, folder: Path, state: dict) -> None:
+        self._build(np.load(folder / "vectors.npy"))

@@ -1,0 +1,50 @@
+"""Built indexes are kept on disk and reused: an index is rebuilt only when the backend,
+metric, build parameters or the indexed vectors change (they are all in the key).
+
+An entry is a folder written by ``Backend.save`` (atomically: a reader sees the
+whole entry or none). A reused index reports the build time of the run that built
+it, so tables keep the real cost of building.
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+import shutil
+from pathlib import Path
+
+import numpy as np
+
+from ..cache import digest
+from .base import META_FILE, Backend
+
+log = logging.getLogger(__name__)
+
+
+def features_checksum(X: np.ndarray) -> str:
+    """sha1 of the vectors' float32 bytes and shape (first 16 hex digits)."""
+    X = np.ascontiguousarray(X, dtype=np.float32)
+    h = hashlib.sha1(str(X.shape).encode())
+    h.update(memoryview(X).cast("B"))
+    return h.hexdigest()[:16]
+
+
+def index_key(backend: Backend, X: np.ndarray) -> str:
+    return digest(backend.name, backend.metric, backend.build_params, features_checksum(X))
+
+
+def cached_build(backend: Backend, X: np.ndarray, cache_dir: str | Path) -> Path:
+    """Load ``backend``'s index for X from ``cache_dir`` if one was saved, else build
+    and save it. Returns the entry's folder."""
+    path = Path(cache_dir) / f"{backend.name}-{backend.metric}-{index_key(backend, X)}"
+    if (path / META_FILE).exists():
+        try:
+            backend.load(path)
+            log.info("%s: reused the index in %s", backend.name, path)
+            return path
+        except Exception as err:  # a damaged or outdated entry: rebuild it
+            log.warning("%s: cannot reuse %s (%s); rebuilding", backend.name, path, err)
+            shutil.rmtree(path, ignore_errors=True)
+    backend.build(X)
+    backend.save(path)
+    log.info("%s: built in %.1f s, saved to %s", backend.name, backend.build_seconds, path)
+    return path

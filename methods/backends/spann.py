@@ -1,0 +1,247 @@
+"""SPANN (Microsoft SPTAG's memory-disk hybrid index), as in the IRGen paper's baseline.
+
+This is SPTAG's real SPANN/SSD index, not its in-memory BKT graph: a fraction
+(``Ratio``) of the vectors is selected as heads, the heads get an in-memory SPTAG
+graph index, and every vector is written to the on-disk posting lists of its nearest
+heads (up to ``ReplicaCount`` copies, posting lists capped at ``PostingPageLimit``
+4 KB pages). A query searches the head index, then reads the posting lists of the
+``SearchInternalResultNum`` closest heads from disk.
+
+SPTAG's Python wheel exists for Python 3.9 only, so the index lives in a worker
+process (``spann_worker.py``) run by the 3.9 venv that ``setup/sptag.sh`` creates
+(``.venv-sptag`` at the repository root, or ``$IRGEN_SPTAG_VENV``). Vectors and
+results travel as .npy files in a private temporary folder; the worker times the
+search call itself, and that time is what ``last_search_s`` reports.
+
+Build parameters use SPTAG's own names; defaults are the SPANN configuration in
+SPTAG's docs/GettingStart.md, except ``SearchInternalResultNum`` (64: SPTAG sizes its
+search buffers from the value present when an index is loaded, so the build records
+the largest value the sweep will ask for) and ``PostingPageLimit`` (room for ~128
+vectors of this dimensionality per posting list, and at least SPTAG's 12 pages, so
+float vectors are not cut from their lists as they would be with the uint8-sized 3).
+
+Query parameters: ``SearchInternalResultNum`` (posting lists read per query, swept
+1, 2, 4, ... 64 by ``query_grid``), ``MaxDistRatio``, ``MaxCheck``.
+``memory_bytes`` counts the head vectors and head index, ``disk_bytes`` the posting
+lists file.
+"""
+from __future__ import annotations
+
+import glob
+import json
+import logging
+import math
+import os
+import shutil
+import subprocess
+import tempfile
+import weakref
+from pathlib import Path
+
+import numpy as np
+
+from .base import Backend, BackendUnavailable, doubling, folder_bytes
+
+log = logging.getLogger(__name__)
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+WORKER = Path(__file__).with_name("spann_worker.py")
+SETUP_HINT = "run setup/sptag.sh (creates .venv-sptag with Python 3.9 and the sptag wheel)"
+PAGE = 4096
+POSTING_TARGET = 128  # vectors a posting list has room for (SPANN's mean is ~ReplicaCount / Ratio)
+
+DEFAULTS = {
+    "SelectHead": {"isExecute": "true", "TreeNumber": 1, "BKTKmeansK": 32, "BKTLeafSize": 8,
+                   "SamplesNumber": 1000, "SelectThreshold": 10, "SplitFactor": 6, "SplitThreshold": 25,
+                   "Ratio": 0.12},
+    "BuildHead": {"isExecute": "true", "NeighborhoodSize": 32, "TPTNumber": 32, "TPTLeafSize": 2000,
+                  "MaxCheck": 16324, "MaxCheckForRefineGraph": 16324, "RefineIterations": 3},
+    "BuildSSDIndex": {"isExecute": "true", "BuildSsdIndex": "true", "InternalResultNum": 64,
+                      "ReplicaCount": 8, "PostingPageLimit": None, "SearchPostingPageLimit": None,
+                      "MaxCheck": 16324, "SearchInternalResultNum": 64, "MaxDistRatio": 8.0, "ResultNum": 10},
+}
+QUERY_PARAMS = ("SearchInternalResultNum", "MaxDistRatio", "MaxCheck")
+
+
+def sptag_venv() -> Path:
+    return Path(os.environ.get("IRGEN_SPTAG_VENV") or REPO_ROOT / ".venv-sptag")
+
+
+def sptag_python() -> Path:
+    """The venv interpreter that has sptag, or BackendUnavailable saying how to get one."""
+    venv = sptag_venv()
+    python = venv / "bin" / "python"
+    if not python.exists():
+        raise BackendUnavailable(f"the spann backend needs a Python 3.9 venv with SPTAG at {venv}, "
+                                 f"which does not exist: {SETUP_HINT}")
+    if not glob.glob(str(venv / "lib" / "python3*" / "site-packages" / "sptag" / "_SPTAG*.so")):
+        raise BackendUnavailable(f"the venv {venv} has no sptag package: {SETUP_HINT}")
+    return python
+
+
+def posting_page_limit(dim: int) -> int:
+    bytes_per_vector = 4 * dim + 4  # float32 values + the vector id
+    return max(12, math.ceil(POSTING_TARGET * bytes_per_vector / PAGE))
+
+
+class SptagWorker:
+    """One worker process and its scratch folder; stopped by ``close`` or at exit."""
+
+    def __init__(self, python: Path):
+        self.workdir = Path(tempfile.mkdtemp(prefix="irgen-spann-"))
+        self.log_path = self.workdir / "worker.log"
+        self._log = open(self.log_path, "w")
+        self.proc = subprocess.Popen([str(python), str(WORKER)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     stderr=self._log, cwd=self.workdir, text=True, bufsize=1)
+        self._finalizer = weakref.finalize(self, _stop_worker, self.proc, self._log, self.workdir)
+
+    def request(self, **message) -> dict:
+        try:
+            self.proc.stdin.write(json.dumps(message) + "\n")
+            self.proc.stdin.flush()
+            line = self.proc.stdout.readline()
+        except (BrokenPipeError, OSError):
+            line = ""
+        if not line:
+            raise RuntimeError(f"the SPANN worker stopped (exit code {self.proc.poll()}); its log ends:\n"
+                               f"{self.log_tail()}")
+        reply = json.loads(line)
+        if not reply.pop("ok", False):
+            raise RuntimeError(f"SPANN worker, {message.get('cmd')}: {reply.get('error')}\n{self.log_tail()}")
+        return reply
+
+    def log_tail(self, lines: int = 15) -> str:
+        self._log.flush()
+        text = self.log_path.read_text(errors="replace").splitlines() if self.log_path.exists() else []
+        return "\n".join(text[-lines:])
+
+    def close(self) -> None:
+        self._finalizer()
+
+
+def _stop_worker(proc: subprocess.Popen, log_file, workdir: Path) -> None:
+    try:
+        if proc.poll() is None:
+            try:
+                proc.stdin.write(json.dumps({"cmd": "quit"}) + "\n")
+                proc.stdin.flush()
+                proc.wait(timeout=10)
+            except (OSError, subprocess.TimeoutExpired):
+                proc.kill()
+                proc.wait()
+    finally:
+        log_file.close()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+class SpannBackend(Backend):
+    name = "spann"
+
+    def __init__(self, metric: str = "l2", device: str = "cpu", **build_params):
+        super().__init__(metric, device, **build_params)
+        known = {name for values in DEFAULTS.values() for name in values} | {"NumberOfThreads"}
+        unknown = set(build_params) - known
+        if unknown:
+            raise ValueError(f"spann: unknown build parameter(s) {sorted(unknown)}; "
+                             f"known: {', '.join(sorted(known))}")
+        self.python = sptag_python()
+        self.worker: SptagWorker | None = None
+        self.index_dir: Path | None = None
+        self.max_internal = int(build_params.get("SearchInternalResultNum",
+                                                 DEFAULTS["BuildSSDIndex"]["SearchInternalResultNum"]))
+        self._worker_seconds = 0.0
+
+    def sections(self, dim: int, tmp_dir: Path) -> dict:
+        """SPTAG's parameter sections: the defaults, this dimensionality's page limit,
+        threads, and whatever the caller passed (by SPTAG name, in every section using it)."""
+        pages = posting_page_limit(dim)
+        threads = self.build_params.get("NumberOfThreads", os.cpu_count() or 1)
+        sections = {}
+        for section, defaults in DEFAULTS.items():
+            values = {**defaults, "NumberOfThreads": threads}
+            values.update({k: v for k, v in self.build_params.items() if k in values})
+            for name in ("PostingPageLimit", "SearchPostingPageLimit"):
+                if name in values and values[name] is None:
+                    values[name] = pages
+            sections[section] = values
+        sections["BuildSSDIndex"]["TmpDir"] = str(tmp_dir)
+        return sections
+
+    def _start(self) -> SptagWorker:
+        self.close()
+        self.worker = SptagWorker(self.python)
+        return self.worker
+
+    def build(self, X: np.ndarray) -> None:
+        super().build(X)
+        self.build_seconds = self._worker_seconds  # SPTAG's own build time, not the hand-over
+
+    def _build(self, X: np.ndarray) -> None:
+        worker = self._start()
+        data = worker.workdir / "data.npy"
+        np.save(data, X)
+        self.index_dir = worker.workdir / "index"
+        reply = worker.request(cmd="build", data=str(data), index_dir=str(self.index_dir), metric=self.metric,
+                               params=self.sections(X.shape[1], worker.workdir))
+        data.unlink()
+        self._worker_seconds = float(reply["seconds"])
+
+    def _search(self, Q: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        if self.worker is None:
+            raise RuntimeError("spann: build() or load() first")
+        params = self._checked_query_params()
+        queries = self.worker.workdir / "queries.npy"
+        out = self.worker.workdir / "result"
+        np.save(queries, Q)
+        reply = self.worker.request(cmd="search", queries=str(queries), k=int(k), params=params, out=str(out))
+        self._worker_seconds = float(reply["seconds"])
+        ids = np.load(f"{out}.ids.npy")
+        dists = np.load(f"{out}.dists.npy")
+        return ids, dists
+
+    def _checked_query_params(self) -> dict:
+        unknown = set(self.query_params) - set(QUERY_PARAMS)
+        if unknown:
+            raise ValueError(f"spann: unknown query parameter(s) {sorted(unknown)}; "
+                             f"it takes {', '.join(QUERY_PARAMS)}")
+        params = dict(self.query_params)
+        wanted = int(params.get("SearchInternalResultNum", self.max_internal))
+        if wanted > self.max_internal:
+            log.warning("spann: SearchInternalResultNum=%d exceeds the %d this index was built for; "
+                        "using %d", wanted, self.max_internal, self.max_internal)
+        params["SearchInternalResultNum"] = min(wanted, self.max_internal)
+        return params
+
+    def _measured_seconds(self, wall_seconds: float) -> float:
+        return self._worker_seconds
+
+    def query_grid(self) -> list[dict]:
+        return [{"SearchInternalResultNum": v} for v in doubling(self.max_internal)]
+
+    def memory_bytes(self) -> int:
+        if self.index_dir is None:
+            return 0
+        parts = ["HeadIndex", "SPTAGHeadVectors.bin", "SPTAGHeadVectorIDs.bin"]
+        return sum(folder_bytes(self.index_dir / p) for p in parts if (self.index_dir / p).exists())
+
+    def disk_bytes(self) -> int:
+        if self.index_dir is None:
+            return 0
+        return folder_bytes(self.index_dir / "SPTAGFullList.bin")
+
+    def _save(self, folder: Path) -> None:
+        shutil.copytree(self.index_dir, folder / "sptag")
+
+    def _load(self, folder: Path, state: dict) -> None:
+        self.max_internal = int(state["max_internal"])
+        worker = self._start()
+        self.index_dir = folder / "sptag"
+        worker.request(cmd="load", index_dir=str(self.index_dir.resolve()))
+
+    def _state(self) -> dict:
+        return {"max_internal": self.max_internal}
+
+    def close(self) -> None:
+        if self.worker is not None:
+            self.worker.close()
+            self.worker = None

@@ -1,0 +1,217 @@
+"""IRGen's decoder: a transformer that writes an image identifier one token at a time.
+
+Each block is causal self-attention over the identifier written so far, cross-attention
+to the encoder's tokens ("memory"), then an MLP, all pre-LayerNorm as in nanoGPT.
+Training calls ``forward`` (teacher forcing); retrieval calls ``start`` / ``expand`` /
+``step``, which cache what earlier positions computed so that a step costs one token's
+attention.
+
+Rows and queries at inference. A ``DecoderState`` holds N = B * G rows for B queries,
+grouped query-major: rows q*G .. q*G+G-1 belong to query q (G = 1 after ``start``, the
+beam size during beam search). Each layer's cross-attention keys and values are computed
+once per query in ``start`` and never copied per row: the G rows of a query attend to its
+memory together, as one (G x S) attention. ``expand`` keeps that layout, so its ``index``
+must send new row j to a row of query j // G_new (repeat rows, or reorder them within
+their query); the self-attention caches are the only per-row tensors it selects.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+import math
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from torch import Tensor
+
+
+@dataclass
+class DecoderConfig:
+    vocab_size: int = 256  # L: codes per position
+    seq_len: int = 4  # M (the paper's T): tokens per identifier
+    width: int = 256
+    depth: int = 4
+    heads: int = 8
+    mlp_ratio: float = 4.0
+    dropout: float = 0.0
+    memory_dim: int = 256  # width of the encoder's tokens, projected to `width` if different
+
+
+@dataclass
+class DecoderState:
+    """What ``step`` needs from earlier positions, for N = B * G rows (see module doc)."""
+
+    cross_kv: list[tuple[Tensor, Tensor]]  # per layer: k, v (B, heads, S, head_dim), per query
+    self_kv: list[tuple[Tensor, Tensor]]  # per layer: k, v (N, heads, t, head_dim), per row
+    position: int  # t: tokens fed so far (BOS included)
+
+
+def split_heads(x: Tensor, heads: int) -> Tensor:
+    """(B, T, C) -> (B, heads, T, C // heads)"""
+    b, t, c = x.shape
+    return x.view(b, t, heads, c // heads).transpose(1, 2)
+
+
+def merge_heads(x: Tensor) -> Tensor:
+    """(B, heads, T, head_dim) -> (B, T, heads * head_dim)"""
+    b, h, t, d = x.shape
+    return x.transpose(1, 2).reshape(b, t, h * d)
+
+
+class SelfAttention(nn.Module):
+
+    def __init__(self, config: DecoderConfig):
+        super().__init__()
+        self.heads = config.heads
+        self.dropout = config.dropout
+        self.qkv = nn.Linear(config.width, 3 * config.width)
+        self.proj = nn.Linear(config.width, config.width)
+        self.resid_drop = nn.Dropout(config.dropout)
+
+    def forward(self, x: Tensor, past: tuple[Tensor, Tensor] | None = None):
+        """x (N, T, C). Without ``past``: causal attention over the T positions.
+        With ``past`` (k, v of the earlier positions): x is the one next position (T = 1).
+        Returns the output and this layer's k, v over all positions so far."""
+        q, k, v = (split_heads(t, self.heads) for t in self.qkv(x).chunk(3, dim=2))
+        if past is not None:
+            k, v = torch.cat([past[0], k], dim=2), torch.cat([past[1], v], dim=2)
+        y = F.scaled_dot_product_attention(q, k, v, is_causal=past is None,
+                                           dropout_p=self.dropout if self.training else 0.0)
+        return self.resid_drop(self.proj(merge_heads(y))), (k, v)
+
+
+class CrossAttention(nn.Module):
+
+    def __init__(self, config: DecoderConfig):
+        super().__init__()
+        self.heads = config.heads
+        self.dropout = config.dropout
+        self.q = nn.Linear(config.width, config.width)
+        self.kv = nn.Linear(config.width, 2 * config.width)
+        self.proj = nn.Linear(config.width, config.width)
+        self.resid_drop = nn.Dropout(config.dropout)
+
+    def memory_kv(self, memory: Tensor) -> tuple[Tensor, Tensor]:
+        """memory (B, S, C) -> k, v (B, heads, S, head_dim)"""
+        k, v = self.kv(memory).chunk(2, dim=2)
+        return split_heads(k, self.heads), split_heads(v, self.heads)
+
+    def forward(self, x: Tensor, k: Tensor, v: Tensor) -> Tensor:
+        """x (B, T, C): T positions (or T rows of one step) of each query attend to its memory."""
+        q = split_heads(self.q(x), self.heads)
+        y = F.scaled_dot_product_attention(q, k, v, dropout_p=self.dropout if self.training else 0.0)
+        return self.resid_drop(self.proj(merge_heads(y)))
+
+
+class MLP(nn.Module):
+
+    def __init__(self, config: DecoderConfig):
+        super().__init__()
+        hidden = int(config.mlp_ratio * config.width)
+        self.fc = nn.Linear(config.width, hidden)
+        self.proj = nn.Linear(hidden, config.width)
+        self.drop = nn.Dropout(config.dropout)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.drop(self.proj(F.gelu(self.fc(x))))
+
+
+class Block(nn.Module):
+
+    def __init__(self, config: DecoderConfig):
+        super().__init__()
+        self.ln_1 = nn.LayerNorm(config.width)
+        self.self_attn = SelfAttention(config)
+        self.ln_2 = nn.LayerNorm(config.width)
+        self.cross_attn = CrossAttention(config)
+        self.ln_3 = nn.LayerNorm(config.width)
+        self.mlp = MLP(config)
+
+    def forward(self, x: Tensor, cross_kv: tuple[Tensor, Tensor], past=None):
+        """x (N, T, C) with N = B * G (G = 1 when T > 1); returns x and this layer's self k, v."""
+        a, kv = self.self_attn(self.ln_1(x), past)
+        x = x + a
+        b = cross_kv[0].shape[0]
+        # the G rows of a query become G attention positions of that query: no memory copy
+        x = x + self.cross_attn(self.ln_2(x).reshape(b, -1, x.shape[-1]), *cross_kv).view_as(x)
+        x = x + self.mlp(self.ln_3(x))
+        return x, kv
+
+
+class Decoder(nn.Module):
+
+    def __init__(self, config: DecoderConfig):
+        super().__init__()
+        if config.width % config.heads:
+            raise ValueError(f"decoder width {config.width} must be a multiple of heads {config.heads}")
+        self.config = config
+        self.memory_proj = (nn.Linear(config.memory_dim, config.width)
+                            if config.memory_dim != config.width else nn.Identity())
+        self.tok_emb = nn.Embedding(config.vocab_size + 1, config.width)  # last index is BOS
+        self.pos_emb = nn.Embedding(config.seq_len, config.width)
+        self.drop = nn.Dropout(config.dropout)
+        self.blocks = nn.ModuleList(Block(config) for _ in range(config.depth))
+        self.ln_f = nn.LayerNorm(config.width)
+        self.head = nn.Linear(config.width, config.vocab_size, bias=False)
+        self.apply(self._init_weights)
+        for name, p in self.named_parameters():  # GPT-2: scale the residual projections by depth
+            if name.endswith(("attn.proj.weight", "mlp.proj.weight")):
+                nn.init.normal_(p, mean=0.0, std=0.02 / math.sqrt(3 * config.depth))
+
+    @staticmethod
+    def _init_weights(module: nn.Module):
+        if isinstance(module, (nn.Linear, nn.Embedding)):
+            nn.init.normal_(module.weight, mean=0.0, std=0.02)
+        if isinstance(module, nn.Linear) and module.bias is not None:
+            nn.init.zeros_(module.bias)
+
+    @property
+    def bos(self) -> int:
+        """The token fed before the first code."""
+        return self.config.vocab_size
+
+    def cross_kv(self, memory: Tensor) -> list[tuple[Tensor, Tensor]]:
+        """memory (B, S, memory_dim) -> per layer k, v (B, heads, S, head_dim)"""
+        memory = self.memory_proj(memory)
+        return [block.cross_attn.memory_kv(memory) for block in self.blocks]
+
+    def forward(self, memory: Tensor, tokens: Tensor) -> Tensor:
+        """Teacher forcing: memory (B, S, memory_dim), tokens (B, T) -> logits (B, T, vocab);
+        position t sees [BOS, tokens[:, :t]] and predicts tokens[:, t]."""
+        b, t = tokens.shape
+        if t > self.config.seq_len:
+            raise ValueError(f"{t} tokens given, the decoder has positions for {self.config.seq_len}")
+        inputs = torch.cat([tokens.new_full((b, 1), self.bos), tokens[:, :-1]], dim=1)
+        x = self.drop(self.tok_emb(inputs) + self.pos_emb.weight[:t])
+        for block, kv in zip(self.blocks, self.cross_kv(memory)):
+            x, _ = block(x, kv)
+        return self.head(self.ln_f(x))
+
+    def start(self, memory: Tensor) -> DecoderState:
+        """One row per query, nothing generated yet; cross-attention k, v computed here, once."""
+        cross_kv = self.cross_kv(memory)
+        k = cross_kv[0][0]  # (B, heads, S, head_dim), in the dtype autocast gives the layers
+        empty = k.new_zeros(k.shape[0], k.shape[1], 0, k.shape[3])
+        return DecoderState(cross_kv, [(empty, empty)] * self.config.depth, position=0)
+
+    def expand(self, state: DecoderState, index: Tensor) -> DecoderState:
+        """New row j is old row index[j], which must belong to query j // G_new (module doc)."""
+        self_kv = [(k.index_select(0, index), v.index_select(0, index)) for k, v in state.self_kv]
+        return DecoderState(state.cross_kv, self_kv, state.position)
+
+    def step(self, state: DecoderState, prev_tokens: Tensor) -> tuple[Tensor, DecoderState]:
+        """Feed one position: prev_tokens (N,) (``self.bos`` at the first step) -> logits (N, vocab)
+        for the next code, and the state with this position's k, v appended."""
+        n, b = prev_tokens.shape[0], state.cross_kv[0][0].shape[0]
+        if n % b:
+            raise ValueError(f"{n} rows for {b} queries: rows must be grouped, the same number per query")
+        if state.position >= self.config.seq_len:
+            raise ValueError(f"all {self.config.seq_len} positions already fed")
+        x = self.drop(self.tok_emb(prev_tokens) + self.pos_emb.weight[state.position])  # (N, C)
+        x = x[:, None]  # (N, 1, C)
+        self_kv = []
+        for block, cross, past in zip(self.blocks, state.cross_kv, state.self_kv):
+            x, kv = block(x, cross, past)
+            self_kv.append(kv)
+        logits = self.head(self.ln_f(x[:, 0]))
+        return logits, DecoderState(state.cross_kv, self_kv, state.position + 1)

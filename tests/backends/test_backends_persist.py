@@ -1,0 +1,91 @@
+"""save/load round trips and the on-disk index cache."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from methods.backends import BACKENDS, cached_build
+from methods.backends.base import META_FILE
+
+from .common import GENEROUS, K, make_or_skip
+
+
+@pytest.mark.parametrize("metric", ["l2", "cosine"])
+@pytest.mark.parametrize("name", list(BACKENDS))
+def test_save_load_round_trip_gives_identical_results(built, data, tmp_path, name, metric):
+    build_params, query_params = GENEROUS[name]
+    original = built(name, metric, **build_params)
+    original.save(tmp_path / "index")
+    meta = json.loads((tmp_path / "index" / META_FILE).read_text())
+    assert (meta["backend"], meta["metric"], meta["n"], meta["dim"]) == (name, metric, *data[0].shape)
+
+    loaded = make_or_skip(name, metric, **build_params)
+    loaded.load(tmp_path / "index")
+    try:
+        for point in (query_params, loaded.query_grid()[0]):
+            original.set_query_params(**point)
+            loaded.set_query_params(**point)
+            ids, dists = original.search(data[1], K)
+            ids2, dists2 = loaded.search(data[1], K)
+            np.testing.assert_array_equal(ids2, ids)
+            np.testing.assert_array_equal(dists2, dists)
+        assert loaded.query_grid() == original.query_grid()
+        assert loaded.stats()["build_s"] == original.stats()["build_s"]
+    finally:
+        loaded.close()
+
+
+def test_load_refuses_another_backends_index(built, tmp_path):
+    built("linear", "l2").save(tmp_path / "index")
+    with pytest.raises(ValueError, match="linear/l2"):
+        make_or_skip("faiss-flat", "l2").load(tmp_path / "index")
+    with pytest.raises(ValueError, match="linear/l2"):
+        make_or_skip("linear", "cosine").load(tmp_path / "index")
+
+
+def test_save_replaces_an_existing_index_atomically(built, tmp_path):
+    target = tmp_path / "index"
+    built("linear", "l2").save(target)
+    built("linear", "cosine")  # a different index ...
+    (target / "stale-file").write_text("x")
+    built("linear", "l2").save(target)  # ... saved over the same path leaves no debris
+    assert not (target / "stale-file").exists()
+    assert [p.name for p in tmp_path.iterdir()] == ["index"]
+
+
+@pytest.mark.parametrize("name", ["linear", "ivfpq"])
+def test_cached_build_builds_once_then_loads(data, tmp_path, monkeypatch, name):
+    X, Q = data
+    first = make_or_skip(name, "l2")
+    path = cached_build(first, X, tmp_path)
+    builds = []
+    second = make_or_skip(name, "l2")
+    monkeypatch.setattr(second, "build", lambda *a: builds.append(a))
+    assert cached_build(second, X, tmp_path) == path
+    assert builds == []  # loaded, not rebuilt
+    np.testing.assert_array_equal(second.search(Q, K)[0], first.search(Q, K)[0])
+    assert second.stats()["build_s"] == first.stats()["build_s"]
+
+
+def test_cache_key_covers_backend_metric_params_and_vectors(data):
+    from methods.backends.index_cache import index_key
+
+    X = data[0][:500]
+    changed = X.copy()
+    changed[0, 0] += 1
+    keys = {index_key(make_or_skip("ivfpq", "l2"), X), index_key(make_or_skip("ivfpq", "l2", nlist=8), X),
+            index_key(make_or_skip("ivfpq", "cosine"), X), index_key(make_or_skip("ivfpq", "l2"), changed),
+            index_key(make_or_skip("faiss-flat", "l2"), X)}
+    assert len(keys) == 5
+    assert index_key(make_or_skip("ivfpq", "l2"), X.copy()) in keys  # same content, same key
+
+
+def test_cached_build_rebuilds_a_damaged_entry(data, tmp_path):
+    X, Q = data
+    path = cached_build(make_or_skip("faiss-flat", "l2"), X, tmp_path)
+    (path / "index.faiss").write_bytes(b"garbage")
+    backend = make_or_skip("faiss-flat", "l2")
+    assert cached_build(backend, X, tmp_path) == path
+    assert backend.search(Q[:3], K)[0].shape == (3, K)
