@@ -35,15 +35,22 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   echo "$want" > "$stamp"
 fi
 
-# The embedded default: Debian's dataset-fashion-mnist, else scikit-learn's digits.
-if [ ! -f /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ]; then
+# System packages: the embedded dataset (Debian's dataset-fashion-mnist; without it the
+# embedded default falls back to scikit-learn's digits) and the libraries SPTAG links to.
+missing=""
+for pkg in dataset-fashion-mnist libnuma1 libzstd1 libgomp1; do
+  dpkg -s "$pkg" >/dev/null 2>&1 || missing="$missing $pkg"
+done
+if [ -n "$missing" ]; then
   if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
-    echo "setup: installing the embedded dataset (apt-get install dataset-fashion-mnist)"
-    (apt-get install -y -qq dataset-fashion-mnist >/dev/null 2>&1 \
-      || { apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq dataset-fashion-mnist >/dev/null 2>&1; }) \
-      || echo "setup: NOTE: apt-get could not install dataset-fashion-mnist; the embedded default falls back to scikit-learn's digits"
+    echo "setup: apt-get install$missing"
+    # shellcheck disable=SC2086
+    (apt-get install -y -qq $missing >/dev/null 2>&1 \
+      || { apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq $missing >/dev/null 2>&1; }) \
+      || echo "setup: NOTE: apt-get could not install$missing (the embedded default falls back to digits; spann may be unavailable)"
   else
-    echo "setup: NOTE: apt-get is not available here (or not as root); the embedded default falls back to scikit-learn's digits"
+    echo "setup: NOTE: not installed:$missing, and apt-get is not available here as root;" \
+         "the embedded default falls back to scikit-learn's digits and spann may be unavailable"
   fi
 fi
 
