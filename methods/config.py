@@ -11,8 +11,14 @@ from .base import HarnessError
 
 
 def parse_value(text: str) -> Any:
-    """``--set`` values are read as YAML scalars: 3, 0.5, true, [1, 2], abc."""
-    return yaml.safe_load(text)
+    """``--set`` values are read as YAML scalars: 3, 0.5, 3e-3, true, [1, 2], abc."""
+    value = yaml.safe_load(text)
+    if isinstance(value, str):
+        try:  # YAML 1.1 reads 3e-3 (no dot) as a string
+            return float(value)
+        except ValueError:
+            pass
+    return value
 
 
 def override(cfg, values: dict, where: str = "--set"):

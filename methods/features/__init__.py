@@ -5,6 +5,12 @@ import importlib
 
 FEATURE_MODELS = {
     "smallcnn": ("methods.features.smallcnn", "SmallCNN", "SmallCNNConfig"),
+    "effnet": ("methods.features.effnet", "EffNet", "EffNetConfig"),
+    "res101": ("methods.features.res101", "Res101", "Res101Config"),
+    "clip": ("methods.features.clip", "Clip", "ClipConfig"),
+    "cgd": ("methods.features.cgd", "CGD", "CGDConfig"),
+    "irt": ("methods.features.irt", "IRT", "IRTConfig"),
+    "ftclip": ("methods.features.ftclip", "FTClip", "FTClipConfig"),
 }
 
 

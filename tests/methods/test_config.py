@@ -37,3 +37,8 @@ def test_non_number_for_a_number_field_is_an_error():
 def test_set_without_equals_is_an_error():
     with pytest.raises(HarnessError, match="expected key=value"):
         parse_sets(["width"])
+
+
+def test_exponent_notation_is_a_number():
+    assert parse_sets(["train.epochs=3e-1"]) == {"train.epochs": 0.3}
+    assert override(Outer(), parse_sets(["train.epochs=2e0"])).train.epochs == 2.0

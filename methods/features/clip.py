@@ -1,0 +1,85 @@
+"""CLIP ViT-B/16's image tower, off the shelf: the projected image embedding,
+L2-normalised, cosine distance, no training.
+
+``size=paper`` builds open_clip's ViT-B-16 and reads the image tower (the
+``visual.*`` keys) of the official open_clip file from the weights folder;
+``size=small`` (the default) is the same open_clip code from a tiny config dict,
+randomly initialised, named ``clip-small``. FT-CLIP (ftclip.py) fine-tunes this tower.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from .base import FeatureModel
+from .weights import WeightsFile, load_pretrained, sized, sized_name
+
+CLIP_WEIGHTS = WeightsFile(
+    what="open_clip ViT-B-16 weights (laion2b_s34b_b88k)",
+    names=("open_clip_pytorch_model.bin", "open_clip_model.safetensors"),
+    url="https://huggingface.co/laion/CLIP-ViT-B-16-laion2B-s34B-b88K",
+)
+# The same CLIP class at a size a CPU trains in a minute: 32 px, 8 x 8 patches, 4 layers.
+SMALL_CLIP = {
+    "embed_dim": 64,
+    "vision_cfg": {"image_size": 32, "patch_size": 8, "layers": 4, "width": 96, "head_width": 32},
+    "text_cfg": {"context_length": 8, "vocab_size": 64, "width": 32, "heads": 1, "layers": 1},
+}
+OPENAI_MEAN = (0.48145466, 0.4578275, 0.40821073)
+OPENAI_STD = (0.26862954, 0.26130258, 0.27577711)
+
+
+def clip_config(size: str) -> dict:
+    import open_clip
+
+    return open_clip.get_model_config("ViT-B-16") if size == "paper" else SMALL_CLIP
+
+
+def clip_image_tower(size: str, quick_gelu: bool, ctx) -> tuple[nn.Module, dict]:
+    """open_clip's image tower (ViT-B-16 with its weights, or the small random one) and its origin."""
+    import open_clip
+
+    def build():
+        return open_clip.CLIP(**clip_config(size), quick_gelu=quick_gelu).visual  # the text tower is dropped
+
+    if size == "paper":
+        return load_pretrained(build, CLIP_WEIGHTS, ctx, prefix="visual.")
+    return build(), {"random_seed": ctx.seed}
+
+
+@dataclass
+class ClipConfig:
+    size: str = "small"  # small | paper (needs the open_clip ViT-B-16 file)
+    quick_gelu: bool = False  # True for OpenAI's own ViT-B-16 weights saved as an open_clip state dict
+
+
+class Clip(FeatureModel):
+    base_name = "clip"
+    paper_preset: dict = {}
+    metric = "cosine"
+    mean = OPENAI_MEAN
+    std = OPENAI_STD
+
+    def __init__(self, cfg: ClipConfig | None = None):
+        super().__init__(sized(cfg or ClipConfig(), self.paper_preset))
+        self.name = sized_name(self.base_name, self.cfg.size)
+        self.image_size = clip_config(self.cfg.size)["vision_cfg"]["image_size"]
+        self.visual: nn.Module | None = None
+        self.init: dict | None = None
+
+    def fit(self, train, ctx) -> None:
+        torch.manual_seed(ctx.seed)
+        self.visual, self.init = clip_image_tower(self.cfg.size, self.cfg.quick_gelu, ctx)
+        self.visual.to(ctx.device).eval()
+
+    def modules(self) -> list[nn.Module]:
+        return [self.visual]
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        return F.normalize(self.visual(x), dim=1)
+
+    def identity(self) -> dict:
+        return {"name": self.name, "cfg": asdict(self.cfg), "init": self.init}

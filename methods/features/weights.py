@@ -1,0 +1,149 @@
+"""Pretrained weight files and model sizes.
+
+A paper-size model starts from a published checkpoint read from a local folder
+(``--weights DIR`` or ``$IRGEN_WEIGHTS``); every model names the exact file it
+expects and where it is published, and one checked loader reads them all. A
+small-size model is the same code with a smaller backbone and random init, so
+that it runs on a CPU; its name says so.
+"""
+from __future__ import annotations
+
+import functools
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+import torch.nn as nn
+
+from ..base import HarnessError
+from ..cache import file_checksum
+from ..config import override
+
+log = logging.getLogger(__name__)
+
+SIZES = ("small", "paper")
+
+
+@dataclass(frozen=True)
+class WeightsFile:
+    """A published checkpoint: what it is, the file names it goes by (official first), where to get it."""
+
+    what: str
+    names: tuple[str, ...]
+    url: str
+
+    def describe(self) -> str:
+        return f"{self.what} ({self.names[0]}, published at {self.url})"
+
+
+def weights_dir(ctx) -> Path | None:
+    folder = ctx.weights_dir or os.environ.get("IRGEN_WEIGHTS")
+    return Path(folder) if folder else None
+
+
+def find_weights(spec: WeightsFile, ctx) -> Path:
+    """The file for ``spec`` in the weights folder, or a one-line error naming file and source."""
+    folder = weights_dir(ctx)
+    fix = f"download it from {spec.url} into a folder and pass --weights DIR (or set $IRGEN_WEIGHTS), or use --set size=small"
+    if folder is None:
+        raise HarnessError(f"{spec.what}: no weights folder given; {spec.names[0]} is needed: {fix}")
+    for name in spec.names:
+        if (folder / name).is_file():
+            return folder / name
+    raise HarnessError(f"{spec.what}: {folder / spec.names[0]} not found: {fix}")
+
+
+def read_state_dict(path: Path) -> dict[str, torch.Tensor]:
+    """Tensors of a checkpoint file (plain state dict, or one wrapped under "model" / "state_dict")."""
+    try:
+        if path.suffix == ".safetensors":
+            from safetensors.torch import load_file
+
+            state = load_file(str(path))
+        else:
+            state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # noqa: BLE001 - any unreadable file gets the same one-line answer
+        raise HarnessError(f"weights file {path} cannot be read as a torch state dict "
+                           f"({e.__class__.__name__}); replace it with the official file") from None
+    for wrapper in ("model", "state_dict"):
+        if isinstance(state, dict) and isinstance(state.get(wrapper), dict):
+            state = state[wrapper]
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise HarnessError(f"weights file {path} holds no state dict of tensors; replace it with the official file")
+    return state
+
+
+def load_state_dict_checked(module: nn.Module, path: Path, expected_from: str, prefix: str = "") -> None:
+    """Load ``path`` into ``module`` after checking every key and shape.
+
+    ``prefix`` selects a sub-model of the file (``"visual."`` for CLIP's image tower);
+    keys outside it are ignored. The first missing, unexpected or misshapen key is
+    refused in one line naming the file, the key and both shapes.
+    """
+    path = Path(path)
+    state = {k[len(prefix):]: v for k, v in read_state_dict(path).items() if k.startswith(prefix)}
+    own = module.state_dict()
+    unfit = f"weights file {path} does not fit {expected_from}"
+    for key, want in own.items():
+        if key not in state:
+            if key.endswith("num_batches_tracked"):  # older checkpoints predate this counter
+                state[key] = want
+                continue
+            raise HarnessError(f"{unfit}: key {prefix}{key} is missing (expected shape {tuple(want.shape)})")
+        if state[key].shape != want.shape:
+            raise HarnessError(f"{unfit}: {prefix}{key} expected shape {tuple(want.shape)}, "
+                               f"got {tuple(state[key].shape)}")
+    unexpected = sorted(set(state) - set(own))
+    if unexpected:
+        raise HarnessError(f"{unfit}: unexpected key {prefix}{unexpected[0]} "
+                           f"({len(unexpected)} keys the model does not have)")
+    module.load_state_dict(state)
+    log.info("loaded %s from %s", expected_from, path)
+
+
+@functools.lru_cache(maxsize=16)
+def _checksum(path: str, size: int, mtime: float) -> str:
+    return file_checksum(Path(path))
+
+
+def weights_checksum(path: Path) -> str:
+    """sha1 of a weights file, computed once per process for an unchanged file."""
+    st = Path(path).stat()
+    return _checksum(str(path), st.st_size, st.st_mtime)
+
+
+def load_pretrained(build, spec: WeightsFile, ctx, prefix: str = "") -> tuple[nn.Module, dict]:
+    """``build()`` loaded with ``spec``'s file (found first, so a missing file fails before a
+    big model is built); returns the module and what identifies its weights (file, checksum)."""
+    path = find_weights(spec, ctx)
+    module = build()
+    load_state_dict_checked(module, path, expected_from=spec.describe(), prefix=prefix)
+    return module, {"file": path.name, "sha1": weights_checksum(path)}
+
+
+def sized(cfg, paper: dict):
+    """``cfg`` with the paper preset ``paper`` (dotted keys) applied when ``cfg.size == "paper"``.
+
+    A preset value replaces only fields still at their (small) default, so ``--set`` wins;
+    a value set equal to the small default counts as untouched.
+    """
+    if cfg.size not in SIZES:
+        raise HarnessError(f"size={cfg.size!r}: choose one of {', '.join(SIZES)}")
+    if cfg.size == "small":
+        return cfg
+    default = type(cfg)()
+    untouched = {key: value for key, value in paper.items() if _get(cfg, key) == _get(default, key)}
+    return override(cfg, untouched, where=f"{type(cfg).__name__} paper preset")
+
+
+def _get(cfg, dotted: str):
+    for part in dotted.split("."):
+        cfg = getattr(cfg, part)
+    return cfg
+
+
+def sized_name(base: str, size: str) -> str:
+    """The results label: the paper model keeps its name, a small random-init one says so."""
+    return base if size == "paper" else f"{base}-small"
