@@ -9,6 +9,14 @@ from .base import HarnessError, Method
 
 METHODS = {
     "smallcnn": "methods.features.method",
+    "effnet": "methods.features.method",
+    "res101": "methods.features.method",
+    "clip": "methods.features.method",
+    "cgd": "methods.features.method",
+    "irt": "methods.features.method",
+    "ftclip": "methods.features.method",
+    "irgen": "methods.irgen.method",
+    "irgen-enc": "methods.irgen.method",
 }
 
 

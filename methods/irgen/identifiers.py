@@ -1,0 +1,244 @@
+"""Image identifiers: what the decoder writes and the prefix tree holds (paper Table 3).
+
+Every kind is fitted on the training items and then assigns (n, T) int64 codes in
+[0, vocab_size) to any items, the database's included (and fresh items that training
+never saw), deterministically for a seed:
+
+- ``rq``: the semantic tokenizer's residual-quantization codes of f_cls (tokenizer.py).
+- ``random``: random codes of the same length and range, drawn per image from a hash of
+  the image (its file path, or its pixels) and the seed, so an image keeps its code.
+- ``hkm<k>``: hierarchical k-means over f_cls (the paper clusters FT-CLIP features; here
+  the features of the tokenizer's fine-tuned network): k clusters per level, a group is
+  split again while it has more than ``leaf_size`` items and fewer than T levels are
+  used; shorter paths are padded with 0 to length T.
+- ``rqvae``: an RQ-VAE-style tokenizer: a small conv auto-encoder over the encoder's
+  spatial map (its frozen stem's output), trained to reconstruct it, its latent map
+  pooled to grid x grid cells, each cell quantized by ``depth`` residual levels of one
+  shared codebook; the codes of all cells, cell by cell, are the identifier.
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from tqdm import tqdm
+
+from datasets import Split
+from datasets.base import ArraySource, FileSource
+from ..base import HarnessError
+from ..features.training import batches
+from .config import IdentifierConfig
+from .tokenizer import ResidualQuantizer, kmeans, nearest
+
+log = logging.getLogger(__name__)
+
+KINDS = ("rq", "random", "hkm100", "hkm200", "hkm500", "rqvae")
+
+
+def item_keys(split: Split) -> list[str]:
+    """A stable name per image: its path for files, a hash of its pixels for arrays."""
+    src = split.source
+    if isinstance(src, FileSource):
+        return list(src.paths)
+    if isinstance(src, ArraySource):
+        return [hashlib.sha1(np.ascontiguousarray(row).tobytes()).hexdigest() for row in src.array]
+    raise HarnessError(f"split {split.name}: no per-image key for a {type(src).__name__}")
+
+
+def parse_kind(kind: str) -> tuple[str, int | None]:
+    """``hkm200`` -> ("hkm", 200); ``rq`` -> ("rq", None)."""
+    match = re.fullmatch(r"hkm(\d+)", kind)
+    if match:
+        return "hkm", int(match.group(1))
+    if kind in ("rq", "random", "rqvae"):
+        return kind, None
+    raise HarnessError(f"--identifier {kind}: choose one of {', '.join(KINDS)} (hkm<k> for any k)")
+
+
+@dataclass
+class SemanticIdentifiers:
+    """``rq``: the tokenizer's codes of f_cls."""
+
+    quantizer: ResidualQuantizer
+
+    @property
+    def vocab_size(self) -> int:
+        return self.quantizer.L
+
+    @property
+    def seq_len(self) -> int:
+        return self.quantizer.M
+
+    def assign(self, f_cls: torch.Tensor) -> np.ndarray:
+        return self.quantizer.encode(f_cls).cpu().numpy().astype(np.int64)
+
+
+@dataclass
+class RandomIdentifiers:
+    """``random``: T codes in [0, L) per image, from a hash of (seed, image key)."""
+
+    seq_len: int
+    vocab_size: int
+    seed: int
+
+    def assign(self, keys: list[str]) -> np.ndarray:
+        codes = np.empty((len(keys), self.seq_len), dtype=np.int64)
+        for i, key in enumerate(keys):
+            word = hashlib.sha1(f"{self.seed}|{key}".encode()).digest()
+            codes[i] = np.random.default_rng(list(word[:16])).integers(0, self.vocab_size, self.seq_len)
+        return codes
+
+
+class HierarchicalKMeans:
+    """``hkm<k>``: k-means, then k-means again inside every cluster, up to T levels."""
+
+    def __init__(self, k: int, seq_len: int, leaf_size: int = 1, seed: int = 0, iters: int = 10):
+        if k < 2:
+            raise HarnessError(f"hierarchical k-means needs at least 2 clusters per level, got {k}")
+        self.k, self.seq_len, self.leaf_size, self.seed, self.iters = k, seq_len, leaf_size, seed, iters
+        self.centroids: dict[tuple[int, ...], torch.Tensor] = {}  # internal node path -> (k', d)
+
+    @property
+    def vocab_size(self) -> int:
+        return self.k
+
+    def fit(self, x: torch.Tensor) -> "HierarchicalKMeans":
+        x = x.float().cpu()
+        todo = [((), np.arange(len(x)))]
+        while todo:
+            path, idx = todo.pop()
+            if len(idx) <= self.leaf_size or len(path) == self.seq_len:
+                continue
+            seed = self.seed + int(hashlib.sha1(repr(path).encode()).hexdigest()[:6], 16)
+            centroids = kmeans(x[idx], min(self.k, len(idx)), self.iters, seed)
+            self.centroids[path] = centroids
+            assign = nearest(x[idx], centroids)[0].numpy()
+            todo += [(path + (j,), idx[assign == j]) for j in range(len(centroids)) if (assign == j).any()]
+        return self
+
+    def assign(self, x: torch.Tensor) -> np.ndarray:
+        x = x.float().cpu()
+        codes = np.zeros((len(x), self.seq_len), dtype=np.int64)
+        groups = {(): np.arange(len(x))}
+        for level in range(self.seq_len):
+            next_groups: dict[tuple[int, ...], np.ndarray] = {}
+            for path, idx in groups.items():
+                if path not in self.centroids:
+                    continue  # a leaf: the rest of the code stays 0
+                choice = nearest(x[idx], self.centroids[path])[0].numpy()
+                codes[idx, level] = choice
+                for j in np.unique(choice):
+                    next_groups[path + (int(j),)] = idx[choice == j]
+            groups = next_groups
+        return codes
+
+
+class SpatialRQVAE(nn.Module):
+    """Conv encoder -> latent map pooled to grid x grid -> residual quantization (depth
+    levels, one shared codebook) -> conv decoder back to the input map."""
+
+    def __init__(self, channels: int, cfg: IdentifierConfig, depth: int):
+        super().__init__()
+        d = cfg.rqvae_dim
+        self.grid, self.depth, self.K = cfg.rqvae_grid, depth, cfg.rqvae_codebook
+        self.enc = nn.Sequential(nn.Conv2d(channels, d, 3, padding=1), nn.GELU(), nn.Conv2d(d, d, 3, padding=1))
+        self.dec = nn.Sequential(nn.Conv2d(d, d, 3, padding=1), nn.GELU(), nn.Conv2d(d, channels, 3, padding=1))
+        self.codebook = nn.Parameter(torch.zeros(self.K, d))
+        self.register_buffer("mean", torch.zeros(1, channels, 1, 1))
+        self.register_buffer("std", torch.ones(1, channels, 1, 1))
+
+    def latent(self, x: torch.Tensor) -> torch.Tensor:
+        """Input map (B, C, h, w) -> latent vectors (B, grid * grid, d)."""
+        z = F.adaptive_avg_pool2d(self.enc((x - self.mean) / self.std), self.grid)
+        return z.flatten(2).transpose(1, 2)
+
+    def quantize(self, z: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor], list[torch.Tensor]]:
+        """z (N, d) -> codes (N, depth), the partial reconstructions and the chosen entries per level."""
+        residual, recon = z, torch.zeros_like(z)
+        codes, partial, chosen = [], [], []
+        for _ in range(self.depth):
+            code, _ = nearest(residual.detach(), self.codebook.detach())
+            entry = self.codebook[code]
+            codes.append(code)
+            chosen.append((residual.detach(), entry))
+            residual = residual - entry.detach()
+            recon = recon + entry.detach()
+            partial.append(recon)
+        return torch.stack(codes, dim=1), partial, chosen
+
+    def loss(self, x: torch.Tensor, beta: float = 0.25) -> torch.Tensor:
+        z = self.latent(x)  # (B, S, d)
+        flat = z.reshape(-1, z.shape[-1])
+        _, partial, chosen = self.quantize(flat)
+        zq = flat + (partial[-1] - flat).detach()  # straight-through
+        cells = zq.view(len(x), self.grid, self.grid, -1).permute(0, 3, 1, 2)
+        recon = self.dec(F.interpolate(cells, size=x.shape[-2:], mode="nearest"))
+        commit = sum(((flat - p) ** 2).sum(-1).mean() for p in partial)
+        codebook = sum(((r - e) ** 2).sum(-1).mean() for r, e in chosen)
+        return F.mse_loss(recon, (x - self.mean) / self.std) + beta * commit + codebook
+
+    @torch.no_grad()
+    def codes(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, C, h, w) -> (B, grid * grid * depth): each cell's depth codes, cell by cell."""
+        z = self.latent(x)
+        codes, _, _ = self.quantize(z.reshape(-1, z.shape[-1]))
+        return codes.view(len(x), -1)
+
+
+class RQVAEIdentifiers:
+    """``rqvae``: trains a SpatialRQVAE on the training items' maps, then codes any map."""
+
+    def __init__(self, cfg: IdentifierConfig, seq_len: int | None, seed: int = 0):
+        self.cfg, self.seed = cfg, seed
+        self.seq_len = self.length(cfg, seq_len)
+        self.depth = self.seq_len // cfg.rqvae_grid ** 2
+        self.model: SpatialRQVAE | None = None
+
+    @staticmethod
+    def length(cfg: IdentifierConfig, seq_len: int | None) -> int:
+        """T: ``seq_len`` if given (a multiple of the cells), else cells x depth from the config."""
+        cells = cfg.rqvae_grid ** 2
+        seq_len = seq_len or cells * cfg.rqvae_depth
+        if seq_len % cells:
+            raise HarnessError(f"rqvae identifiers have {cells} cells of codes each; T={seq_len} is not a multiple "
+                               f"of {cells}: choose --seq-len {cells * cfg.rqvae_depth} or change "
+                               f"identifiers.rqvae_grid")
+        return seq_len
+
+    @property
+    def vocab_size(self) -> int:
+        return self.cfg.rqvae_codebook
+
+    def fit(self, maps, n: int, ctx, batch_size: int = 256) -> "RQVAEIdentifiers":
+        """``maps(indices)`` -> (B, C, h, w) spatial maps of the n training items."""
+        torch.manual_seed(self.seed)
+        sample = maps(np.random.default_rng(self.seed).permutation(n)[: min(n, 2048)]).float()
+        model = SpatialRQVAE(sample.shape[1], self.cfg, self.depth).to(ctx.device)
+        model.mean.copy_(sample.mean((0, 2, 3), keepdim=True))
+        model.std.copy_(sample.std((0, 2, 3), keepdim=True).clamp(min=1e-3))
+        with torch.no_grad():  # codebook initialised from latent vectors, as k-means would start
+            z = model.latent(sample).reshape(-1, self.cfg.rqvae_dim)
+            model.codebook.copy_(kmeans(z, self.cfg.rqvae_codebook, 5, self.seed))
+        opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+        steps = max(1, int(self.cfg.rqvae_epochs * n / batch_size))
+        model.train()
+        for idx in tqdm(batches(n, min(batch_size, n), steps, self.seed), total=steps, desc="train rqvae identifiers",
+                        disable=not ctx.progress, leave=False):
+            loss = model.loss(maps(idx).float())
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+        self.model = model.eval()
+        return self
+
+    @torch.no_grad()
+    def assign(self, maps, n: int, batch_size: int = 512) -> np.ndarray:
+        out = [self.model.codes(maps(np.arange(s, min(s + batch_size, n))).float()) for s in range(0, n, batch_size)]
+        return torch.cat(out).cpu().numpy().astype(np.int64)
+

@@ -1,0 +1,227 @@
+"""IRGen as a harness Method (paper 3): fit trains the semantic tokenizer and then the
+encoder-decoder on the train split, index gives every database image its identifier and
+builds the prefix tree, search writes identifiers by beam search and returns every
+image of each beam's identifier, best beam first.
+
+Variants (the paper's ablations) are method options: ``--identifier`` (rq, random,
+hkm100/200/500, rqvae), ``--seq-len`` T, and ``--fresh`` f: a seeded share f of the
+database is held out of the tokenizer's and the decoder's training and only added to
+the tree at index time, coded by the frozen tokenizer (paper Table 6).
+
+``irgen-enc`` is the feature model beside it: f_cls of IRGen's tokenizer network (the
+fine-tuned encoder whose features the identifiers quantize), searched by a backend, so
+that the table shows IRGen next to a linear scan of its own encoder's features.
+"""
+from __future__ import annotations
+
+import dataclasses
+import logging
+import time
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from datasets import load_batch
+from ..backends import BACKENDS, make_backend
+from ..base import HarnessError, Method, Retrieval, RunContext, Stopwatch
+from ..feature_search import FeatureSearch
+from ..features.base import FeatureModel
+from .beam_search import beam_search, expand_to_items
+from .config import IRGenConfig, make_config
+from .decoder import Decoder
+from .encoder import StemInputs, build_encoder
+from .identifiers import (HierarchicalKMeans, RandomIdentifiers, RQVAEIdentifiers, SemanticIdentifiers,
+                          item_keys, parse_kind)
+from .prefix_tree import PrefixTree
+from .tokenizer import all_features
+from .train import data_key, fit_encoder_decoder, fit_tokenizer
+
+log = logging.getLogger(__name__)
+
+
+def held_out_items(database, train, fresh: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """(database items held out, train items left to train on): a seeded share ``fresh`` of the
+    database, and the train split without those images (matched by path or pixels)."""
+    if not 0.0 <= fresh < 1.0:
+        raise HarnessError(f"--fresh {fresh}: give the share of the database to hold out, in [0, 1)")
+    if fresh == 0.0:
+        return np.zeros(0, dtype=np.int64), np.arange(len(train))
+    rng = np.random.default_rng([seed, 7])
+    held = np.sort(rng.choice(len(database), size=int(round(fresh * len(database))), replace=False))
+    db_keys = item_keys(database)
+    held_keys = {db_keys[i] for i in held}
+    keep = np.array([i for i, key in enumerate(item_keys(train)) if key not in held_keys], dtype=np.int64)
+    if len(keep) == 0:
+        raise HarnessError(f"--fresh {fresh}: nothing is left to train on")
+    return held, keep
+
+
+class IRGen(Method):
+    name = "irgen"
+
+    def __init__(self, cfg: IRGenConfig, identifier: str = "rq", seq_len: int | None = None,
+                 fresh: float = 0.0, beams: tuple[int, ...] = (1, 10, 20, 30)):
+        self.kind, self.k = parse_kind(identifier)
+        self.identifier_name = identifier
+        if self.kind == "rqvae":
+            seq_len = RQVAEIdentifiers.length(cfg.identifiers, seq_len)
+        seq_len = seq_len or cfg.tokenizer.M
+        if seq_len < 1:
+            raise HarnessError(f"--seq-len {seq_len}: give a positive identifier length")
+        if self.kind == "rq":  # the tokenizer's M codebooks are the identifier
+            cfg = dataclasses.replace(cfg, tokenizer=dataclasses.replace(cfg.tokenizer, M=seq_len))
+        self.cfg, self.seq_len, self.fresh, self.beams = cfg, seq_len, fresh, tuple(beams)
+        super().__init__(irgen=dataclasses.asdict(cfg), identifier=identifier, seq_len=seq_len, fresh=fresh)
+
+    @property
+    def features(self) -> str:
+        return f"irgen-{self.cfg.encoder.kind}"
+
+    @property
+    def backend(self) -> str:
+        return "beam-search"
+
+    @property
+    def variant(self) -> str:
+        fresh = f",fresh={self.fresh:g}" if self.fresh else ""
+        return f"identifier={self.identifier_name},T={self.seq_len}{fresh}"
+
+    def settings(self) -> list[dict]:
+        return [{"beam": b} for b in self.beams]
+
+    def fit(self, dataset, ctx: RunContext) -> None:
+        cfg = self.cfg
+        train = dataset.train
+        held_out, fit_items = held_out_items(dataset.database, train, self.fresh, ctx.seed)
+        labels = train.labels[fit_items]
+        data = data_key(train, fit_items)
+        tok_encoder = build_encoder(cfg.encoder, ctx, seed=ctx.seed)
+        inputs = StemInputs(tok_encoder, train, ctx).subset(fit_items)
+        self.tokenizer = fit_tokenizer(cfg, tok_encoder, inputs, labels, ctx, data)
+        self.identifiers = self._fit_identifiers(inputs, ctx)
+        codes = self._assign(inputs)
+        self.encoder = build_encoder(cfg.encoder, ctx, seed=ctx.seed)
+        if cfg.encoder_init == "tokenizer":
+            self.encoder.load_state_dict(self.tokenizer.encoder.state_dict())
+            init = self.tokenizer.key
+        else:
+            init = str(self.encoder.init)
+        dcfg = dataclasses.replace(cfg.decoder, vocab_size=self.identifiers.vocab_size, seq_len=self.seq_len,
+                                   memory_dim=cfg.encoder.memory_dim)
+        torch.manual_seed(ctx.seed)
+        self.decoder = Decoder(dcfg).to(ctx.device)
+        # both encoders share the frozen stem (pretrained, never trained), so its outputs are shared too
+        key = fit_encoder_decoder(cfg, self.encoder, self.decoder, inputs, labels, codes, ctx, data, init)
+        self.config.update(tokenizer_key=self.tokenizer.key, model_key=key, n_train=len(fit_items),
+                           n_held_out=len(held_out))
+        self._query_memory = None
+
+    def _fit_identifiers(self, inputs: StemInputs, ctx):
+        if self.kind == "rq":
+            return SemanticIdentifiers(self.tokenizer.quantizer)
+        if self.kind == "random":
+            return RandomIdentifiers(self.seq_len, self.cfg.tokenizer.L, ctx.seed)
+        if self.kind == "hkm":
+            f_cls = all_features(self.tokenizer.encoder, inputs)
+            return HierarchicalKMeans(self.k, self.seq_len, self.cfg.identifiers.hkm_leaf_size, ctx.seed).fit(f_cls)
+        rqvae = RQVAEIdentifiers(self.cfg.identifiers, self.seq_len, ctx.seed)
+        return rqvae.fit(self._maps(inputs), len(inputs), ctx)
+
+    def _maps(self, inputs: StemInputs):
+        return lambda idx: self.tokenizer.encoder.spatial_map(inputs(idx))
+
+    def _assign(self, inputs: StemInputs) -> np.ndarray:
+        """Identifiers (n, T) of the items of ``inputs``."""
+        if self.kind in ("rq", "hkm"):
+            return self.identifiers.assign(all_features(self.tokenizer.encoder, inputs))
+        if self.kind == "random":
+            keys = item_keys(inputs.split)
+            return self.identifiers.assign([keys[i] for i in inputs.items])
+        return self.identifiers.assign(self._maps(inputs), len(inputs))
+
+    def index(self, database, ctx: RunContext) -> None:
+        start = time.perf_counter()
+        self.db_codes = self._assign(StemInputs(self.tokenizer.encoder, database, ctx))
+        self.tree = PrefixTree.build(self.db_codes, self.identifiers.vocab_size).to(ctx.device)
+        self.index_seconds = time.perf_counter() - start
+        log.info("irgen: %d database images, %d distinct identifiers (%.1f images each)",
+                 len(database), self.tree.n_leaves, len(database) / self.tree.n_leaves)
+
+    @torch.no_grad()
+    def _encode_queries(self, query, ctx: RunContext) -> tuple[torch.Tensor, float]:
+        """The decoder's memory for every query, from the images, and the seconds it took
+        (computed once, reused by every beam setting, as feature methods reuse features)."""
+        if self._query_memory is None or self._query_memory[0] != query.digest():
+            start = time.perf_counter()
+            memory = []
+            for idx in tqdm(list(_chunks(len(query), self.cfg.search_batch)), desc="irgen encoder (queries)",
+                            disable=not ctx.progress, leave=False):
+                x = self.encoder.normalise(load_batch(query, idx, self.encoder.image_size), ctx.device)
+                memory.append(self.encoder(x)[1])  # the whole encoder, from the pixels
+            self._query_memory = (query.digest(), torch.cat(memory), time.perf_counter() - start)
+        return self._query_memory[1], self._query_memory[2]
+
+    def search(self, query, k: int, setting: dict, ctx: RunContext) -> Retrieval:
+        beam = int(setting["beam"])
+        memory, encoder_seconds = self._encode_queries(query, ctx)
+        sw = Stopwatch(sync=torch.cuda.synchronize if str(ctx.device).startswith("cuda") else None)
+        ids = []
+        for idx in tqdm(list(_chunks(len(query), self.cfg.search_batch)), desc=f"irgen beam search (beam {beam})",
+                        disable=not ctx.progress, leave=False):
+            _, _, leaves = beam_search(self.decoder, memory[idx], self.tree, beam, stopwatch=sw)
+            with sw("lookup"):
+                ids.append(expand_to_items(leaves, self.tree, k).cpu())
+        ids = torch.cat(ids).numpy().astype(np.int64)
+        return Retrieval(ids=ids, timings={"encoder": encoder_seconds, **sw.seconds},
+                         extra={"n_identifiers": float(self.tree.n_leaves), "index_s": self.index_seconds,
+                                "tree_bytes": float(self.tree.nbytes())})
+
+
+def _chunks(n: int, size: int):
+    for start in range(0, n, size):
+        yield np.arange(start, min(start + size, n))
+
+
+class IRGenEncoderFeatures(FeatureModel):
+    """f_cls of IRGen's tokenizer network (fine-tuned encoder), Euclidean distance."""
+
+    name = "irgen-enc"
+    metric = "l2"
+
+    def __init__(self, cfg: IRGenConfig):
+        super().__init__(cfg)
+        self.image_size = cfg.encoder.image_size
+        self.tokenizer = None
+
+    def fit(self, train, ctx) -> None:
+        items = np.arange(len(train))
+        encoder = build_encoder(self.cfg.encoder, ctx, seed=ctx.seed)
+        inputs = StemInputs(encoder, train, ctx)
+        self.tokenizer = fit_tokenizer(self.cfg, encoder, inputs, train.labels, ctx, data_key(train, items))
+
+    def embed(self, split, ctx, batch_size: int = 256) -> np.ndarray:
+        encoder = self.tokenizer.encoder
+        return all_features(encoder, StemInputs(encoder, split, ctx)).cpu().numpy().astype(np.float32)
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        return self.tokenizer.encoder(x)[0]
+
+    def modules(self):
+        return [self.tokenizer.encoder]
+
+    def identity(self) -> dict:
+        return {"name": self.name, "encoder": dataclasses.asdict(self.cfg.encoder),
+                "tokenizer": dataclasses.asdict(self.cfg.tokenizer),
+                "weights": self.tokenizer.key if self.tokenizer else None}
+
+
+def build(name: str, options) -> Method:
+    cfg = make_config(options.overrides)
+    if name == "irgen-enc":
+        if options.backend not in BACKENDS:
+            raise HarnessError(f"unknown backend {options.backend!r}: choose one of {', '.join(BACKENDS)}")
+        settings = make_backend(options.backend).query_grid() if options.sweep else None
+        return FeatureSearch(IRGenEncoderFeatures(cfg), options.backend, query_settings=settings)
+    return IRGen(cfg, identifier=options.identifier, seq_len=options.seq_len, fresh=options.fresh,
+                 beams=options.beams)

@@ -1,0 +1,245 @@
+"""Training IRGen's two stages, and caching what they train.
+
+1. The semantic tokenizer (paper 3.1, eq. 3-4; the loss is in tokenizer.py): rounds of
+   a codebook refit (k-means on the residuals of the current features) and one epoch of
+   the network with the codebooks fixed, then a last refit to the final features.
+2. The encoder-decoder (paper 3.2): each training pair is (x1, x2), a train image and a
+   random image of the same class (the paper's stand-in for x1's nearest neighbour); the
+   target is x2's identifier, learnt by next-token prediction with teacher forcing.
+
+Both use AdamW (0.9, 0.96), weight decay 0.05, a cosine schedule with warm-up, the
+encoder's pretrained part at ``backbone_lr_scale`` of the head's learning rate (the
+paper: 1%), label smoothing from the config. Trained models are cached by a digest of
+everything they depend on (config, starting weights, training items, identifiers, seed);
+while training, checkpoints are written (the tokenizer after every round, the
+encoder-decoder every ``checkpoint_every`` steps) and a run that finds one continues
+from it, drawing the same batches, pairs and flips as an uninterrupted run.
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import logging
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from tqdm import tqdm
+
+from ..cache import digest, load_torch, save_torch
+from ..features.training import TrainConfig, batches, cosine_lr, make_optimizer
+from .config import IRGenConfig, TokenizerConfig
+from .tokenizer import ResidualQuantizer, all_features, tokenizer_loss
+
+log = logging.getLogger(__name__)
+
+
+class Resumable:
+    """One training run's files: ``<name>.pt`` when finished, ``<name>.ckpt.pt`` meanwhile."""
+
+    def __init__(self, final: Path):
+        self.final = Path(final)
+        self.checkpoint = self.final.with_name(self.final.stem + ".ckpt.pt")
+
+    def finished(self):
+        """The finished model's state, or None."""
+        return load_torch(self.final) if self.final.exists() else None
+
+    def load(self):
+        """The last checkpoint's state, or None."""
+        if not self.checkpoint.exists():
+            return None
+        log.info("irgen: resuming from checkpoint %s", self.checkpoint)
+        return load_torch(self.checkpoint)
+
+    def save(self, state) -> None:
+        save_torch(state, self.checkpoint)
+
+    def finish(self, state) -> None:
+        save_torch(state, self.final)
+        self.checkpoint.unlink(missing_ok=True)
+
+
+class Schedule:
+    """What both stages share: batch size and step count for n items, AdamW over the encoder's
+    pretrained part (at ``backbone_lr_scale``) and the rest (encoder's new layers + ``head``),
+    the learning rate of each step, and the checkpoint to resume from."""
+
+    def __init__(self, encoder, head: nn.Module, cfg: TrainConfig, n: int, ctx, run: Resumable | None,
+                 model: nn.Module, desc: str):
+        self.cfg, self.ctx, self.run, self.model = cfg, ctx, run, model
+        self.batch_size = min(cfg.batch_size, n)
+        self.total = max(1, int(cfg.epochs * n / self.batch_size))
+        self.warmup = max(1, int(cfg.warmup_frac * self.total))
+        self.opt = make_optimizer([(encoder.pretrained_parameters(), cfg.lr * cfg.backbone_lr_scale),
+                                   (encoder.new_parameters() + list(head.parameters()), cfg.lr)], cfg)
+        self.losses: list[float] = []
+        self.resumed = run.load() if run is not None else None
+        if self.resumed is not None:
+            model.load_state_dict(self.resumed["model"])
+            self.opt.load_state_dict(self.resumed["optimizer"])
+            self.losses = self.resumed["losses"]
+        self.bar = tqdm(total=self.total, initial=len(self.losses), desc=desc, disable=not ctx.progress, leave=False)
+
+    def flip_seed(self, step: int) -> int | None:
+        """The seed of a step's random flips (None: no flips)."""
+        return self.ctx.seed * 1_000_003 + step if self.cfg.flip else None
+
+    def update(self, step: int, loss: torch.Tensor, postfix: dict | None = None) -> None:
+        for g in self.opt.param_groups:
+            g["lr"] = g["base_lr"] * cosine_lr(step, self.total, self.warmup)
+        self.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        self.opt.step()
+        self.losses.append(loss.item())
+        self.bar.update(1)
+        if step % 20 == 0:
+            self.bar.set_postfix(postfix or {"loss": f"{np.mean(self.losses[-20:]):.3f}"})
+
+    def checkpoint(self, **position) -> None:
+        if self.run is not None:
+            self.run.save({"model": self.model.state_dict(), "optimizer": self.opt.state_dict(),
+                           "losses": self.losses, **position})
+
+    def close(self) -> list[float]:
+        self.bar.close()
+        self.model.eval()
+        return self.losses
+
+
+def train_tokenizer(encoder, quantizer: ResidualQuantizer, classifier: nn.Module, inputs, labels: np.ndarray,
+                    cfg: TokenizerConfig, ctx, run: Resumable | None = None) -> list[float]:
+    """Stage 1 (module doc) on ``inputs`` (a StemInputs); returns the loss curve."""
+    n = len(inputs)
+    model = nn.ModuleList([encoder, quantizer, classifier])
+    sched = Schedule(encoder, classifier, cfg.train, n, ctx, run, model, "train irgen tokenizer")
+    steps_per_round = max(1, n // sched.batch_size)
+    rounds = max(1, math.ceil(cfg.train.epochs))
+    start_round = sched.resumed["round"] if sched.resumed else 0
+    y_all = torch.from_numpy(labels).to(ctx.device)
+    order = batches(n, sched.batch_size, rounds * steps_per_round, ctx.seed)
+    for r in range(rounds):
+        round_batches = [next(order) for _ in range(steps_per_round)]
+        if r < start_round:
+            continue
+        errors = quantizer.fit(all_features(encoder, inputs), cfg.kmeans_iters, ctx.seed + 1000 * r)
+        log.info("irgen tokenizer round %d: mean squared residual per level %s", r, _fmt(errors))
+        model.train()
+        for i, idx in enumerate(round_batches):
+            step = r * steps_per_round + i
+            if step >= sched.total:
+                break
+            f, _ = encoder.from_stem(inputs(idx, flip_seed=sched.flip_seed(step)))
+            loss, parts = tokenizer_loss(f, y_all[idx], quantizer, classifier, cfg, cfg.train.label_smoothing)
+            sched.update(step, loss, {k: f"{v:.3f}" for k, v in parts.items()})
+        sched.checkpoint(round=r + 1)
+    losses = sched.close()
+    # the codebooks the identifiers come from are fitted to the final network's features
+    errors = quantizer.fit(all_features(encoder, inputs), cfg.kmeans_iters, ctx.seed + 1000 * rounds)
+    log.info("irgen tokenizer: final mean squared residual per level %s", _fmt(errors))
+    return losses
+
+
+def _fmt(values: list[float]) -> str:
+    return ", ".join(f"{v:.3g}" for v in values)
+
+
+class SameClassPairs:
+    """For item i, a random item of its class (possibly i itself): the paper's x2 for x1 = i."""
+
+    def __init__(self, labels: np.ndarray):
+        self.labels = np.asarray(labels)
+        self.order = np.argsort(self.labels, kind="stable")  # items grouped by class
+        classes, self.start, self.count = np.unique(self.labels[self.order], return_index=True, return_counts=True)
+        self.slot = np.full(int(self.labels.max()) + 1, -1)
+        self.slot[classes] = np.arange(len(classes))
+
+    def sample(self, items: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        s = self.slot[self.labels[items]]
+        return self.order[self.start[s] + (rng.random(len(items)) * self.count[s]).astype(np.int64)]
+
+
+def train_encoder_decoder(encoder, decoder: nn.Module, inputs, labels: np.ndarray, codes: np.ndarray,
+                          cfg: TrainConfig, ctx, run: Resumable | None = None, checkpoint_every: int = 200
+                          ) -> list[float]:
+    """Stage 2 (module doc): pairs (x1, same-class x2), target ``codes[x2]`` (n, T); ``inputs``
+    is a StemInputs over the same n items. Returns the loss curve."""
+    n = len(inputs)
+    model = nn.ModuleList([encoder, decoder])
+    sched = Schedule(encoder, decoder, cfg, n, ctx, run, model, "train irgen encoder-decoder")
+    start = sched.resumed["step"] if sched.resumed else 0
+    targets = torch.from_numpy(np.asarray(codes, dtype=np.int64))
+    pairs = SameClassPairs(labels)
+    model.train()
+    for step, idx in enumerate(batches(n, sched.batch_size, sched.total, ctx.seed)):
+        if step < start:
+            continue
+        partner = pairs.sample(idx, np.random.default_rng([ctx.seed, step]))
+        _, memory = encoder.from_stem(inputs(idx, flip_seed=sched.flip_seed(step)))
+        target = targets[partner].to(ctx.device)
+        logits = decoder(memory, target)  # (B, T, vocab)
+        loss = F.cross_entropy(logits.flatten(0, 1), target.flatten(), label_smoothing=cfg.label_smoothing)
+        sched.update(step, loss)
+        if (step + 1) % checkpoint_every == 0 and step + 1 < sched.total:
+            sched.checkpoint(step=step + 1)
+    losses = sched.close()
+    log.info("irgen encoder-decoder: trained %d steps, final loss %.3f", sched.total, np.mean(losses[-20:]))
+    return losses
+
+
+@dataclass
+class TokenizerModel:
+    """The semantic tokenizer's network (encoder + classifier) and codebooks, and their cache key."""
+
+    encoder: nn.Module
+    quantizer: ResidualQuantizer
+    classifier: nn.Module
+    key: str
+
+
+def data_key(split, items: np.ndarray) -> str:
+    """Which images a model trained on: the split's digest and the items used of it."""
+    return digest(split.digest(), hashlib.sha1(np.asarray(items, dtype=np.int64).tobytes()).hexdigest())
+
+
+def fit_tokenizer(cfg: IRGenConfig, encoder, inputs, labels: np.ndarray, ctx, data: str) -> TokenizerModel:
+    """Train (or load) the tokenizer on ``inputs`` (a StemInputs over ``encoder``'s stem); ``encoder``
+    is trained in place. ``data`` is the data_key of the items."""
+    key = digest("irgen-tokenizer", dataclasses.asdict(cfg.encoder), dataclasses.asdict(cfg.tokenizer),
+                 encoder.init, data, ctx.seed)
+    run = Resumable(ctx.cache("models", f"irgen-tokenizer-{key}.pt"))
+    torch.manual_seed(ctx.seed)
+    quantizer = ResidualQuantizer(cfg.tokenizer.M, cfg.tokenizer.L, cfg.encoder.dim).to(ctx.device)
+    classifier = nn.Linear(cfg.encoder.dim, int(labels.max()) + 1).to(ctx.device)
+    modules = nn.ModuleList([encoder, quantizer, classifier])
+    if (state := run.finished()) is not None:
+        modules.load_state_dict(state)
+        log.info("irgen: loaded trained tokenizer %s", run.final)
+    else:
+        train_tokenizer(encoder, quantizer, classifier, inputs, labels, cfg.tokenizer, ctx, run)
+        run.finish(modules.state_dict())
+    modules.eval()
+    return TokenizerModel(encoder, quantizer, classifier, key)
+
+
+def fit_encoder_decoder(cfg: IRGenConfig, encoder, decoder: nn.Module, inputs, labels: np.ndarray,
+                        codes: np.ndarray, ctx, data: str, init: str) -> str:
+    """Train (or load) the encoder-decoder in place; ``init`` names the encoder's starting
+    weights. Returns the model's cache key."""
+    codes_sha1 = hashlib.sha1(np.ascontiguousarray(codes, dtype=np.int64).tobytes()).hexdigest()
+    key = digest("irgen-ar", dataclasses.asdict(cfg.encoder), dataclasses.asdict(cfg.decoder),
+                 dataclasses.asdict(cfg.train), init, codes_sha1, data, ctx.seed)
+    run = Resumable(ctx.cache("models", f"irgen-ar-{key}.pt"))
+    model = nn.ModuleList([encoder, decoder])
+    if (state := run.finished()) is not None:
+        model.load_state_dict(state)
+        log.info("irgen: loaded trained encoder-decoder %s", run.final)
+    else:
+        train_encoder_decoder(encoder, decoder, inputs, labels, codes, cfg.train, ctx, run, cfg.checkpoint_every)
+        run.finish(model.state_dict())
+    model.eval()
+    return key

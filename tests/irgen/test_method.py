@@ -1,0 +1,185 @@
+import numpy as np
+import pytest
+import torch
+
+from bench.evaluate import evaluate
+from datasets import load_dataset
+from methods.base import HarnessError, RunContext
+from methods.features.training import TrainConfig
+from methods.irgen.config import make_config
+from methods.irgen.decoder import Decoder, DecoderConfig
+from methods.irgen.identifiers import item_keys
+from methods.irgen.method import IRGen, held_out_items
+from methods.irgen.train import Resumable, SameClassPairs, train_encoder_decoder
+from methods.registry import MethodOptions, make_method
+from tests.irgen.irgen_stubs import Rows, VectorEncoder
+
+TINY = {"encoder.image_size": 32, "encoder.frozen_blocks": 13, "encoder.dim": 32, "encoder.memory_dim": 32,
+        "tokenizer.L": 16, "tokenizer.train.epochs": 6, "tokenizer.train.batch_size": 64,
+        "decoder.width": 64, "decoder.depth": 1, "decoder.heads": 2,
+        "train.epochs": 10, "train.batch_size": 64, "train.lr": 2e-3}
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return load_dataset("digits")
+
+
+@pytest.fixture(scope="module")
+def fitted(digits, tmp_path_factory):
+    ctx = RunContext(cache_dir=tmp_path_factory.mktemp("cache"), progress=False)
+    method = IRGen(make_config(TINY), identifier="rq", seq_len=3, beams=(1, 10))
+    method.fit(digits, ctx)
+    method.index(digits.database, ctx)
+    results = {b: method.search(digits.query, 20, {"beam": b}, ctx) for b in (1, 10)}
+    return method, results, ctx
+
+
+def test_config_presets_and_overrides():
+    small = make_config({})
+    assert small.preset == "small" and small.encoder.kind == "effnet"
+    assert small.train.backbone_lr_scale == 0.01  # the encoder learns at 1% of the decoder's rate
+    paper = make_config({"preset": "paper", "decoder.depth": 24})
+    assert paper.encoder.kind == "clip-vit-b16" and paper.encoder.image_size == 224
+    assert (paper.decoder.width, paper.decoder.depth, paper.tokenizer.M, paper.tokenizer.L) == (768, 24, 4, 256)
+    assert paper.train.lr == 4e-5 and paper.tokenizer.train.lr == 5e-4
+    with pytest.raises(HarnessError, match="preset"):
+        make_config({"preset": "huge"})
+    with pytest.raises(HarnessError, match="unknown key"):
+        make_config({"decoder.wdith": 3})
+
+
+def test_variant_settings_and_registry():
+    method = make_method("irgen", MethodOptions(identifier="hkm200", seq_len=3, fresh=0.5, beams=(1, 30)))
+    assert method.variant == "identifier=hkm200,T=3,fresh=0.5"
+    assert method.settings() == [{"beam": 1}, {"beam": 30}]
+    assert make_method("irgen", MethodOptions()).variant == "identifier=rq,T=4"
+    assert make_method("irgen", MethodOptions(identifier="rqvae")).variant == "identifier=rqvae,T=16"
+    assert make_method("irgen-enc", MethodOptions()).features == "irgen-enc"
+
+
+def test_same_class_pairs_stay_in_class():
+    labels = np.array([0, 1, 0, 2, 1, 0])
+    pairs = SameClassPairs(labels)
+    partner = pairs.sample(np.arange(6).repeat(50), np.random.default_rng(0))
+    assert (labels[partner] == labels.repeat(50)).all()
+    assert set(partner[np.arange(6).repeat(50) == 0]) == {0, 2, 5}
+
+
+@pytest.mark.slow
+def test_end_to_end_ids_valid_shared_and_above_chance(fitted, digits):
+    method, results, _ = fitted
+    n_db = len(digits.database)
+    for beam, result in results.items():
+        ids = result.ids
+        assert ids.shape == (len(digits.query), 20) and ids.dtype == np.int64
+        assert ids.min() >= -1 and ids.max() < n_db
+        for row in ids[:50]:
+            got = row[row >= 0]
+            assert len(set(got.tolist())) == len(got)  # no duplicates
+            assert (row[len(got):] == -1).all()  # padding only at the end
+        assert {"encoder", "decoder", "masks", "lookup"} <= set(result.timings)
+    # every image sharing the first beam's identifier is returned, and only those with beam 1
+    codes = method.db_codes
+    first = results[1].ids[:, 0]
+    same = [np.flatnonzero((codes == codes[i]).all(1)) for i in first]
+    for row, members in zip(results[1].ids, same):
+        expected = members[:20]
+        assert np.array_equal(np.sort(row[: len(expected)]), np.sort(expected))
+        assert (row[len(expected):] == -1).all()
+    assert max(len(m) for m in same) > 1  # identifiers are shared
+    rows = {(m, k): v for m, k, v in evaluate(results[10].ids, digits.database.labels, digits.query.labels, [1, 10])}
+    assert rows[("precision", 1)] > 0.5  # chance: 0.1
+    assert rows[("recall", 10)] >= rows[("precision", 1)]
+
+
+@pytest.mark.slow
+def test_second_fit_reuses_the_cached_models(fitted, digits):
+    method, results, ctx = fitted
+    again = IRGen(make_config(TINY), identifier="rq", seq_len=3, beams=(1, 10))
+    again.fit(digits, ctx)
+    again.index(digits.database, ctx)
+    assert again.config["model_key"] == method.config["model_key"]
+    assert np.array_equal(again.search(digits.query, 20, {"beam": 10}, ctx).ids, results[10].ids)
+
+
+def test_held_out_items_remove_database_images_from_training(digits):
+    held, keep = held_out_items(digits.database, digits.train, 0.5, seed=0)
+    assert len(held) == round(0.5 * len(digits.database))
+    held_keys = {item_keys(digits.database)[i] for i in held}
+    train_keys = item_keys(digits.train)
+    assert not held_keys & {train_keys[i] for i in keep}
+    assert len(keep) == len(digits.train) - len(held)  # train = database here
+    with pytest.raises(HarnessError, match="fresh"):
+        held_out_items(digits.database, digits.train, 1.0, seed=0)
+
+
+@pytest.mark.slow
+def test_fresh_images_are_indexed_without_training_on_them(digits, tmp_path):
+    ctx = RunContext(cache_dir=tmp_path, progress=False)
+    cfg = make_config({**TINY, "train.epochs": 2, "tokenizer.train.epochs": 1})
+    method = IRGen(cfg, identifier="random", seq_len=2, fresh=0.5, beams=(10,))
+    method.fit(digits, ctx)
+    assert method.config["n_train"] == len(digits.train) - method.config["n_held_out"]
+    method.index(digits.database, ctx)
+    assert method.tree.n_items == len(digits.database)
+    ids = method.search(digits.query, 30, {"beam": 10}, ctx).ids
+    assert ids.max() < len(digits.database)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("identifier, seq_len", [("hkm100", 3), ("rqvae", None)])
+def test_ablation_identifiers_run_end_to_end(digits, tmp_path, identifier, seq_len):
+    ctx = RunContext(cache_dir=tmp_path, progress=False)
+    cfg = make_config({**TINY, "train.epochs": 1, "tokenizer.train.epochs": 1, "identifiers.rqvae_epochs": 1})
+    method = IRGen(cfg, identifier=identifier, seq_len=seq_len, beams=(5,))
+    method.fit(digits, ctx)
+    method.index(digits.database, ctx)
+    assert method.db_codes.shape == (len(digits.database), method.seq_len)
+    assert method.db_codes.max() < method.identifiers.vocab_size
+    ids = method.search(digits.query, 10, {"beam": 5}, ctx).ids
+    assert ids.shape == (len(digits.query), 10) and ids.min() >= -1 and ids.max() < len(digits.database)
+
+
+@pytest.mark.slow
+def test_small_vit_from_pixels_with_flips_and_pretrained_init(digits, tmp_path):
+    ctx = RunContext(cache_dir=tmp_path, progress=False)
+    cfg = make_config({"encoder.kind": "vit", "encoder.image_size": 16, "encoder.frozen_blocks": 0,
+                       "encoder.vit_width": 32, "encoder.vit_layers": 1, "encoder.vit_heads": 2,
+                       "encoder.dim": 16, "encoder.memory_dim": 16, "encoder_init": "pretrained",
+                       "tokenizer.L": 8, "tokenizer.train.epochs": 1, "tokenizer.train.flip": True,
+                       "decoder.width": 32, "decoder.depth": 1, "decoder.heads": 2,
+                       "train.epochs": 1, "train.flip": True})
+    method = IRGen(cfg, identifier="rq", seq_len=2, beams=(4,))
+    method.fit(digits, ctx)
+    assert not list((tmp_path / "irgen").glob("stem-*.pt"))  # nothing frozen: nothing cached
+    method.index(digits.database, ctx)
+    ids = method.search(digits.query, 5, {"beam": 4}, ctx).ids
+    assert ids.shape == (len(digits.query), 5) and ids.max() < len(digits.database)
+
+
+def test_training_resumes_from_its_checkpoint_to_the_same_model(tmp_path):
+    g = torch.Generator().manual_seed(0)
+    x, labels = torch.randn(64, 6, generator=g), np.arange(64) % 4
+    codes = np.stack([labels, labels], axis=1)
+    cfg = TrainConfig(epochs=2, batch_size=8)
+    ctx = RunContext(cache_dir=tmp_path, progress=False)
+
+    def model():
+        torch.manual_seed(0)
+        return VectorEncoder(6, 8), Decoder(DecoderConfig(vocab_size=4, seq_len=2, width=16, depth=1, heads=2,
+                                                      memory_dim=16))
+
+    enc, dec = model()
+    whole = train_encoder_decoder(enc, dec, Rows(x), labels, codes, cfg, ctx)
+    run = Resumable(tmp_path / "m.pt")
+    enc2, dec2 = model()
+    with pytest.raises(KeyboardInterrupt):
+        train_encoder_decoder(enc2, dec2, Rows(x, fail_after=11), labels, codes, cfg, ctx, run, checkpoint_every=5)
+    assert run.load()["step"] == 10
+    enc3, dec3 = model()
+    resumed = train_encoder_decoder(enc3, dec3, Rows(x), labels, codes, cfg, ctx, run, checkpoint_every=5)
+    assert len(resumed) == len(whole) == 16
+    assert np.allclose(resumed, whole, atol=1e-5)
+    for a, b in zip(dec.parameters(), dec3.parameters()):
+        assert torch.allclose(a, b, atol=1e-5)
