@@ -3,18 +3,12 @@ every anchor has positives in its batch, and any loss of (images, labels). The
 optimiser, schedule and augmentation are the classifier training's (training.py)."""
 from __future__ import annotations
 
-import logging
-
 import numpy as np
-import torch
 import torch.nn as nn
-from tqdm import tqdm
 
-from datasets import Split, load_batch
+from datasets import Split
 
-from .training import TrainConfig, augment, cosine_lr, make_optimizer
-
-log = logging.getLogger(__name__)
+from .training import TrainConfig, run_steps
 
 
 def class_balanced_batches(labels: np.ndarray, batch_size: int, per_class: int, steps: int, seed: int):
@@ -37,25 +31,5 @@ def train_metric(model, net: nn.Module, groups: list[tuple[list, float]], loss_f
     """
     batch_size = min(cfg.batch_size, len(split))
     steps = max(1, int(cfg.epochs * len(split) / batch_size))
-    opt = make_optimizer(groups, cfg)
-    warmup = max(1, int(cfg.warmup_frac * steps))
-    gen = torch.Generator().manual_seed(ctx.seed)
-    net.train()
-    losses = []
     batches = class_balanced_batches(split.labels, batch_size, per_class, steps, ctx.seed)
-    bar = tqdm(enumerate(batches), total=steps, desc=f"train {model.name}", disable=not ctx.progress, leave=False)
-    for step, idx in bar:
-        for g in opt.param_groups:
-            g["lr"] = g["base_lr"] * cosine_lr(step, steps, warmup)
-        x = augment(model.normalise(load_batch(split, idx, model.image_size), ctx.device), cfg.flip, gen)
-        y = torch.from_numpy(split.labels[idx]).to(ctx.device)
-        loss = loss_fn(x, y)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        losses.append(loss.item())
-        if step % 20 == 0:
-            bar.set_postfix(loss=f"{np.mean(losses[-20:]):.3f}")
-    net.eval()
-    log.info("%s: trained %d steps, final loss %.3f", model.name, steps, np.mean(losses[-20:]))
-    return losses
+    return run_steps(model, [net], groups, loss_fn, split, cfg, ctx, batches, steps)

@@ -63,6 +63,37 @@ def augment(x: torch.Tensor, flip: bool, generator: torch.Generator) -> torch.Te
     return x
 
 
+def run_steps(model, nets: list[nn.Module], groups: list[tuple[list, float]], loss_fn, split: Split,
+              cfg: TrainConfig, ctx, index_batches, steps: int) -> list[float]:
+    """The training loop every feature model shares: ``steps`` AdamW steps of
+    ``loss_fn(x, y)`` over ``index_batches`` of ``split``, with the cosine schedule and
+    flips; ``nets`` are put in train mode, then back in eval mode. Returns the loss curve."""
+    opt = make_optimizer(groups, cfg)
+    warmup = max(1, int(cfg.warmup_frac * steps))
+    gen = torch.Generator().manual_seed(ctx.seed)
+    for net in nets:
+        net.train()
+    losses = []
+    bar = tqdm(enumerate(index_batches), total=steps, desc=f"train {model.name}", disable=not ctx.progress,
+               leave=False)
+    for step, idx in bar:
+        for g in opt.param_groups:
+            g["lr"] = g["base_lr"] * cosine_lr(step, steps, warmup)
+        x = augment(model.normalise(load_batch(split, idx, model.image_size), ctx.device), cfg.flip, gen)
+        y = torch.from_numpy(split.labels[idx]).to(ctx.device)
+        loss = loss_fn(x, y)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+        if step % 20 == 0:
+            bar.set_postfix(loss=f"{np.mean(losses[-20:]):.3f}")
+    for net in nets:
+        net.eval()
+    log.info("%s: trained %d steps, final loss %.3f", model.name, steps, np.mean(losses[-20:]))
+    return losses
+
+
 def train_classifier(model, backbone: nn.Module, head: nn.Module, split: Split, cfg: TrainConfig, ctx,
                      features=None) -> list[float]:
     """Train ``backbone`` + linear ``head`` on ``split``'s labels; returns the loss curve.
@@ -73,27 +104,10 @@ def train_classifier(model, backbone: nn.Module, head: nn.Module, split: Split, 
     features = features or model.encode
     batch_size = min(cfg.batch_size, len(split))
     steps = max(1, int(cfg.epochs * len(split) / batch_size))
-    opt = make_optimizer([(list(backbone.parameters()), cfg.lr * cfg.backbone_lr_scale),
-                          (list(head.parameters()), cfg.lr)], cfg)
-    warmup = max(1, int(cfg.warmup_frac * steps))
-    gen = torch.Generator().manual_seed(ctx.seed)
-    backbone.train()
-    head.train()
-    losses = []
-    bar = tqdm(enumerate(batches(len(split), batch_size, steps, ctx.seed)), total=steps,
-               desc=f"train {model.name}", disable=not ctx.progress, leave=False)
-    for step, idx in bar:
-        for g in opt.param_groups:
-            g["lr"] = g["base_lr"] * cosine_lr(step, steps, warmup)
-        x = augment(model.normalise(load_batch(split, idx, model.image_size), ctx.device), cfg.flip, gen)
-        y = torch.from_numpy(split.labels[idx]).to(ctx.device)
-        loss = F.cross_entropy(head(features(x)), y, label_smoothing=cfg.label_smoothing)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        losses.append(loss.item())
-        if step % 20 == 0:
-            bar.set_postfix(loss=f"{np.mean(losses[-20:]):.3f}")
-    backbone.eval()
-    log.info("%s: trained %d steps, final loss %.3f", model.name, steps, np.mean(losses[-20:]))
-    return losses
+    groups = [(list(backbone.parameters()), cfg.lr * cfg.backbone_lr_scale), (list(head.parameters()), cfg.lr)]
+
+    def loss_fn(x, y):
+        return F.cross_entropy(head(features(x)), y, label_smoothing=cfg.label_smoothing)
+
+    return run_steps(model, [backbone, head], groups, loss_fn, split, cfg, ctx,
+                     batches(len(split), batch_size, steps, ctx.seed), steps)
