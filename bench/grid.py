@@ -11,6 +11,14 @@ except ``beam`` and ``k``, which one call sweeps::
     cells:
       - {method: effnet, backend: [linear, ivfpq]}
       - {method: irgen, beam: [1, 10, 20, 30]}
+      - {tool: throughput, method: irgen, beam: [1, 10, 30], batch: [1, 128]}
+      - {tool: sweep, method: effnet, backends: [ivfpq, scann]}
+
+A cell runs ``bench.run`` unless its ``tool`` says ``throughput`` (``bench.throughput``:
+timings per stage, Figure 5) or ``sweep`` (``bench.sweep`` over the method's features of
+the dataset: recall against queries per second, the Pareto plot). The defaults apply to
+a tool's cells where the tool takes the key (``limit``; not ``k``). A sweep already
+stored is not measured again unless ``--force``.
 """
 from __future__ import annotations
 
@@ -30,9 +38,16 @@ from . import run as run_cell
 log = logging.getLogger("bench.grid")
 
 GRIDS = Path(__file__).resolve().parent.parent / "configs" / "grids"
-SWEPT_IN_ONE_CALL = {"beam", "k"}
+SWEPT_IN_ONE_CALL = {"beam", "k", "batch", "backends"}
 FLAGS = {"method", "dataset", "protocol", "backend", "beam", "k", "identifier", "seq_len", "fresh", "limit",
          "depth", "seed", "sweep", "set"}
+TOOL_FLAGS = {  # the keys each tool's cells take (besides "tool")
+    "run": FLAGS,
+    "throughput": {"method", "dataset", "protocol", "backend", "beam", "batch", "limit", "set", "db_size",
+                   "repeats", "warmup", "untrained", "seed", "k"},
+    "sweep": {"method", "dataset", "limit", "backends", "set", "queries", "k", "seed", "single", "runs"},
+}
+NOT_FROM_DEFAULTS = {"throughput": {"k"}, "sweep": {"k"}}  # a default k is bench.run's list of cut-offs
 
 
 def load_grid(path: Path) -> dict:
@@ -44,11 +59,21 @@ def load_grid(path: Path) -> dict:
     if unknown:
         raise HarnessError(f"grid {path}: unknown key(s) {', '.join(sorted(unknown))}; known: datasets, defaults, cells")
     for cell in grid.get("cells", []):
-        bad = set(cell) - FLAGS
+        tool = cell.get("tool", "run")
+        if tool not in TOOL_FLAGS:
+            raise HarnessError(f"grid {path}: cell {cell} has tool {tool!r}; choose one of {', '.join(TOOL_FLAGS)}")
+        bad = set(cell) - TOOL_FLAGS[tool] - {"tool"}
         if bad:
             raise HarnessError(f"grid {path}: cell {cell} has unknown key(s) {', '.join(sorted(bad))}; "
-                               f"known: {', '.join(sorted(FLAGS))}")
+                               f"known for tool {tool}: {', '.join(sorted(TOOL_FLAGS[tool]))}")
     return grid
+
+
+def with_defaults(cell: dict, defaults: dict) -> dict:
+    """The grid's defaults under the cell, only those its tool takes."""
+    tool = cell.get("tool", "run")
+    taken = TOOL_FLAGS[tool] - NOT_FROM_DEFAULTS.get(tool, set())
+    return {**{k: v for k, v in defaults.items() if k in taken}, **cell}
 
 
 def expand(cell: dict) -> list[dict]:
@@ -62,7 +87,9 @@ def argv_for(cell: dict) -> list[str]:
     argv = []
     for key, value in cell.items():
         flag = "--" + key.replace("_", "-")
-        if key == "sweep":
+        if key == "tool":
+            continue
+        if key in ("sweep", "untrained"):
             argv += [flag] if value else []
         elif key == "set":
             for pair in value if isinstance(value, list) else [value]:
@@ -110,7 +137,8 @@ def main(argv: list[str] | None = None) -> int:
     common = ["--results", str(args.results), "--cache", str(args.cache), "--device", args.device]
     common += ["--data-root", str(args.data_root)] if args.data_root else []
     common += ["--weights", str(args.weights)] if args.weights else []
-    common += ["--force"] if args.force else []
+    extra = {"run": ["--force"] if args.force else [], "throughput": ["--force"] if args.force else [],
+             "sweep": ["--reports", str(args.reports)] + ([] if args.force else ["--skip-done"])}
     try:
         files = args.grid or grid_files(args.quick, args.data_root)
         calls = []
@@ -118,33 +146,48 @@ def main(argv: list[str] | None = None) -> int:
             grid = load_grid(path)
             for dataset in grid.get("datasets", ["embedded"]):
                 for cell in grid.get("cells", []):
-                    for one in expand({"dataset": dataset, **grid.get("defaults", {}), **cell}):
-                        calls.append(argv_for(one) + common)
+                    for one in expand(with_defaults({"dataset": dataset, **cell}, grid.get("defaults", {}))):
+                        tool = one.get("tool", "run")
+                        calls.append((tool, argv_for(one) + common + extra[tool]))
     except HarnessError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     failed, unavailable = [], []
-    for i, call in enumerate(calls, 1):
-        log.info("[%d/%d] python -m bench.run %s", i, len(calls), " ".join(call))
-        code = run_cell.main(call)
+    for i, (tool, call) in enumerate(calls, 1):
+        line = f"python -m bench.{tool} {' '.join(call)}"
+        log.info("[%d/%d] %s", i, len(calls), line)
+        code = tool_main(tool)(call)
         if code == 130:
             return 130
         if code == run_cell.UNAVAILABLE:
-            unavailable.append(" ".join(call))
+            unavailable.append(line)
         elif code != 0:
-            failed.append(" ".join(call))
+            failed.append(line)
     if not args.no_report:
         from . import report
 
         report.main(["--results", str(args.results), "--reports", str(args.reports)])
-    for call in unavailable:
-        print(f"unavailable here (see the reason above): python -m bench.run {call}", file=sys.stderr)
+    for line in unavailable:
+        print(f"unavailable here (see the reason above): {line}", file=sys.stderr)
     if failed:
         print(f"{len(failed)} of {len(calls)} grid calls failed (see the errors above):", file=sys.stderr)
-        for call in failed:
-            print(f"  python -m bench.run {call}", file=sys.stderr)
+        for line in failed:
+            print(f"  {line}", file=sys.stderr)
         return 1
     return 0
+
+
+def tool_main(tool: str):
+    """The ``main(argv)`` of the module a grid cell runs."""
+    if tool == "throughput":
+        from . import throughput
+
+        return throughput.main
+    if tool == "sweep":
+        from . import sweep
+
+        return sweep.main
+    return run_cell.main
 
 
 if __name__ == "__main__":

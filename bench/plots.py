@@ -22,7 +22,7 @@ MODEL_COLORS = {"irgen": "#d62728", "ftclip": "#1f77b4", "clip": "#17becf", "cgd
 SPARE_COLORS = ["#bcbd22", "#e377c2", "#393b79", "#637939", "#8c6d31", "#843c39"]
 BACKEND_MARKS = {"linear": ("o", "-"), "faiss-flat": ("D", "-"), "ivfpq": ("s", "--"), "scann": ("^", "-."),
                  "spann": ("v", ":"), "beam": ("*", "-")}
-STAGES = {"encoder": ("encoder", "#fdae6b"), "decoder": ("decoder", "#e6550d"),
+STAGES = {"preprocess": ("image decode + preprocess", "#d9d9d9"), "encoder": ("encoder", "#fdae6b"), "decoder": ("decoder", "#e6550d"),
           "masks": ("validity check (masks)", "#a63603"), "lookup": ("identifier lookup", "#7f2704"),
           "feature": ("feature extraction", "#6baed6"), "search": ("ANN search", "#08519c")}
 SPARE_STAGE_COLORS = ["#bdbdbd", "#636363", "#74c476", "#31a354"]
@@ -196,5 +196,22 @@ def tradeoff(lines: list[Line], k: int, title: str, path: Path):
     plain_log_x(ax, min(xs) / 3, max(xs) * 3)
     ax.set_ylim(max(0.0, min(ys) - 10), min(101.0, max(ys) + 5))
     ax.set(xlabel="queries per second (all stages, log scale)", ylabel=f"Precision@{k} (%)", title=title)
+    legend_outside(ax)
+    return fig, path
+
+
+@styled
+def qps_vs_batch(lines: list[Line], title: str, path: Path):
+    """Queries per second against queries per batch, log-log, one line per method x setting."""
+    fig, ax = plt.subplots(figsize=(7.5, 4.5))
+    for i, line in enumerate(lines):
+        ax.plot(line.x, line.y, label=line.label, marker="os^vDP*"[i % 7], color=f"C{i % 10}",
+                linestyle="-" if line.model == "irgen" else "--")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    batches = sorted({b for line in lines for b in line.x})
+    ax.set_xticks(batches, [str(b) for b in batches])
+    ax.xaxis.set_minor_formatter(ticker.NullFormatter())
+    ax.set(xlabel="queries per batch (log scale)", ylabel="queries per second (log scale)", title=title)
     legend_outside(ax)
     return fig, path

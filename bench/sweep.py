@@ -2,6 +2,7 @@
 
     python -m bench.sweep --synthetic 100000 --dim 128 --backends linear,ivfpq,scann,spann --k 10
     python -m bench.sweep --features feats.npz --backends faiss-flat,ivfpq --metric cosine
+    python -m bench.sweep --method effnet --dataset embedded --limit 5000 --backends ivfpq,scann,spann
 
 Each backend is built once, then searched at every point of its ``query_grid()``.
 Per point: recall@k against the exact linear scan, batch QPS (all queries in one
@@ -10,6 +11,12 @@ the first ``--single`` queries), build seconds and index memory / disk bytes. Se
 seconds are the backend's ``last_search_s`` (for SPANN: measured inside its worker).
 Rows go to ``results/sweeps.csv`` (a re-run replaces its own rows) and one Pareto plot
 per dataset, recall against log QPS, to ``reports/pareto-<name>.png``.
+
+``--method M --dataset D``: the feature model's database and query features for the
+dataset, as ``python -m bench.run`` computes and caches them (the model trained or
+reused from the cache), with the model's own metric; the plot is ``pareto-D-M.png``.
+``--skip-done`` keeps the rows already stored for the same name, metric, k and backends
+and only redraws the plot (the grid uses it, so that a re-run measures nothing).
 
 Features file: an .npz with ``database`` and ``queries`` arrays, or with one array
 (``features`` or the only one), from which ``--queries`` seeded rows become the
@@ -29,7 +36,9 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch / faiss load
 import argparse  # noqa: E402
 import json  # noqa: E402
 import logging  # noqa: E402
+import math  # noqa: E402
 import sys  # noqa: E402
+import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
@@ -38,6 +47,8 @@ from tqdm import tqdm  # noqa: E402
 
 from methods.backends import BACKENDS, BackendUnavailable, make_backend  # noqa: E402
 from methods.cache import atomic_write  # noqa: E402
+from methods.base import HarnessError  # noqa: E402
+from datasets import DatasetError  # noqa: E402
 
 log = logging.getLogger("bench.sweep")
 
@@ -114,11 +125,35 @@ def measure(backend, Q: np.ndarray, k: int, truth: np.ndarray, single: int, runs
             "single_queries": n_single}
 
 
+def backend_for(name: str, n: int, metric: str, build_params: dict):
+    """The backend to measure over n vectors; the linear scan's query chunks bounded in memory.
+    Raises BackendUnavailable where the library is missing."""
+    memory_bound = {"chunk": linear_chunk(n)} if name == "linear" else {}
+    return make_backend(name, metric=metric, **memory_bound, **build_params)
+
+
+def grid_rows(backend, build_params: dict, Q, k: int, truth, single: int, runs: int = 3, progress: bool = True,
+              seconds: float = math.inf) -> list[dict]:
+    """One row per point of a built backend's query grid: recall, QPS and the index's stats.
+    Points reached after ``seconds`` of sweeping (the first one aside) are left out (logged)."""
+    stats, grid, rows = backend.stats(), backend.query_grid(), []
+    start = time.perf_counter()
+    for point in tqdm(grid, desc=backend.name, disable=not progress, leave=False):
+        if rows and time.perf_counter() - start > seconds:  # the first point is always measured
+            log.warning("%s: sweep stopped after %d of %d grid points (%.0f s budget)", backend.name, len(rows),
+                        len(grid), seconds)
+            break
+        backend.set_query_params(**point)
+        rows.append({"backend": backend.name, "build_params": json.dumps(build_params, sort_keys=True),
+                     "params": json.dumps(point, sort_keys=True),
+                     **measure(backend, Q, k, truth, single, runs), **stats})
+    return rows
+
+
 def sweep_backend(name: str, X, Q, truth, k: int, metric: str, single: int, build_params: dict,
                   runs: int = 3, progress: bool = True) -> list[dict]:
-    memory_bound = {"chunk": linear_chunk(len(X))} if name == "linear" else {}
     try:
-        backend = make_backend(name, metric=metric, **memory_bound, **build_params)
+        backend = backend_for(name, len(X), metric, build_params)
     except BackendUnavailable as err:
         log.warning("skipping %s: %s", name, err)
         return []
@@ -128,15 +163,22 @@ def sweep_backend(name: str, X, Q, truth, k: int, metric: str, single: int, buil
         stats = backend.stats()
         log.info("%s: built in %.1f s, %.1f MB memory, %.1f MB disk", name, stats["build_s"],
                  stats["memory_bytes"] / 1e6, stats["disk_bytes"] / 1e6)
-        rows = []
-        for point in tqdm(backend.query_grid(), desc=name, disable=not progress, leave=False):
-            backend.set_query_params(**point)
-            rows.append({"backend": name, "build_params": json.dumps(build_params, sort_keys=True),
-                         "params": json.dumps(point, sort_keys=True),
-                         **measure(backend, Q, k, truth, single, runs), **stats})
-        return rows
+        return grid_rows(backend, build_params, Q, k, truth, single, runs, progress)
     finally:
         backend.close()
+
+
+def label_rows(rows: list[dict], dataset: str, metric: str, k: int, n: int, dim: int, n_queries: int) -> pd.DataFrame:
+    """Sweep rows as a table, with the dataset and the conditions they were measured under."""
+    table = pd.DataFrame(rows)
+    if len(table):
+        table.insert(0, "dataset", dataset)
+        table.insert(1, "metric", metric)
+        table.insert(2, "k", k)
+        for column, value in (("n", n), ("dim", dim), ("n_queries", n_queries), ("threads", os.cpu_count()),
+                              ("omp_wait_policy", os.environ.get("OMP_WAIT_POLICY"))):
+            table[column] = value
+    return table
 
 
 def sweep_dataset(dataset: str, X: np.ndarray, Q: np.ndarray, backends: list[str], k: int = 10,
@@ -150,18 +192,17 @@ def sweep_dataset(dataset: str, X: np.ndarray, Q: np.ndarray, backends: list[str
     rows = []
     for name in backends:
         rows += sweep_backend(name, X, Q, truth, k, metric, single, build_params.get(name, {}), runs, progress)
-    table = pd.DataFrame(rows)
-    if len(table):
-        table.insert(0, "dataset", dataset)
-        table.insert(1, "metric", metric)
-        table.insert(2, "k", k)
-        for column, value in (("n", len(X)), ("dim", X.shape[1]), ("n_queries", len(Q)),
-                              ("threads", os.cpu_count()), ("omp_wait_policy", os.environ.get("OMP_WAIT_POLICY"))):
-            table[column] = value
-    return table
+    return label_rows(rows, dataset, metric, k, len(X), X.shape[1], len(Q))
 
 
 # -- writing -------------------------------------------------------------------------
+
+
+def load_rows(path: Path) -> pd.DataFrame:
+    """The stored sweep rows (empty, with the key columns, when there are none)."""
+    if not path.exists():
+        return pd.DataFrame(columns=ROW_KEY)
+    return pd.read_csv(path, keep_default_na=False, na_values=[""])
 
 
 def save_rows(table: pd.DataFrame, path: Path) -> pd.DataFrame:
@@ -212,11 +253,42 @@ def plot_pareto(table: pd.DataFrame, dataset: str, path: Path) -> Path:
 # -- command line --------------------------------------------------------------------
 
 
+def dataset_features(args) -> tuple[np.ndarray, np.ndarray, str]:
+    """Database and query features of ``args.method`` on ``args.dataset``, and its metric."""
+    from datasets import load_dataset
+    from methods.base import RunContext
+    from methods.features.cache import cached_features
+    from methods.registry import MethodOptions, make_method
+
+    ds = load_dataset(args.dataset, root=args.data_root, limit=args.limit, seed=args.seed)
+    from methods.config import parse_sets
+
+    method = make_method(args.method, MethodOptions(backend="linear", overrides=parse_sets(args.sets)))
+    if not hasattr(method, "model"):
+        raise HarnessError(f"--method {args.method}: not a feature model (IRGen has no vectors to index)")
+    ctx = RunContext(device=args.device, seed=args.seed, cache_dir=args.cache, weights_dir=args.weights,
+                     progress=not args.no_progress)
+    method.fit(ds, ctx)
+    X, _ = cached_features(method.model, ds.database, ctx)
+    Q, _ = cached_features(method.model, ds.query, ctx)
+    return X, Q[:args.queries], method.model.metric
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m bench.sweep", description=__doc__.splitlines()[0])
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--features", type=Path, help=".npz of vectors (see module doc)")
     src.add_argument("--synthetic", type=int, metavar="N", help="N clustered Gaussian vectors")
+    src.add_argument("--method", help="a feature model: sweep its features of --dataset")
+    p.add_argument("--dataset", default="embedded", help="with --method: the dataset (as bench.run)")
+    p.add_argument("--limit", type=int, help="with --method: at most N images per split (seeded)")
+    p.add_argument("--data-root", type=Path)
+    p.add_argument("--weights", type=Path)
+    p.add_argument("--cache", type=Path, default=Path("cache"))
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE",
+                   help="with --method: override a model config value, as bench.run")
+    p.add_argument("--skip-done", action="store_true", help="keep stored rows of this sweep, only redraw")
     p.add_argument("--dim", type=int, default=128, help="dimensionality of --synthetic data")
     p.add_argument("--queries", type=int, default=1000, help="number of queries")
     p.add_argument("--backends", default=",".join(BACKENDS), help=f"comma-separated, from {', '.join(BACKENDS)}")
@@ -247,7 +319,21 @@ def main(argv: list[str] | None = None) -> int:
     except json.JSONDecodeError as err:
         print(f"error: --build is not JSON ({err}); e.g. '{{\"ivfpq\": {{\"nlist\": 300}}}}'", file=sys.stderr)
         return 2
-    if args.features is not None:
+    if args.method is not None:
+        try:
+            X, Q, metric = dataset_features(args)
+        except (HarnessError, DatasetError) as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 2
+        args.metric = metric
+        name = args.name or f"{args.dataset}-{args.method}"
+        stored = load_rows(args.results / "sweeps.csv")
+        done = stored[(stored["dataset"] == name) & (stored["metric"] == args.metric) & (stored["k"] == args.k)]
+        if args.skip_done and set(backends) <= set(done["backend"]):
+            plot = plot_pareto(done, name, args.reports / f"pareto-{name}.png")
+            print(f"{name}: sweep rows already stored for {', '.join(backends)}; plot redrawn: {plot}")
+            return 0
+    elif args.features is not None:
         X, Q = load_features(args.features, args.queries, args.seed)
         name = args.name or args.features.stem
     else:

@@ -44,17 +44,19 @@ def check_compatible(decoder: Decoder, memory: Tensor, tree: PrefixTree):
 
 @torch.no_grad()
 def beam_search(decoder: Decoder, memory: Tensor, tree: PrefixTree, beam: int,
-                stopwatch: Stopwatch | None = None) -> tuple[Tensor, Tensor, Tensor]:
+                stopwatch: Stopwatch | None = None, bf16: bool | None = None) -> tuple[Tensor, Tensor, Tensor]:
     """memory (B, S, D) -> codes (B, beam, M) long, scores (B, beam) float, leaf ids (B, beam)
     long, best first. Beams left empty (the tree holds fewer than ``beam`` identifiers)
-    get score -inf, codes -1 and leaf -1. Stopwatch stages: "decoder" and "masks"."""
+    get score -inf, codes -1 and leaf -1. Stopwatch stages: "decoder" and "masks".
+    ``bf16``: run the decoder under bf16 autocast (default: on CUDA only)."""
     check_compatible(decoder, memory, tree)
     if beam < 1:
         raise ValueError(f"beam size must be at least 1, got {beam}")
     clock = stopwatch or (lambda stage: nullcontext())
     b, device = memory.shape[0], memory.device
     query = torch.arange(b, device=device)[:, None]  # (B, 1)
-    with torch.autocast(device.type, dtype=torch.bfloat16, enabled=memory.is_cuda):
+    bf16 = memory.is_cuda if bf16 is None else bf16
+    with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
         with clock("decoder"):
             state = decoder.start(memory)  # one row per query until the first choice
             prev = torch.full((b,), decoder.bos, dtype=torch.long, device=device)

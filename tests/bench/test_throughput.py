@@ -1,0 +1,114 @@
+"""bench.throughput: rows per stage, medians, resumable cells, clear errors; and the
+report's Figure 5 drawn from its rows."""
+import pandas as pd
+import pytest
+
+from bench import grid, report, throughput, throughput_report
+from bench.results import ResultStore
+
+COMMON = ["--dataset", "digits", "--repeats", "2", "--warmup", "1", "--no-progress"]
+
+
+@pytest.fixture(scope="module")
+def dirs(tmp_path_factory):
+    root = tmp_path_factory.mktemp("throughput")
+    return ["--results", str(root / "results"), "--cache", str(root / "cache")], root
+
+
+def timing_table(root):
+    return ResultStore(root / "results" / "throughput").load()
+
+
+def test_median_and_rows_are_per_query():
+    runs = [{"encoder": 1.0, "decoder": 4.0}, {"encoder": 3.0, "decoder": 2.0}, {"encoder": 2.0, "decoder": 3.0}]
+    stages = throughput.median_stages(runs)
+    assert stages == {"encoder": 2.0, "decoder": 3.0}
+    rows = dict((m, v) for m, _, v in throughput.throughput_rows(stages, batch=10))
+    assert rows["ms_per_query_encoder"] == pytest.approx(200.0)
+    assert rows["ms_per_query_total"] == pytest.approx(500.0)
+    assert rows["qps"] == pytest.approx(2.0)
+
+
+def test_query_batches_cycle_through_a_small_split():
+    assert throughput.query_indices(3, 7).tolist() == [0, 1, 2, 0, 1, 2, 0]
+
+
+def test_irgen_every_stage_is_timed_and_a_rerun_times_nothing(dirs):
+    args, root = dirs
+    argv = ["--method", "irgen", "--untrained", "--beam", "1,5", "--batch", "1,8", *COMMON, *args]
+    assert throughput.main(argv) == 0
+    table = timing_table(root)
+    assert table.cell_id.nunique() == 4
+    for _, rows in table.groupby("cell_id"):
+        v = dict(zip(rows.metric, rows.value))
+        stages = [v[f"ms_per_query_{s}"] for s in throughput.IRGEN_STAGES]
+        assert all(s >= 0 for s in stages) and v["ms_per_query_encoder"] > 0 and v["ms_per_query_decoder"] > 0
+        assert v["ms_per_query_total"] == pytest.approx(sum(stages))
+        assert v["qps"] == pytest.approx(1000.0 / v["ms_per_query_total"])
+        assert 0 < v["n_identifiers"] <= v["db_items"]
+    assert throughput.main(argv) == 0
+    assert timing_table(root).equals(table)  # finished cells are kept, not re-timed
+
+
+def test_synthetic_database_has_the_asked_size(dirs):
+    args, root = dirs
+    argv = ["--method", "irgen", "--untrained", "--beam", "3", "--batch", "4", "--db-size", "20000", *COMMON, *args]
+    assert throughput.main(argv) == 0
+    table = timing_table(root)
+    rows = table[table.setting.str.contains("db=20000")]
+    v = dict(zip(rows.metric, rows.value))
+    assert v["db_items"] == 20000 and 0 < v["tree_bytes"] < 20000 * 100
+
+
+def test_feature_model_stages_and_figure5_from_the_timings(dirs, tmp_path):
+    args, root = dirs
+    sets = ["--set", "train.epochs=1"]
+    assert throughput.main(["--method", "smallcnn", *sets, "--batch", "8", *COMMON, *args]) == 0
+    rows = timing_table(root)
+    rows = rows[rows.method == "smallcnn"]
+    assert {f"ms_per_query_{s}" for s in throughput.FEATURE_STAGES} <= set(rows.metric)
+    # Figure 5 needs a results section for the dataset: one bench.run cell
+    from bench import run
+
+    assert run.main(["--method", "smallcnn", *sets, "--dataset", "digits", "--k", "1", "--no-progress", *args]) == 0
+    timings = throughput_report.load_timings(root / "results")
+    section = [s for s in report.sections_from(report.read_results(root / "results")) if s.dataset == "digits"][0]
+    bars, n_beams, words = throughput_report.fig5_bars(
+        throughput_report.for_section(timings, "digits", section.protocol, section.limit), report.timing_bar_label)
+    assert n_beams == 2 and [label for label, _ in bars[:2]] == ["beam 1", "beam 5"]  # the largest batch: 8
+    assert "batch 8" in words and bars[-1][0] == "SmallCNN\nlinear scan"
+    assert set(bars[-1][1]) == {"preprocess", "feature", "search"}
+    written = report.build(root / "results", tmp_path / "reports")
+    assert (tmp_path / "reports" / "fig5_speed_digits.png") in written
+    assert (tmp_path / "reports" / "throughput_digits.png") in written
+
+
+def test_bad_input_is_one_line_and_exit_2(dirs, capsys):
+    args, _ = dirs
+    assert throughput.main(["--method", "irgen", *COMMON, "--repeats", "0", *args]) == 2
+    assert "--repeats 0" in capsys.readouterr().err
+    assert throughput.main(["--method", "smallcnn", "--untrained", *COMMON, *args]) == 2
+    assert "--untrained is for IRGen" in capsys.readouterr().err
+
+
+def test_grid_cells_can_run_the_throughput_and_sweep_tools(tmp_path):
+    path = tmp_path / "g.yaml"
+    path.write_text("datasets: [digits]\ndefaults: {k: [1, 5]}\ncells:\n"
+                    "  - {tool: throughput, method: smallcnn, set: [train.epochs=1], batch: [4], repeats: 1}\n"
+                    "  - {tool: sweep, method: smallcnn, set: [train.epochs=1], backends: [ivfpq], single: 0}\n")
+    args = ["--grid", str(path), "--results", str(tmp_path / "r"), "--cache", str(tmp_path / "c"),
+            "--reports", str(tmp_path / "rep"), "--no-report"]
+    assert grid.main(args) == 0
+    timings = pd.read_csv(tmp_path / "r" / "throughput" / "results.csv")
+    sweeps = pd.read_csv(tmp_path / "r" / "sweeps.csv")
+    assert set(sweeps.backend) == {"ivfpq"} and (tmp_path / "rep" / "pareto-digits-smallcnn.png").exists()
+    assert grid.main(args) == 0  # a second run measures nothing again
+    assert pd.read_csv(tmp_path / "r" / "throughput" / "results.csv").equals(timings)
+    assert pd.read_csv(tmp_path / "r" / "sweeps.csv").equals(sweeps)
+
+
+def test_a_tool_cell_with_a_key_its_tool_does_not_take_is_an_error(tmp_path):
+    path = tmp_path / "g.yaml"
+    path.write_text("datasets: [digits]\ncells:\n  - {tool: sweep, method: smallcnn, beam: [1]}\n")
+    with pytest.raises(grid.HarnessError, match="beam"):
+        grid.load_grid(path)
