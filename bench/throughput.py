@@ -297,6 +297,8 @@ def run(args) -> int:
     table = store.load()
     mine = table[table["cell_id"].isin({c[2]["cell_id"] for c in cells})]
     print(summary(mine, irgen))
+    if irgen:
+        print(target_lines(mine))
     print(f"\nresults: {store.table}")
     return 0
 
@@ -311,6 +313,37 @@ def summary(table, irgen: bool) -> str:
         cols = " ".join(f"{v.get(f'ms_per_query_{s}', float('nan')):>10.3f}" for s in stages)
         lines.append(f"{setting:<58} {cols} {v['ms_per_query_total']:>9.3f} {v['qps']:>10.1f}")
     return "\n".join(lines)
+
+
+TARGET_BATCH = 128
+
+
+def target_lines(table) -> str:
+    """The issue's CPU targets as ratios measured in this run (batch 128, beams 10 and 30)."""
+    cells = {}
+    for setting, rows in table.groupby("setting", sort=False):
+        pairs = dict(p.split("=", 1) for p in setting.split(","))
+        if pairs.get("batch") == str(TARGET_BATCH) and pairs.get("db") == "dataset":
+            cells[int(pairs["beam"])] = dict(zip(rows.metric, rows.value))
+    if 10 not in cells:
+        return f"(targets: need beam 10 at batch {TARGET_BATCH} on the dataset's database)"
+    b10 = cells[10]
+    search = b10["ms_per_query_decoder"] + b10["ms_per_query_masks"]
+    lines = [f"targets at batch {TARGET_BATCH}, beam 10 (ratios measured in this run):",
+             check("(decoder + masks) / encoder", search / b10["ms_per_query_encoder"], 1.0),
+             check("masks / decoder", b10["ms_per_query_masks"] / b10["ms_per_query_decoder"], 0.10)]
+    if 30 in cells:
+        b30 = cells[30]
+        lines.append(check("beam 30 / beam 10, ms per query in total",
+                           b30["ms_per_query_total"] / b10["ms_per_query_total"], 2.0))
+        lines.append(f"  (beam 30 / beam 10, decoder + masks alone: "
+                     f"{(b30['ms_per_query_decoder'] + b30['ms_per_query_masks']) / search:.2f}; "
+                     "the decoder's work grows with the number of beams)")
+    return "\n".join(lines)
+
+
+def check(what: str, ratio: float, limit: float) -> str:
+    return f"  {what}: {ratio:.3f} (target <= {limit:g}) {'ok' if ratio <= limit else 'MISSED'}"
 
 
 def main(argv: list[str] | None = None) -> int:
