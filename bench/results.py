@@ -1,6 +1,11 @@
 """The results store: one tidy CSV (a row per dataset x method x backend x setting x
 metric x k) and one JSON manifest per run. Every write is atomic and serialised by a
-lock, so an interrupted run leaves no partial row and a finished cell is never lost."""
+lock, so an interrupted run leaves no partial row and a finished cell is never lost.
+
+``cells.csv`` beside the table records how many rows each cell wrote: a cell counts as
+finished only while the table still holds all of them, so deleting any one row of a
+cell by hand makes the next run recompute that cell (and only it). Cells written before
+this index existed count as finished."""
 from __future__ import annotations
 
 import fcntl
@@ -22,6 +27,7 @@ class ResultStore:
         self.root = Path(root)
         self.table = self.root / "results.csv"
         self.manifests = self.root / "manifests"
+        self.index = self.root / "cells.csv"
 
     @contextmanager
     def _locked(self):
@@ -43,8 +49,21 @@ class ResultStore:
                 df[col] = df[col].fillna("-").astype(str)
         return df
 
+    def _row_counts(self) -> dict[str, int]:
+        if not self.index.exists():
+            return {}
+        index = pd.read_csv(self.index, dtype={"cell_id": str})
+        return dict(zip(index["cell_id"], index["n_rows"].astype(int)))
+
     def finished_cells(self) -> set[str]:
-        return set(self.load()["cell_id"].astype(str))
+        """Cells whose rows are all in the table."""
+        held = self.load()["cell_id"].astype(str).value_counts()
+        expected = self._row_counts()
+        return {cell for cell, n in held.items() if expected.get(cell, n) == n}
+
+    def _write_index(self, counts: dict[str, int]) -> None:
+        frame = pd.DataFrame({"cell_id": list(counts), "n_rows": list(counts.values())})
+        atomic_write(self.index, lambda tmp: frame.to_csv(tmp, index=False))
 
     def write_cell(self, rows: list[dict]) -> None:
         """Replace whatever the store held for these rows' cells with ``rows``."""
@@ -53,6 +72,10 @@ class ResultStore:
             old = self.load()
             old = old[~old["cell_id"].isin(set(new["cell_id"]))]
             table = pd.concat([old, new], ignore_index=True) if len(old) else new
+            counts = self._row_counts()
+            counts.update(new["cell_id"].astype(str).value_counts().to_dict())
+            # the index first: a crash between the two writes leaves the cell unfinished, never a stale count
+            self._write_index(counts)
             atomic_write(self.table, lambda tmp: table.to_csv(tmp, index=False))
 
     def delete_cells(self, cell_ids: set[str]) -> None:

@@ -36,3 +36,22 @@ def test_delete_cells(tmp_path):
     store.write_cell([row("b")])
     store.delete_cells({"a"})
     assert store.finished_cells() == {"b"}
+
+
+def test_deleting_one_row_of_a_cell_unfinishes_only_that_cell(tmp_path):
+    store = ResultStore(tmp_path)
+    for cell in ("a", "b"):
+        store.write_cell([row(cell, metric) for metric in ("precision", "recall")])
+    table = store.load()
+    first_a = table.index[table.cell_id == "a"][0]
+    table.drop(index=first_a).to_csv(store.table, index=False)  # a user deletes one line by hand
+    assert store.finished_cells() == {"b"}
+    store.write_cell([row("a", metric) for metric in ("precision", "recall")])
+    assert store.finished_cells() == {"a", "b"}
+
+
+def test_cells_written_before_the_row_index_count_as_finished(tmp_path):
+    store = ResultStore(tmp_path)
+    store.write_cell([row("a", "precision")])
+    store.index.unlink()
+    assert store.finished_cells() == {"a"}

@@ -81,6 +81,19 @@ def test_interrupted_run_keeps_finished_cells_and_resumes(run_dirs, monkeypatch)
     assert set(pd.read_csv(run_dirs[0] / "results.csv")["setting"]) == {"beam=1", "beam=2", "beam=3"}
 
 
+def test_deleting_one_result_row_recomputes_only_its_cell(run_dirs, monkeypatch):
+    monkeypatch.setattr(run_mod, "make_method", lambda name, options: ThreeSettings())
+    ThreeSettings.searched, ThreeSettings.fail_on = [], None
+    assert cli(run_dirs, "--method", "fake", *QUICK) == 0
+    table = pd.read_csv(run_dirs[0] / "results.csv", dtype=str, keep_default_na=False)
+    line = table.index[(table.setting == "beam=2") & (table.metric == "recall")][0]
+    table.drop(index=line).to_csv(run_dirs[0] / "results.csv", index=False)
+    ThreeSettings.searched = []
+    assert cli(run_dirs, "--method", "fake", *QUICK) == 0
+    assert ThreeSettings.searched == [2]
+    assert len(pd.read_csv(run_dirs[0] / "results.csv")) == len(table)
+
+
 def test_force_recomputes(run_dirs, monkeypatch):
     monkeypatch.setattr(run_mod, "make_method", lambda name, options: ThreeSettings())
     ThreeSettings.searched, ThreeSettings.fail_on = [], None
