@@ -112,7 +112,7 @@ def present(dataset: str, data_root: Path | None) -> bool:
 def grid_files(quick: bool, data_root: Path | None) -> list[Path]:
     if quick:
         return [GRIDS / "quick.yaml"]
-    found = [p for p in sorted(GRIDS.glob("*.yaml")) if p.stem not in ("quick", "embedded")
+    found = [p for p in sorted(GRIDS.glob("*.yaml")) if p.stem != "quick" and not p.stem.startswith("embedded")
              and any(present(d, data_root) for d in load_grid(p).get("datasets", []))]
     if not found:
         log.info("no dataset found under %s: running the embedded default's grid", data_root or "the data root")
