@@ -14,6 +14,7 @@ from pathlib import Path
 import yaml
 
 from datasets import DatasetError, load_dataset
+from methods import distributed
 from methods.backends import BackendUnavailable
 from methods.base import HarnessError, RunContext, setting_label
 from methods.cache import digest
@@ -23,6 +24,7 @@ from methods.registry import MethodOptions, make_method, method_names
 from .evaluate import evaluate, timing_rows
 from .manifest import git_version, hardware, new_run_id, package_versions
 from .results import CELL_KEYS, ResultStore
+from .sharded import sharded_search
 from .tables import metric_table
 
 log = logging.getLogger("bench.run")
@@ -99,6 +101,7 @@ def run(args) -> int:
 
         if not torch.cuda.is_available():
             raise HarnessError("--device cuda: no CUDA device is visible here; use --device cpu")
+    args.device = distributed.init_from_env(args.device)  # torchrun: shard the queries, rank 0 writes
     ds = load_dataset(args.dataset, root=args.data_root, protocol=args.protocol, limit=args.limit, seed=args.seed)
     ks = sorted(set(args.k or DEFAULT_KS.get(args.dataset, FALLBACK_KS)))
     depth = max(args.depth, max(ks))
@@ -115,7 +118,7 @@ def run(args) -> int:
         record["cell_id"] = digest(record, ds.fingerprint, method.describe(), ks, depth)
         cells.append((setting, record))
     done = store.finished_cells()
-    todo = [(s, r) for s, r in cells if args.force or r["cell_id"] not in done]
+    todo = distributed.broadcast_object([(s, r) for s, r in cells if args.force or r["cell_id"] not in done])
     log.info("%s on %s (%s protocol): %d train / %d database / %d query images; %d of %d cells to compute",
              method.name, ds.name, ds.protocol, len(ds.train), len(ds.database), len(ds.query), len(todo), len(cells))
     if todo:
@@ -124,18 +127,25 @@ def run(args) -> int:
                     "fingerprint": ds.fingerprint, "sizes": [len(ds.train), len(ds.database), len(ds.query)],
                     **ds.info}, "seed": args.seed, "ks": ks, "depth": depth, "code": git_version(),
                     "packages": package_versions(), "hardware": hardware(args.device)}
-        store.write_manifest(run_id, {**manifest, "method": method.describe()})
+        main = distributed.is_main()
+        if main:
+            store.write_manifest(run_id, {**manifest, "method": method.describe()})
         method.fit(ds, ctx)
         method.index(ds.database, ctx)
-        store.write_manifest(run_id, {**manifest, "method": method.describe()})
+        if main:
+            store.write_manifest(run_id, {**manifest, "method": method.describe()})
         extra_one = 1 if ds.query_in_database else 0  # room for the query's own item, dropped later
         for setting, record in todo:
             log.info("searching: %s", record["setting"])
-            result = method.search(ds.query, depth + extra_one, setting, ctx)
+            result = sharded_search(method, ds.query, depth + extra_one, setting, ctx)
+            if not main:
+                continue
             metrics = evaluate(result.ids, ds.database.labels, ds.query.labels, ks, ds.query_in_database)
             metrics += timing_rows(result.timings, len(ds.query))
             metrics += [(name, 0, float(v)) for name, v in result.extra.items()]
             store.write_cell([{**record, "run_id": run_id, "metric": m, "k": k, "value": v} for m, k, v in metrics])
+    if not distributed.is_main():
+        return 0
     table = store.load()
     mine = table[table["cell_id"].isin({r["cell_id"] for _, r in cells})]
     print(metric_table(mine, ks, group=CELL_KEYS))

@@ -25,7 +25,9 @@ class HarnessError(Exception):
 
 @dataclass
 class RunContext:
-    """What a run is allowed to use: device, seed, where caches and weights live."""
+    """What a run is allowed to use: device, seed, where caches and weights live, and how
+    training executes (``accumulate`` micro-batches per step, bf16 autocast ``amp`` on CUDA):
+    execution choices, not part of any model's cache key."""
 
     device: str = "cpu"
     seed: int = 0
@@ -33,6 +35,8 @@ class RunContext:
     weights_dir: Path | None = None
     progress: bool = True
     dtype: str = "fp32"
+    accumulate: int = 1
+    amp: bool = False
 
     def cache(self, *parts: str) -> Path:
         path = Path(self.cache_dir).joinpath(*parts)

@@ -47,6 +47,18 @@ def load_torch(path: Path):
     return torch.load(path, map_location="cpu", weights_only=False)
 
 
+def loss_curve_path(model_path: Path) -> Path:
+    """Where a trained model's loss curve is kept: beside it, ``<model>.losses.json``."""
+    model_path = Path(model_path)
+    return model_path.with_name(model_path.stem + ".losses.json")
+
+
+def save_loss_curve(model_path: Path, losses) -> None:
+    """The loss of every training step of the model at ``model_path`` (a list, or stage -> list)."""
+    text = json.dumps(losses)
+    atomic_write(loss_curve_path(model_path), lambda tmp: Path(tmp).write_text(text))
+
+
 def save_arrays(path: Path, **arrays) -> None:
     def write(tmp):
         with open(tmp, "wb") as f:

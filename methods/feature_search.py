@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 
+from . import distributed
 from .backends import cached_build, make_backend
 from .base import Method, Retrieval, RunContext
 from .features.cache import cached_features
@@ -41,10 +42,11 @@ class FeatureSearch(Method):
         self.config["model"] = self.model.identity()
 
     def index(self, database, ctx: RunContext) -> None:
-        X, self.db_feature_seconds = cached_features(self.model, database, ctx)
+        X, self.db_feature_seconds = cached_features(self.model, database, ctx, shared=True)
         self.index_impl = make_backend(self.backend_name, metric=self.model.metric,
                                        device=ctx.device, **self.build_params)
-        cached_build(self.index_impl, X, ctx.cache("indexes"))
+        with distributed.main_first():  # under torchrun the others load rank 0's index: the same one
+            cached_build(self.index_impl, X, ctx.cache("indexes"))
 
     def search(self, query, k: int, setting: dict, ctx: RunContext) -> Retrieval:
         Q, feature_seconds = cached_features(self.model, query, ctx)

@@ -23,7 +23,7 @@ from .losses import POOLINGS, batch_hard_triplet, combine_descriptors, gem, smoo
 from .metric_training import train_metric
 from .res101 import IMAGENET_MEAN, IMAGENET_STD, resnet
 from .trained import cached_weights
-from .training import TrainConfig
+from .training import Objective, TrainConfig
 from .weights import sized, sized_name
 
 
@@ -91,10 +91,16 @@ class CGD(FeatureModel):
         self.init: dict | None = None
         self.weights_id = "untrained"
 
-    def loss(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    def outputs(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(combined descriptor, auxiliary class logits): the per-image part of the loss."""
         combined, first = self.net(x)
+        return combined, self.net.aux(first)
+
+    def criterion(self, outputs: tuple[torch.Tensor, torch.Tensor], y: torch.Tensor) -> torch.Tensor:
+        """Batch-hard triplets over the whole batch + the auxiliary classification loss."""
+        combined, logits = outputs
         return (batch_hard_triplet(combined, y, self.cfg.margin)
-                + smoothed_tempered_ce(self.net.aux(first), y, self.cfg.temperature, self.cfg.smoothing))
+                + smoothed_tempered_ce(logits, y, self.cfg.temperature, self.cfg.smoothing))
 
     def fit(self, train, ctx) -> None:
         torch.manual_seed(ctx.seed)
@@ -105,7 +111,8 @@ class CGD(FeatureModel):
         def train_fn():
             groups = [(list(self.net.trunk.parameters()), tc.lr * tc.backbone_lr_scale),
                       (list(self.net.projections.parameters()) + list(self.net.aux.parameters()), tc.lr)]
-            train_metric(self, self.net, groups, self.loss, train, tc, ctx, self.cfg.per_class)
+            return train_metric(self, self.net, groups, Objective(self.outputs, self.criterion), train, tc,
+                                ctx, self.cfg.per_class)
 
         self.weights_id = cached_weights(self, self.net, train, ctx, train_fn, init=self.init)
         self.net.eval()

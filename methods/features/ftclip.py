@@ -40,7 +40,7 @@ class FTClip(Clip):
         head = nn.Linear(self.visual.output_dim, int(train.labels.max()) + 1).to(ctx.device)
 
         def train_fn():
-            train_classifier(self, self.visual, head, train, self.cfg.train, ctx,
+            return train_classifier(self, self.visual, head, train, self.cfg.train, ctx,
                              features=lambda x: self.cfg.head_scale * self.encode(x))
 
         self.weights_id = cached_weights(self, self.visual, train, ctx, train_fn, init=self.init)

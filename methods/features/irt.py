@@ -22,7 +22,7 @@ from .losses import contrastive, koleo
 from .metric_training import train_metric
 from .res101 import IMAGENET_MEAN, IMAGENET_STD
 from .trained import cached_weights
-from .training import TrainConfig
+from .training import Objective, TrainConfig
 from .weights import WeightsFile, load_pretrained, sized, sized_name
 
 DEIT_WEIGHTS = WeightsFile(
@@ -82,8 +82,8 @@ class IRT(FeatureModel):
         self.init: dict | None = None
         self.weights_id = "untrained"
 
-    def loss(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        z = self.encode(x)
+    def criterion(self, z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """Contrastive pairs and the entropy regulariser over the whole batch's features."""
         return contrastive(z, y, self.cfg.margin) + self.cfg.entropy_weight * koleo(z)
 
     def fit(self, train, ctx) -> None:
@@ -93,8 +93,8 @@ class IRT(FeatureModel):
         tc = self.cfg.train
 
         def train_fn():
-            train_metric(self, self.net, [(list(self.net.parameters()), tc.lr)], self.loss, train, tc, ctx,
-                         self.cfg.per_class)
+            return train_metric(self, self.net, [(list(self.net.parameters()), tc.lr)],
+                                Objective(self.encode, self.criterion), train, tc, ctx, self.cfg.per_class)
 
         self.weights_id = cached_weights(self, self.net, train, ctx, train_fn, init=self.init)
         self.net.eval()

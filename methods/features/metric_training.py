@@ -1,5 +1,6 @@
 """Training with a metric-learning loss (CGD, IRT): class-balanced batches, so that
-every anchor has positives in its batch, and any loss of (images, labels). The
+every anchor has positives in its batch, and any Objective (per-image forward,
+whole-batch criterion). The
 optimiser, schedule and augmentation are the classifier training's (training.py)."""
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import torch.nn as nn
 
 from datasets import Split
 
-from .training import TrainConfig, run_steps
+from .training import Objective, TrainConfig, run_steps
 
 
 def class_balanced_batches(labels: np.ndarray, batch_size: int, per_class: int, steps: int, seed: int):
@@ -23,13 +24,13 @@ def class_balanced_batches(labels: np.ndarray, batch_size: int, per_class: int, 
         yield np.concatenate([rng.choice(members[c], per, replace=len(members[c]) < per) for c in chosen])
 
 
-def train_metric(model, net: nn.Module, groups: list[tuple[list, float]], loss_fn, split: Split,
+def train_metric(model, net: nn.Module, groups: list[tuple[list, float]], objective: Objective, split: Split,
                  cfg: TrainConfig, ctx, per_class: int) -> list[float]:
-    """Train ``net`` by ``loss_fn(x, y) -> loss`` with AdamW over ``groups`` of (params, lr).
+    """Train ``net`` by ``objective`` with AdamW over ``groups`` of (params, lr).
 
     ``model`` is the FeatureModel (image size, normalisation); returns the loss curve.
     """
     batch_size = min(cfg.batch_size, len(split))
     steps = max(1, int(cfg.epochs * len(split) / batch_size))
     batches = class_balanced_batches(split.labels, batch_size, per_class, steps, ctx.seed)
-    return run_steps(model, [net], groups, loss_fn, split, cfg, ctx, batches, steps)
+    return run_steps(model, [net], groups, objective, split, cfg, ctx, batches, steps)

@@ -49,7 +49,7 @@ class SmallCNN(FeatureModel):
         def train_fn():
             head = nn.Linear(self.cfg.dim, int(train.labels.max()) + 1).to(ctx.device)
             # a temperature on the unit-norm features keeps the softmax sharp enough to learn
-            train_classifier(self, self.backbone, head, train, self.cfg.train, ctx,
+            return train_classifier(self, self.backbone, head, train, self.cfg.train, ctx,
                              features=lambda x: 16.0 * self.encode(x))
 
         self.backbone.to(ctx.device)

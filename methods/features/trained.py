@@ -1,19 +1,24 @@
 """Trained weights are cached by (model, config, starting weights, train split, seed):
-a second run, or a run that was killed after training, loads them instead of training again."""
+a second run, or a run that was killed after training, loads them instead of training again.
+The key names what is trained, not how: a model trained by ``torchrun ... -m bench.train``
+on N processes has the key of the same model trained by ``bench.run`` in one, which reuses it.
+Only rank 0 writes."""
 from __future__ import annotations
 
 import logging
 
 import torch.nn as nn
 
-from ..cache import digest, load_torch, save_torch
+from .. import distributed
+from ..cache import digest, load_torch, save_loss_curve, save_torch
 from .cache import file_label
 
 log = logging.getLogger(__name__)
 
 
 def cached_weights(model, module: nn.Module, train, ctx, train_fn, init: dict | None = None) -> str:
-    """Load ``module``'s trained state from the cache or call ``train_fn()`` and store it.
+    """Load ``module``'s trained state from the cache or call ``train_fn()`` (-> its loss curve)
+    and store it, with the loss curve beside it.
 
     ``init`` identifies pretrained starting weights (file and checksum), if any.
     Returns the key that identifies these weights (it goes into the feature cache key).
@@ -25,6 +30,8 @@ def cached_weights(model, module: nn.Module, train, ctx, train_fn, init: dict | 
         module.load_state_dict(load_torch(path))
         log.info("%s: loaded trained weights %s", model.name, path)
     else:
-        train_fn()
-        save_torch(module.state_dict(), path)
+        losses = train_fn()
+        if distributed.is_main():
+            save_torch(module.state_dict(), path)
+            save_loss_curve(path, losses)
     return key

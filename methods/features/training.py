@@ -1,11 +1,17 @@
 """Supervised training of a feature model: a classification loss on the train split,
 AdamW with a cosine schedule and warm-up, the backbone at a fraction of the head's
-learning rate. Shared by every feature model that trains with a classifier head."""
+learning rate. Shared by every feature model that trains with a classifier head.
+
+Every loss is an ``Objective`` in two parts, so that one loop serves one process and
+torchrun's N (methods/data_parallel.py): the batches and flips are drawn for the global
+batch from the seed, each process runs the network on its block of it.
+"""
 from __future__ import annotations
 
 import logging
 import math
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 import torch
@@ -14,6 +20,9 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from datasets import Split, load_batch
+
+from .. import distributed
+from ..data_parallel import DataParallel
 
 log = logging.getLogger(__name__)
 
@@ -56,38 +65,64 @@ def batches(n: int, batch_size: int, steps: int, seed: int):
         pos += batch_size
 
 
+def flip_mask(n: int, generator: torch.Generator) -> torch.Tensor:
+    """Which of n images a random horizontal flip turns (drawn for a whole batch)."""
+    return torch.rand(n, generator=generator) < 0.5
+
+
+def apply_flips(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    return torch.where(mask.view(-1, 1, 1, 1).to(x.device), x.flip(-1), x)
+
+
 def augment(x: torch.Tensor, flip: bool, generator: torch.Generator) -> torch.Tensor:
-    if flip:
-        mask = torch.rand(len(x), generator=generator) < 0.5
-        x = torch.where(mask.view(-1, 1, 1, 1).to(x.device), x.flip(-1), x)
-    return x
+    return apply_flips(x, flip_mask(len(x), generator)) if flip else x
 
 
-def run_steps(model, nets: list[nn.Module], groups: list[tuple[list, float]], loss_fn, split: Split,
-              cfg: TrainConfig, ctx, index_batches, steps: int) -> list[float]:
-    """The training loop every feature model shares: ``steps`` AdamW steps of
-    ``loss_fn(x, y)`` over ``index_batches`` of ``split``, with the cosine schedule and
-    flips; ``nets`` are put in train mode, then back in eval mode. Returns the loss curve."""
+@dataclass
+class Objective:
+    """A training loss in two parts: ``forward(x)`` runs the network on images (any share of
+    a batch) to per-image outputs (a tensor or a tuple of tensors); ``criterion(outputs, y)``
+    is the loss of the whole batch's outputs. Batch norm belongs in ``forward``."""
+
+    forward: Callable
+    criterion: Callable
+
+    def __call__(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return self.criterion(self.forward(x), y)
+
+
+def run_steps(model, nets: list[nn.Module], groups: list[tuple[list, float]], objective: Objective,
+              split: Split, cfg: TrainConfig, ctx, index_batches, steps: int) -> list[float]:
+    """The training loop every feature model shares: ``steps`` AdamW steps of ``objective``
+    over ``index_batches`` of ``split``, with the cosine schedule and flips, on this process
+    or across torchrun's; ``nets`` are put in train mode, then back in eval mode. Returns the
+    loss curve (the global batch's loss, the same on every process)."""
     opt = make_optimizer(groups, cfg)
     warmup = max(1, int(cfg.warmup_frac * steps))
     gen = torch.Generator().manual_seed(ctx.seed)
     for net in nets:
         net.train()
+    parallel = DataParallel(nets, ctx)
     losses = []
-    bar = tqdm(enumerate(index_batches), total=steps, desc=f"train {model.name}", disable=not ctx.progress,
-               leave=False)
+    bar = tqdm(enumerate(index_batches), total=steps, desc=f"train {model.name}",
+               disable=not (ctx.progress and distributed.is_main()), leave=False)
     for step, idx in bar:
         for g in opt.param_groups:
             g["lr"] = g["base_lr"] * cosine_lr(step, steps, warmup)
-        x = augment(model.normalise(load_batch(split, idx, model.image_size), ctx.device), cfg.flip, gen)
-        y = torch.from_numpy(split.labels[idx]).to(ctx.device)
-        loss = loss_fn(x, y)
+        flips = flip_mask(len(idx), gen) if cfg.flip else None
+        labels = torch.from_numpy(split.labels[idx]).to(ctx.device)
+
+        def forward(pos):
+            x = model.normalise(load_batch(split, idx[pos], model.image_size), ctx.device)
+            return objective.forward(x if flips is None else apply_flips(x, flips[pos]))
+
         opt.zero_grad(set_to_none=True)
-        loss.backward()
+        losses.append(parallel.backward(len(idx), forward, lambda out, pos: objective.criterion(out, labels[pos])))
         opt.step()
-        losses.append(loss.item())
+        distributed.crash_if_asked(step + 1)
         if step % 20 == 0:
             bar.set_postfix(loss=f"{np.mean(losses[-20:]):.3f}")
+    parallel.close()
     for net in nets:
         net.eval()
     log.info("%s: trained %d steps, final loss %.3f", model.name, steps, np.mean(losses[-20:]))
@@ -106,8 +141,7 @@ def train_classifier(model, backbone: nn.Module, head: nn.Module, split: Split, 
     steps = max(1, int(cfg.epochs * len(split) / batch_size))
     groups = [(list(backbone.parameters()), cfg.lr * cfg.backbone_lr_scale), (list(head.parameters()), cfg.lr)]
 
-    def loss_fn(x, y):
-        return F.cross_entropy(head(features(x)), y, label_smoothing=cfg.label_smoothing)
-
-    return run_steps(model, [backbone, head], groups, loss_fn, split, cfg, ctx,
+    objective = Objective(lambda x: head(features(x)),
+                          lambda logits, y: F.cross_entropy(logits, y, label_smoothing=cfg.label_smoothing))
+    return run_steps(model, [backbone, head], groups, objective, split, cfg, ctx,
                      batches(len(split), batch_size, steps, ctx.seed), steps)

@@ -27,10 +27,11 @@ from tqdm import tqdm
 
 from datasets import Split, load_batch
 from ..base import HarnessError
+from .. import distributed
 from ..cache import digest, load_torch, save_torch
 from ..features.base import MEAN_STD_HALF
 from ..features.clip import OPENAI_MEAN, OPENAI_STD
-from ..features.training import augment
+from ..features.training import apply_flips, flip_mask
 from .config import EncoderConfig
 
 log = logging.getLogger(__name__)
@@ -273,16 +274,19 @@ class StemInputs:
     def subset(self, indices) -> "StemInputs":
         return StemInputs(self.encoder, self.split, self.ctx, self.items[np.asarray(indices)], self.table)
 
-    def __call__(self, indices, flip_seed: int | None = None) -> torch.Tensor:
+    def __call__(self, indices, flip_seed: int | None = None, flips: torch.Tensor | None = None) -> torch.Tensor:
         """The stem's output for ``indices`` (float32, on the context's device). With
-        ``flip_seed``, a seeded random half of the images is flipped left-right first (only
-        when the stem reads images: a cached stem output is what it is)."""
+        ``flip_seed``, a seeded random half of the images is flipped left-right first; ``flips``
+        says which ones instead (a mask drawn for a whole batch, of which these are a block).
+        Flips apply only when the stem reads images: a cached stem output is what it is."""
         rows = self.items[np.asarray(indices, dtype=np.int64)]
         if self.table is not None:
             return self.table[torch.from_numpy(rows)].to(self.ctx.device).float()
         x = load_batch(self.split, rows, self.encoder.image_size)
-        if flip_seed is not None:
-            x = augment(x, True, torch.Generator().manual_seed(flip_seed))
+        if flips is None and flip_seed is not None:
+            flips = flip_mask(len(x), torch.Generator().manual_seed(flip_seed))
+        if flips is not None:
+            x = apply_flips(x, flips)
         return self.encoder.stem(self.encoder.normalise(x, self.ctx.device))
 
 
@@ -303,5 +307,6 @@ def cached_stem(encoder: Encoder, split: Split, ctx, batch_size: int = 256) -> t
         out.append(encoder.stem(x).half().cpu())
     encoder.train(was_training)
     table = torch.cat(out)
-    save_torch(table, path)
+    if distributed.is_main():  # under torchrun every process computes it, rank 0 keeps it
+        save_torch(table, path)
     return table

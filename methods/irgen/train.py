@@ -14,6 +14,11 @@ everything they depend on (config, starting weights, training items, identifiers
 while training, checkpoints are written (the tokenizer after every round, the
 encoder-decoder every ``checkpoint_every`` steps) and a run that finds one continues
 from it, drawing the same batches, pairs and flips as an uninterrupted run.
+
+Under torchrun every process draws the same global batch and runs the network on its
+block of it (methods/data_parallel.py: the loss is the one-process loss, DDP averages the
+gradients); the codebooks are refitted on every process and rank 0's are kept; rank 0
+alone writes checkpoints and the finished model, under the key a one-process run uses.
 """
 from __future__ import annotations
 
@@ -30,8 +35,10 @@ import torch.nn as nn
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from ..cache import digest, load_torch, save_torch
-from ..features.training import TrainConfig, batches, cosine_lr, make_optimizer
+from .. import distributed
+from ..cache import digest, load_torch, save_loss_curve, save_torch
+from ..data_parallel import DataParallel
+from ..features.training import TrainConfig, batches, cosine_lr, flip_mask, make_optimizer
 from .config import IRGenConfig, TokenizerConfig
 from .tokenizer import ResidualQuantizer, all_features, tokenizer_loss
 
@@ -39,7 +46,8 @@ log = logging.getLogger(__name__)
 
 
 class Resumable:
-    """One training run's files: ``<name>.pt`` when finished, ``<name>.ckpt.pt`` meanwhile."""
+    """One training run's files: ``<name>.pt`` when finished, ``<name>.ckpt.pt`` meanwhile
+    (written by rank 0 alone, atomically), and the loss curve ``<name>.losses.json``."""
 
     def __init__(self, final: Path):
         self.final = Path(final)
@@ -57,17 +65,22 @@ class Resumable:
         return load_torch(self.checkpoint)
 
     def save(self, state) -> None:
-        save_torch(state, self.checkpoint)
+        if distributed.is_main():
+            save_torch(state, self.checkpoint)
 
-    def finish(self, state) -> None:
-        save_torch(state, self.final)
-        self.checkpoint.unlink(missing_ok=True)
+    def finish(self, state, losses: list[float] | None = None) -> None:
+        if distributed.is_main():
+            save_torch(state, self.final)
+            if losses is not None:
+                save_loss_curve(self.final, losses)
+            self.checkpoint.unlink(missing_ok=True)
 
 
 class Schedule:
     """What both stages share: batch size and step count for n items, AdamW over the encoder's
     pretrained part (at ``backbone_lr_scale``) and the rest (encoder's new layers + ``head``),
-    the learning rate of each step, and the checkpoint to resume from."""
+    the learning rate of each step, the checkpoint to resume from, and the step's gradients
+    on this process or across torchrun's (``step``)."""
 
     def __init__(self, encoder, head: nn.Module, cfg: TrainConfig, n: int, ctx, run: Resumable | None,
                  model: nn.Module, desc: str):
@@ -83,22 +96,27 @@ class Schedule:
             model.load_state_dict(self.resumed["model"])
             self.opt.load_state_dict(self.resumed["optimizer"])
             self.losses = self.resumed["losses"]
-        self.bar = tqdm(total=self.total, initial=len(self.losses), desc=desc, disable=not ctx.progress, leave=False)
+        self.parallel = DataParallel([encoder, head], ctx)
+        self.bar = tqdm(total=self.total, initial=len(self.losses), desc=desc,
+                        disable=not (ctx.progress and distributed.is_main()), leave=False)
 
-    def flip_seed(self, step: int) -> int | None:
-        """The seed of a step's random flips (None: no flips)."""
-        return self.ctx.seed * 1_000_003 + step if self.cfg.flip else None
+    def flips(self, step: int, n: int) -> torch.Tensor | None:
+        """Which images of a step's batch of n are flipped (None: no flips), drawn for the whole batch."""
+        if not self.cfg.flip:
+            return None
+        return flip_mask(n, torch.Generator().manual_seed(self.ctx.seed * 1_000_003 + step))
 
-    def update(self, step: int, loss: torch.Tensor, postfix: dict | None = None) -> None:
+    def step(self, step: int, n: int, forward, criterion, postfix=None) -> None:
+        """One AdamW step on a batch of n items (``DataParallel.backward`` for forward / criterion)."""
         for g in self.opt.param_groups:
             g["lr"] = g["base_lr"] * cosine_lr(step, self.total, self.warmup)
         self.opt.zero_grad(set_to_none=True)
-        loss.backward()
+        self.losses.append(self.parallel.backward(n, forward, criterion))
         self.opt.step()
-        self.losses.append(loss.item())
         self.bar.update(1)
+        distributed.crash_if_asked(step + 1)
         if step % 20 == 0:
-            self.bar.set_postfix(postfix or {"loss": f"{np.mean(self.losses[-20:]):.3f}"})
+            self.bar.set_postfix((postfix and postfix()) or {"loss": f"{np.mean(self.losses[-20:]):.3f}"})
 
     def checkpoint(self, **position) -> None:
         if self.run is not None:
@@ -106,6 +124,7 @@ class Schedule:
                            "losses": self.losses, **position})
 
     def close(self) -> list[float]:
+        self.parallel.close()
         self.bar.close()
         self.model.eval()
         return self.losses
@@ -126,22 +145,39 @@ def train_tokenizer(encoder, quantizer: ResidualQuantizer, classifier: nn.Module
         round_batches = [next(order) for _ in range(steps_per_round)]
         if r < start_round:
             continue
-        errors = quantizer.fit(all_features(encoder, inputs), cfg.kmeans_iters, ctx.seed + 1000 * r)
+        errors = refit(quantizer, all_features(encoder, inputs), cfg.kmeans_iters, ctx.seed + 1000 * r)
         log.info("irgen tokenizer round %d: mean squared residual per level %s", r, _fmt(errors))
         model.train()
         for i, idx in enumerate(round_batches):
             step = r * steps_per_round + i
             if step >= sched.total:
                 break
-            f, _ = encoder.from_stem(inputs(idx, flip_seed=sched.flip_seed(step)))
-            loss, parts = tokenizer_loss(f, y_all[idx], quantizer, classifier, cfg, cfg.train.label_smoothing)
-            sched.update(step, loss, {k: f"{v:.3f}" for k, v in parts.items()})
+            flips, parts = sched.flips(step, len(idx)), {}
+
+            def forward(pos, idx=idx, flips=flips):
+                return encoder.from_stem(inputs(idx[pos], flips=None if flips is None else flips[pos]))[0]
+
+            def criterion(f, pos, idx=idx, parts=parts):
+                loss, parts["last"] = tokenizer_loss(f, y_all[idx[pos]], quantizer, classifier, cfg,
+                                                     cfg.train.label_smoothing)
+                return loss
+
+            sched.step(step, len(idx), forward, criterion,
+                       lambda parts=parts: {k: f"{v:.3f}" for k, v in parts["last"].items()})
         sched.checkpoint(round=r + 1)
     losses = sched.close()
     # the codebooks the identifiers come from are fitted to the final network's features
-    errors = quantizer.fit(all_features(encoder, inputs), cfg.kmeans_iters, ctx.seed + 1000 * rounds)
+    errors = refit(quantizer, all_features(encoder, inputs), cfg.kmeans_iters, ctx.seed + 1000 * rounds)
     log.info("irgen tokenizer: final mean squared residual per level %s", _fmt(errors))
     return losses
+
+
+def refit(quantizer: ResidualQuantizer, f: torch.Tensor, iters: int, seed: int) -> list[float]:
+    """The codebooks' k-means refit; under torchrun every process fits the same features with the
+    same seed, and rank 0's codebooks are kept everywhere (so no float drift can split them)."""
+    errors = quantizer.fit(f, iters, seed)
+    distributed.broadcast_(quantizer.codebooks)
+    return errors
 
 
 def _fmt(values: list[float]) -> str:
@@ -179,11 +215,17 @@ def train_encoder_decoder(encoder, decoder: nn.Module, inputs, labels: np.ndarra
         if step < start:
             continue
         partner = pairs.sample(idx, np.random.default_rng([ctx.seed, step]))
-        _, memory = encoder.from_stem(inputs(idx, flip_seed=sched.flip_seed(step)))
-        target = targets[partner].to(ctx.device)
-        logits = decoder(memory, target)  # (B, T, vocab)
-        loss = F.cross_entropy(logits.flatten(0, 1), target.flatten(), label_smoothing=cfg.label_smoothing)
-        sched.update(step, loss)
+        flips = sched.flips(step, len(idx))
+
+        def forward(pos, idx=idx, partner=partner, flips=flips):
+            _, memory = encoder.from_stem(inputs(idx[pos], flips=None if flips is None else flips[pos]))
+            return decoder(memory, targets[partner[pos]].to(ctx.device))  # (b, T, vocab)
+
+        def criterion(logits, pos, partner=partner):
+            target = targets[partner[pos]].to(ctx.device)
+            return F.cross_entropy(logits.flatten(0, 1), target.flatten(), label_smoothing=cfg.label_smoothing)
+
+        sched.step(step, len(idx), forward, criterion)
         if (step + 1) % checkpoint_every == 0 and step + 1 < sched.total:
             sched.checkpoint(step=step + 1)
     losses = sched.close()
@@ -220,8 +262,8 @@ def fit_tokenizer(cfg: IRGenConfig, encoder, inputs, labels: np.ndarray, ctx, da
         modules.load_state_dict(state)
         log.info("irgen: loaded trained tokenizer %s", run.final)
     else:
-        train_tokenizer(encoder, quantizer, classifier, inputs, labels, cfg.tokenizer, ctx, run)
-        run.finish(modules.state_dict())
+        losses = train_tokenizer(encoder, quantizer, classifier, inputs, labels, cfg.tokenizer, ctx, run)
+        run.finish(modules.state_dict(), losses)
     modules.eval()
     return TokenizerModel(encoder, quantizer, classifier, key)
 
@@ -239,7 +281,8 @@ def fit_encoder_decoder(cfg: IRGenConfig, encoder, decoder: nn.Module, inputs, l
         model.load_state_dict(state)
         log.info("irgen: loaded trained encoder-decoder %s", run.final)
     else:
-        train_encoder_decoder(encoder, decoder, inputs, labels, codes, cfg.train, ctx, run, cfg.checkpoint_every)
-        run.finish(model.state_dict())
+        losses = train_encoder_decoder(encoder, decoder, inputs, labels, codes, cfg.train, ctx, run,
+                                       cfg.checkpoint_every)
+        run.finish(model.state_dict(), losses)
     model.eval()
     return key

@@ -32,7 +32,7 @@ class Rows:
     def __len__(self):
         return len(self.x)
 
-    def __call__(self, idx, flip_seed=None):
+    def __call__(self, idx, flip_seed=None, flips=None):
         self.calls += 1
         if self.fail_after is not None and self.calls > self.fail_after:
             raise KeyboardInterrupt

@@ -1,0 +1,26 @@
+"""Searching the queries across torchrun's processes: each process searches a contiguous
+block of them, and the ranked ids come back together in query order, so rank 0 computes
+the one-process metrics. Timings are summed over the processes (seconds of work, as a
+one-process run sums them over its queries); the method's extra numbers are rank 0's."""
+from __future__ import annotations
+
+import numpy as np
+
+from methods import distributed
+from methods.base import Retrieval
+
+
+def sharded_search(method, query, k: int, setting: dict, ctx, align: int = 1) -> Retrieval:
+    """``method.search`` over this process's block of ``query`` (block edges at multiples of
+    ``align``), gathered on every process; in one process, the plain search."""
+    if distributed.world_size() == 1:
+        return method.search(query, k, setting, ctx)
+    rows = distributed.shard(len(query), align)
+    part = method.search(query.subset(rows), k, setting, ctx) if len(rows) else None
+    parts = [p for p in distributed.all_objects(part) if p is not None]
+    timings: dict[str, float] = {}
+    for p in parts:
+        for stage, seconds in p.timings.items():
+            timings[stage] = timings.get(stage, 0.0) + seconds
+    ids = np.concatenate([p.ids for p in parts]).astype(np.int64)
+    return Retrieval(ids=ids, timings=timings, extra=parts[0].extra)

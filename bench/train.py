@@ -1,0 +1,123 @@
+"""Train a method's models, alone or data-parallel under torchrun, into the cache bench.run reads.
+
+    python -m bench.train --method irgen --dataset cub200 --data-root /data
+    torchrun --nproc_per_node 4 -m bench.train --method ftclip --dataset cars196 --accumulate 2
+
+Under torchrun every process draws the same global batch (``train.batch_size``) from the
+seed and computes its block of it; DistributedDataParallel averages the gradients, batch
+norm uses the whole batch's statistics, and rank 0 alone writes checkpoints and the
+trained model. A model's cache key names what is trained (method config, data, seed), not
+how (processes, ``--accumulate``, ``--amp``), so ``python -m bench.run`` with the same
+--dataset / --limit / --seed / --set finds the model and does not train again. A killed
+run, started again with the same command, resumes from its last checkpoint (IRGen).
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import time
+from pathlib import Path
+
+from datasets import DatasetError, load_dataset
+from methods import distributed
+from methods.base import HarnessError, RunContext
+from methods.cache import loss_curve_path
+from methods.registry import MethodOptions, make_method
+
+from .run import method_overrides
+
+log = logging.getLogger("bench.train")
+
+TRAINABLE = ("irgen", "irgen-enc", "smallcnn", "ftclip", "cgd", "irt")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m bench.train", description=__doc__.splitlines()[0])
+    p.add_argument("--method", required=True, help=f"one of: {', '.join(TRAINABLE)}")
+    p.add_argument("--dataset", default="embedded", help="as bench.run's --dataset")
+    p.add_argument("--protocol", default="paper", choices=["paper", "dml"])
+    p.add_argument("--identifier", default="rq", help="IRGen identifiers (as bench.run)")
+    p.add_argument("--seq-len", type=int, help="IRGen identifier length T (default: the config's)")
+    p.add_argument("--fresh", type=float, default=0.0, help="IRGen: share of the database held out of training")
+    p.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a method config value (repeatable; dotted keys for nested values)")
+    p.add_argument("--config", type=Path, help="YAML file of method config overrides")
+    p.add_argument("--data-root", type=Path, help="folder holding the datasets (or $IRGEN_DATA_ROOT)")
+    p.add_argument("--weights", type=Path, help="folder holding pretrained weight files (or $IRGEN_WEIGHTS)")
+    p.add_argument("--device", default="cpu", help="cpu or cuda (under torchrun: each process its LOCAL_RANK GPU)")
+    p.add_argument("--accumulate", type=int, default=1,
+                   help="micro-batches per step (gradient accumulation; the global batch stays train.batch_size)")
+    p.add_argument("--amp", action=argparse.BooleanOptionalAction, default=None,
+                   help="bf16 autocast while training (CUDA only; default: on with --device cuda)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--limit", type=int, help="keep at most N images per split (seeded)")
+    p.add_argument("--cache", type=Path, default=Path("cache"))
+    p.add_argument("--no-progress", action="store_true")
+    return p
+
+
+def check(args) -> None:
+    if args.method not in TRAINABLE:
+        raise HarnessError(f"--method {args.method}: nothing to train (an off-the-shelf model or unknown); "
+                           f"bench.train trains one of: {', '.join(TRAINABLE)}")
+    if args.accumulate < 1:
+        raise HarnessError(f"--accumulate {args.accumulate}: give a positive number of micro-batches")
+    cuda = args.device.startswith("cuda")
+    if args.amp and not cuda:
+        raise HarnessError("--amp: bf16 autocast is for CUDA here; use --device cuda or drop --amp")
+    if cuda:
+        import torch
+
+        if not torch.cuda.is_available():
+            raise HarnessError("--device cuda: no CUDA device is visible here; use --device cpu")
+    args.amp = cuda if args.amp is None else args.amp
+
+
+def train(args) -> int:
+    check(args)
+    device = distributed.init_from_env(args.device)
+    ds = load_dataset(args.dataset, root=args.data_root, protocol=args.protocol, limit=args.limit, seed=args.seed)
+    options = MethodOptions(identifier=args.identifier, seq_len=args.seq_len, fresh=args.fresh,
+                            overrides=method_overrides(args))
+    method = make_method(args.method, options)
+    ctx = RunContext(device=device, seed=args.seed, cache_dir=args.cache, weights_dir=args.weights,
+                     progress=not args.no_progress, accumulate=args.accumulate, amp=args.amp)
+    log.info("training %s on %s: %d train images, %d process(es), %d micro-batch(es) per step%s",
+             method.name, ds.name, len(ds.train), distributed.world_size(), args.accumulate,
+             ", bf16 autocast" if args.amp else "")
+    start = time.time()
+    method.fit(ds, ctx)
+    distributed.barrier()  # rank 0's files are written before anyone reports or exits
+    if distributed.is_main():
+        report(method, args.cache, start)
+    return 0
+
+
+def report(method, cache: Path, since: float) -> None:
+    """One line per model this run trained (its loss curve is beside it), and how to use it."""
+    for curve in sorted((cache / "models").glob("*.losses.json")):
+        if curve.stat().st_mtime >= since - 1:
+            model = curve.with_name(curve.name.replace(".losses.json", ".pt"))
+            print(f"trained {model} (loss curve {loss_curve_path(model).name})")
+    print(f"{method.name}: trained models are in {cache / 'models'}; python -m bench.run with the same "
+          f"--method, --dataset, --limit, --seed and --set reuses them")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    try:
+        return train(args)
+    except (HarnessError, DatasetError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted: run the same command again to resume from the last checkpoint", file=sys.stderr)
+        return 130
+    finally:
+        distributed.shutdown()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
