@@ -13,14 +13,14 @@ from pathlib import Path
 
 import yaml
 
-from datasets import DatasetError, load_dataset
+from datasets import load_dataset
 from methods import distributed
-from methods.backends import BackendUnavailable
 from methods.base import HarnessError, RunContext, setting_label
 from methods.cache import digest
 from methods.config import parse_sets
 from methods.registry import MethodOptions, make_method, method_names
 
+from .cli import UNAVAILABLE, guarded  # noqa: F401  (UNAVAILABLE: the grid reads it here)
 from .evaluate import evaluate, timing_rows
 from .manifest import git_version, hardware, new_run_id, package_versions
 from .results import CELL_KEYS, ResultStore
@@ -32,7 +32,6 @@ log = logging.getLogger("bench.run")
 DEFAULT_KS = {"inshop": [1, 10, 20, 30], "cub200": [1, 2, 4, 8], "cars196": [1, 2, 4, 8],
               "imagenet": [1, 10, 20, 50, 100], "places365": [1, 10, 20, 50, 100]}
 FALLBACK_KS = [1, 10, 20, 30]
-UNAVAILABLE = 3  # exit code: a backend's library is not installed here (the message says how)
 
 
 def int_list(text: str) -> list[int]:
@@ -57,14 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--k", type=int_list, help="cut-offs K (default: the paper's for the dataset)")
     p.add_argument("--depth", type=int, default=100, help="ranking depth kept for MAP@R / PR curve (>= max K)")
     p.add_argument("--beam", type=int_list, default=[1, 10, 20, 30], help="IRGen beam sizes")
-    p.add_argument("--identifier", default="rq", help="IRGen identifiers: rq|random|hkm100|hkm200|hkm500|rqvae")
-    p.add_argument("--seq-len", type=int, help="IRGen identifier length T (default: the config's)")
-    p.add_argument("--fresh", type=float, default=0.0, help="IRGen: share of the database held out of training")
-    p.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE",
-                   help="override a method config value (repeatable; dotted keys for nested values)")
-    p.add_argument("--config", type=Path, help="YAML file of method config overrides")
-    p.add_argument("--data-root", type=Path, help="folder holding the datasets (or $IRGEN_DATA_ROOT)")
-    p.add_argument("--weights", type=Path, help="folder holding pretrained weight files (or $IRGEN_WEIGHTS)")
+    add_model_arguments(p)
     p.add_argument("--device", default="cpu", help="cpu or cuda")
     p.add_argument("--dtype", default="fp32", choices=["fp32", "bf16"])
     p.add_argument("--seed", type=int, default=0)
@@ -74,6 +66,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true", help="recompute cells already in results/")
     p.add_argument("--no-progress", action="store_true")
     return p
+
+
+def add_model_arguments(p: argparse.ArgumentParser) -> None:
+    """What picks and configures the model, and where its data and weights are (bench.run, bench.train)."""
+    p.add_argument("--identifier", default="rq", help="IRGen identifiers: rq|random|hkm100|hkm200|hkm500|rqvae")
+    p.add_argument("--seq-len", type=int, help="IRGen identifier length T (default: the config's)")
+    p.add_argument("--fresh", type=float, default=0.0, help="IRGen: share of the database held out of training")
+    p.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a method config value (repeatable; dotted keys for nested values)")
+    p.add_argument("--config", type=Path, help="YAML file of method config overrides")
+    p.add_argument("--data-root", type=Path, help="folder holding the datasets (or $IRGEN_DATA_ROOT)")
+    p.add_argument("--weights", type=Path, help="folder holding pretrained weight files (or $IRGEN_WEIGHTS)")
 
 
 def method_overrides(args) -> dict:
@@ -154,20 +158,8 @@ def run(args) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
-    try:
-        return run(args)
-    except BackendUnavailable as e:
-        print(f"unavailable: {e}", file=sys.stderr)
-        return UNAVAILABLE
-    except (HarnessError, DatasetError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("interrupted: finished cells are saved in results/; run the same command again to continue",
-              file=sys.stderr)
-        return 130
+    return guarded(run, build_parser().parse_args(argv),
+                   "finished cells are saved in results/; run the same command again to continue")
 
 
 if __name__ == "__main__":

@@ -39,8 +39,8 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from datasets import DatasetError, load_batch, load_dataset
-from methods.backends import BackendUnavailable, cached_build, make_backend
+from datasets import load_batch, load_dataset
+from methods.backends import cached_build, make_backend
 from methods.base import HarnessError, RunContext, Stopwatch
 from methods.cache import digest
 from methods.config import parse_sets
@@ -48,7 +48,8 @@ from methods.registry import MethodOptions, make_method
 
 from .manifest import git_version, hardware, new_run_id, package_versions
 from .results import ResultStore
-from .run import UNAVAILABLE, int_list
+from .cli import guarded
+from .run import int_list
 
 log = logging.getLogger("bench.throughput")
 
@@ -169,7 +170,7 @@ class IRGenTimer:
 def untrained_irgen(method, ctx: RunContext):
     """A randomly initialised encoder and decoder of the method's configured sizes."""
     from methods.irgen.decoder import Decoder
-    from methods.irgen.encoder import Encoder, EffNetBackbone, ViTBackbone, build_encoder, small_vit
+    from methods.irgen.encoder import Encoder, ViTBackbone, build_encoder, small_vit
 
     cfg = method.cfg
     torch.manual_seed(ctx.seed)
@@ -347,19 +348,8 @@ def check(what: str, ratio: float, limit: float) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
-    try:
-        return run(args)
-    except BackendUnavailable as e:
-        print(f"unavailable: {e}", file=sys.stderr)
-        return UNAVAILABLE
-    except (HarnessError, DatasetError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("interrupted: finished cells are saved in results/throughput/; run again to continue", file=sys.stderr)
-        return 130
+    return guarded(run, build_parser().parse_args(argv),
+                   "finished cells are saved in results/throughput/; run again to continue")
 
 
 if __name__ == "__main__":

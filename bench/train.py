@@ -19,13 +19,14 @@ import sys
 import time
 from pathlib import Path
 
-from datasets import DatasetError, load_dataset
+from datasets import load_dataset
 from methods import distributed
 from methods.base import HarnessError, RunContext
 from methods.cache import loss_curve_path
 from methods.registry import MethodOptions, make_method
 
-from .run import method_overrides
+from .cli import guarded
+from .run import add_model_arguments, method_overrides
 
 log = logging.getLogger("bench.train")
 
@@ -37,14 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--method", required=True, help=f"one of: {', '.join(TRAINABLE)}")
     p.add_argument("--dataset", default="embedded", help="as bench.run's --dataset")
     p.add_argument("--protocol", default="paper", choices=["paper", "dml"])
-    p.add_argument("--identifier", default="rq", help="IRGen identifiers (as bench.run)")
-    p.add_argument("--seq-len", type=int, help="IRGen identifier length T (default: the config's)")
-    p.add_argument("--fresh", type=float, default=0.0, help="IRGen: share of the database held out of training")
-    p.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE",
-                   help="override a method config value (repeatable; dotted keys for nested values)")
-    p.add_argument("--config", type=Path, help="YAML file of method config overrides")
-    p.add_argument("--data-root", type=Path, help="folder holding the datasets (or $IRGEN_DATA_ROOT)")
-    p.add_argument("--weights", type=Path, help="folder holding pretrained weight files (or $IRGEN_WEIGHTS)")
+    add_model_arguments(p)
     p.add_argument("--device", default="cpu", help="cpu or cuda (under torchrun: each process its LOCAL_RANK GPU)")
     p.add_argument("--accumulate", type=int, default=1,
                    help="micro-batches per step (gradient accumulation; the global batch stays train.batch_size)")
@@ -105,18 +99,8 @@ def report(method, cache: Path, since: float) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
-    try:
-        return train(args)
-    except (HarnessError, DatasetError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("interrupted: run the same command again to resume from the last checkpoint", file=sys.stderr)
-        return 130
-    finally:
-        distributed.shutdown()
+    return guarded(train, build_parser().parse_args(argv),
+                   "run the same command again to resume from the last checkpoint", cleanup=distributed.shutdown)
 
 
 if __name__ == "__main__":
