@@ -14,7 +14,7 @@ per dataset, recall against log QPS, to ``reports/pareto-<name>.png``.
 
 ``--method M --dataset D``: the feature model's database and query features for the
 dataset, as ``python -m bench.run`` computes and caches them (the model trained or
-reused from the cache), with the model's own metric; the plot is ``pareto-D-M.png``.
+reused from the cache), with the model's own metric; the plot is ``pareto-<dataset>-M.png``.
 ``--skip-done`` keeps the rows already stored for the same name, metric, k and backends
 and only redraws the plot (the grid uses it, so that a re-run measures nothing).
 
@@ -253,8 +253,9 @@ def plot_pareto(table: pd.DataFrame, dataset: str, path: Path) -> Path:
 # -- command line --------------------------------------------------------------------
 
 
-def dataset_features(args) -> tuple[np.ndarray, np.ndarray, str]:
-    """Database and query features of ``args.method`` on ``args.dataset``, and its metric."""
+def dataset_features(args) -> tuple[np.ndarray, np.ndarray, str, str]:
+    """Database and query features of ``args.method`` on ``args.dataset``, its metric, and the
+    dataset's name (``embedded`` resolved to the set it stands for)."""
     from datasets import load_dataset
     from methods.base import RunContext
     from methods.features.cache import cached_features
@@ -271,7 +272,7 @@ def dataset_features(args) -> tuple[np.ndarray, np.ndarray, str]:
     method.fit(ds, ctx)
     X, _ = cached_features(method.model, ds.database, ctx)
     Q, _ = cached_features(method.model, ds.query, ctx)
-    return X, Q[:args.queries], method.model.metric
+    return X, Q[:args.queries], method.model.metric, ds.name
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -321,12 +322,12 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if args.method is not None:
         try:
-            X, Q, metric = dataset_features(args)
+            X, Q, metric, dataset = dataset_features(args)
         except (HarnessError, DatasetError) as e:
             print(f"error: {e}", file=sys.stderr)
             return 2
         args.metric = metric
-        name = args.name or f"{args.dataset}-{args.method}"
+        name = args.name or f"{dataset}-{args.method}"
         stored = load_rows(args.results / "sweeps.csv")
         done = stored[(stored["dataset"] == name) & (stored["metric"] == args.metric) & (stored["k"] == args.k)]
         if args.skip_done and set(backends) <= set(done["backend"]):
