@@ -24,6 +24,7 @@ import yaml
 
 from . import plots
 from .results import CELL_KEYS, ResultStore
+from .scaling_report import write_scaling_figures
 
 log = logging.getLogger("bench.report")
 
@@ -650,6 +651,12 @@ def readme(sections: list[Section], tables: list[Table], figures, manifests: dic
     sweeps = sorted(p.name for p in reports.glob("pareto-*.png"))
     if sweeps:
         out.append("- Backend parameter sweeps (bench.sweep): " + ", ".join(f"[{p}]({p})" for p in sweeps))
+    if (reports / "scaling.png").exists():
+        out.append("- Scaling with the database size, IRGen's parts and each backend (bench.scaling): "
+                   "[scaling.png](scaling.png)")
+    if (reports / "backends_benchmark.md").exists():
+        out.append("- Search backends' recall@10 and QPS (benchmarks/bench_backends.py): "
+                   "[backends_benchmark.md](backends_benchmark.md)")
     out += ["", "## Tables", ""]
     for t in tables:
         out.append(t.markdown(level=3) if t.blocks else f"### {t.caption}\n\nNot generated: {t.skipped}.\n")
@@ -695,6 +702,7 @@ def build(results: Path, reports: Path) -> list[Path]:
                 written.append(path)
     figures = build_figures(sections, paper, manifests, reports)
     written += [f.path for _, figs in figures for f in figs if f.path]
+    written += write_scaling_figures(results, reports)
     (reports / "README.md").write_text(readme(sections, tables, figures, manifests, reports))
     return written + [reports / "README.md"]
 

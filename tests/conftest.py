@@ -9,3 +9,15 @@ os.environ.setdefault("OMP_NUM_THREADS", "2")
 def run_dirs(tmp_path):
     """Fresh results/ and cache/ folders for one bench.run invocation."""
     return tmp_path / "results", tmp_path / "cache"
+
+
+@pytest.fixture
+def one_torch_thread():
+    """For tests of tiny sizes, which gain nothing from threads: on a busy machine an OpenMP team
+    started before OMP_WAIT_POLICY=PASSIVE was set spins on every small op (10x slower there)."""
+    import torch  # here: OMP_NUM_THREADS above must be set before torch loads
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

@@ -1,6 +1,6 @@
 import numpy as np
 
-from datasets.synthetic import synthetic_features
+from datasets.synthetic import synthetic_chunks, synthetic_features
 
 
 def test_seeded_and_class_structured():
@@ -26,3 +26,11 @@ def test_chunking_does_not_change_the_data():
     whole, _ = synthetic_features(1000, dim=4, seed=0, chunk=1000)
     chunked, _ = synthetic_features(1000, dim=4, seed=0, chunk=100)
     assert np.array_equal(whole, chunked)
+
+
+def test_chunks_stream_the_same_rows():
+    whole, labels = synthetic_features(1000, dim=4, seed=2)
+    parts = list(synthetic_chunks(1000, dim=4, seed=2, chunk=300))
+    assert [len(y) for _, y in parts] == [300, 300, 300, 100]
+    assert np.array_equal(np.concatenate([x for x, _ in parts]), whole)
+    assert np.array_equal(np.concatenate([y for _, y in parts]), labels)

@@ -1,0 +1,131 @@
+"""The scaling figure, from ``results/scaling/scaling.csv`` alone (written by ``bench.scaling``):
+
+    python -m bench.scaling_report [--results results] [--reports reports]
+
+``reports/scaling.png``: against the database size n, log-log, one line per IRGen part and
+per search backend: build / assignment time, search time per query, recall@10 of the
+backends' operating points, index size, and the peak memory of building. Components that
+were skipped are named under the figure with the reason.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+from . import plots
+from .plots import plt
+
+SCALING_CSV = Path("scaling") / "scaling.csv"
+FIGURE = "scaling.png"
+CONFIG = ["dim", "queries", "seed"]
+# component -> (legend label, colour, marker, line style)
+IRGEN_PARTS = {"identifiers": ("IRGen identifier assignment (RQ, M=4, L=256)", "#d62728", "o", "-"),
+               "prefix_tree": ("IRGen prefix tree", "#ff7f0e", "s", "-"),
+               "beam10": ("IRGen beam search, beam 10", "#e377c2", "*", "-"),
+               "beam30": ("IRGen beam search, beam 30", "#8c564b", "*", "--")}
+BACKEND_COLORS = {"linear": "#7f7f7f", "faiss-flat": "#17becf", "ivfpq": "#1f77b4", "scann": "#2ca02c",
+                  "spann": "#9467bd"}
+# panel: (title, y label, {component or kind: measure}, y scale, unit divisor)
+PANELS = [("Build / assignment time", "seconds (log)", {"identifiers": "assign_s", "*": "build_s"}, "log", 1),
+          ("Search time per query", "ms per query (log)", {"*": "search_ms"}, "log", 1),
+          ("Recall@10 of the backend's operating point", "recall@10 vs exact scan", {"backend": "recall@10"},
+           "linear", 1),
+          ("Index size in memory", "MB (log)", {"*": "index_bytes"}, "log", 1e6),
+          ("Peak memory while building / assigning", "peak RSS rise, MB (log)", {"*": "peak_rss_bytes"}, "log", 1e6)]
+
+
+def style(component: str) -> tuple[str, dict]:
+    if component in IRGEN_PARTS:
+        label, color, marker, line = IRGEN_PARTS[component]
+    else:
+        marker, line = plots.BACKEND_MARKS.get(component, ("P", "-"))
+        label, color = f"{component} (backend)", BACKEND_COLORS.get(component, "#bcbd22")
+    return label, {"color": color, "marker": marker, "linestyle": line, "linewidth": 1.6, "markersize": 6}
+
+
+def latest_config(table: pd.DataFrame) -> pd.DataFrame:
+    """The rows of the (dim, queries, seed) configuration reaching the largest n."""
+    largest = table.sort_values("n").iloc[-1]
+    return table[(table[CONFIG] == largest[CONFIG]).all(axis=1)]
+
+
+def series(rows: pd.DataFrame, panel: dict) -> dict[str, pd.Series]:
+    """component -> values indexed by n, for the measure each component shows in this panel."""
+    out = {}
+    for component, own in rows.groupby("component", sort=False):
+        kind = "irgen" if component in IRGEN_PARTS else "backend"
+        measure = panel.get(component) or panel.get(kind) or panel.get("*")
+        values = own[own["measure"] == measure].set_index("n")["value"].dropna().sort_index()
+        if measure and len(values):
+            out[component] = values
+    return out
+
+
+def skipped_lines(rows: pd.DataFrame) -> list[str]:
+    skipped = rows[rows["measure"] == "skipped"].sort_values(["n", "component"])
+    return [f"{r['component']} at n={int(r['n']):,} skipped: {r['note']}" for _, r in skipped.iterrows()]
+
+
+@plots.styled
+def draw(rows: pd.DataFrame, path: Path):
+    known = list(IRGEN_PARTS) + list(BACKEND_COLORS)
+    order = known + [c for c in dict.fromkeys(rows["component"]) if c not in known]
+    fig, axes = plt.subplots(2, 3, figsize=(15, 8.6))
+    handles = {}
+    for ax, (title, ylabel, panel, yscale, divisor) in zip(axes.flat, PANELS):
+        lines = series(rows, panel)
+        for component in (c for c in order if c in lines):
+            label, kw = style(component)
+            handles[label], = ax.plot(lines[component].index, lines[component].values / divisor, **kw)
+        if title.startswith("Index size"):
+            sizes = sorted(rows["n"].unique())
+            dim = int(rows["dim"].iloc[0])
+            handles[f"raw float32 vectors ({dim}-d)"], = ax.plot(
+                sizes, [4 * dim * n / divisor for n in sizes], color="black", linestyle=":", linewidth=1)
+        ax.set_xscale("log")
+        ax.set_yscale(yscale)
+        ax.set_title(title)
+        ax.set_xlabel("database size n (items, log)")
+        ax.set_ylabel(ylabel)
+        ax.grid(True, which="both", alpha=0.25)
+    legend = axes.flat[-1]
+    legend.axis("off")
+    legend.legend(handles.values(), handles.keys(), loc="upper left", frameon=False, fontsize=9)
+    first = rows.iloc[0]
+    fig.suptitle(f"Scaling with the database size: synthetic {int(first['dim'])}-d features, 1,000 classes "
+                 f"(bench.scaling); backends over {int(first['queries']):,} queries, at the fastest point with "
+                 f"recall@10 >= 0.9 (else their best)\n{first['hardware']}, CPU only; timings on a shared machine",
+                 fontsize=10)
+    notes = skipped_lines(rows)
+    if notes:
+        fig.text(0.01, -0.01, "\n".join(notes), fontsize=8, va="top")
+    fig.tight_layout()
+    return fig, path
+
+
+def write_scaling_figures(results: Path, reports: Path) -> list[Path]:
+    """Draw ``reports/scaling.png`` from ``results/scaling/scaling.csv``; without rows, remove a
+    figure left from earlier results and return []."""
+    source, figure = Path(results) / SCALING_CSV, Path(reports) / FIGURE
+    table = pd.read_csv(source, keep_default_na=False, na_values=[""]) if source.exists() else pd.DataFrame()
+    if table.empty:
+        figure.unlink(missing_ok=True)
+        return []
+    return [draw(latest_config(table), figure)]
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m bench.scaling_report", description=__doc__.splitlines()[0])
+    p.add_argument("--results", type=Path, default=Path("results"))
+    p.add_argument("--reports", type=Path, default=Path("reports"))
+    args = p.parse_args(argv)
+    written = write_scaling_figures(args.results, args.reports)
+    print("\n".join(map(str, written)) or f"no {args.results / SCALING_CSV} yet: run python -m bench.scaling")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
