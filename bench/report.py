@@ -22,7 +22,7 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from . import plots
+from . import plots, throughput_report
 from .results import CELL_KEYS, ResultStore
 from .scaling_report import write_scaling_figures
 
@@ -41,7 +41,8 @@ IDENTIFIERS = {"random": "Random", "hkm100": "HKM_100", "hkm200": "HKM_200", "hk
                "rqvae": "RQ-VAE", "rq": "RQ (ours)"}
 SHORT = {"precision": "P", "recall": "R", "mrr": "MRR", "map": "MAP"}
 # Files this module writes; stale ones (a dataset gone from results/) are removed first.
-OUTPUTS = ("README.md", "table[1-6]_*.md", "table[1-6]_*.csv", "fig[3-6]_*.png", "tradeoff_*.png")
+OUTPUTS = ("README.md", "table[1-6]_*.md", "table[1-6]_*.csv", "fig[3-6]_*.png", "tradeoff_*.png",
+           "throughput_*.png")
 MISSING = "–"
 
 
@@ -485,25 +486,46 @@ def stage_times(cell: Cell) -> dict[str, float]:
             if m.startswith("ms_per_query_")}
 
 
-def fig5(section: Section, out: Path, paper: dict, manifests: dict) -> Path | None:
-    cells = main_cells(section)
-    beams = sorted((c for c in cells if c.irgen and stage_times(c)), key=lambda c: c.fields["beam"])
-    ann = [c for c in (representative(g) for g in series([c for c in cells if not c.irgen])) if stage_times(c)]
-    if not beams and not ann:
-        return None
-    bars = [(f"beam {c.fields['beam']}", stage_times(c)) for c in beams]
-    bars += [(line_label(c, with_setting=False).replace(" / ", "\n"), stage_times(c)) for c in ann]
+def fig5(section: Section, out: Path, paper: dict, manifests: dict, timings: list | None = None,
+         timing_hw: str = "") -> Path | None:
+    """From ``bench.throughput``'s timings of this dataset where there are any (warm-up, median
+    of repeats, one batch size), else from the timings ``bench.run`` recorded while searching."""
+    measured = throughput_report.fig5_bars(throughput_report.for_section(timings or [], section.dataset,
+                                           section.protocol, section.limit), timing_bar_label)
+    if measured:
+        bars, n_beams, words = measured
+        source = f"bench.throughput: {words}, median of repeats, {timing_hw}"
+    else:
+        cells = main_cells(section)
+        beams = sorted((c for c in cells if c.irgen and stage_times(c)), key=lambda c: c.fields["beam"])
+        ann = [c for c in (representative(g) for g in series([c for c in cells if not c.irgen])) if stage_times(c)]
+        if not beams and not ann:
+            return None
+        bars = [(f"beam {c.fields['beam']}", stage_times(c)) for c in beams]
+        bars += [(line_label(c, with_setting=False).replace(" / ", "\n"), stage_times(c)) for c in ann]
+        n_beams = len(beams)
+        source = f"bench.run search timings, {hardware_label(beams + ann, manifests)}"
     refs = []
     if section.paper:
         hardware = paper["throughput"]["hardware"]
         refs = [(f"beam {b}", 100 * s, f"paper, total on one {hardware}")
                 for b, s in sorted(paper["throughput"]["seconds_per_query"].items())
                 if any(label == f"beam {b}" for label, _ in bars)]
-    what = ("IRGen search time vs beam size, beside feature + ANN search" if beams
+    what = ("IRGen search time vs beam size, beside feature + ANN search" if n_beams
             else "feature + ANN search time (no IRGen timings yet)")
-    title = (f"Figure 5: {what}\n"
-             f"{section.title}, {hardware_label(beams + ann, manifests)}")
-    return plots.stage_bars(bars, len(beams), refs, title, out / f"fig5_speed_{section.slug}.png")
+    title = f"Figure 5: {what}\n{section.title}; {source}"
+    return plots.stage_bars(bars, n_beams, refs, title, out / f"fig5_speed_{section.slug}.png")
+
+
+def timing_bar_label(t) -> str:
+    return f"{MODELS.get(t.features, t.features)}\n{BACKENDS.get(t.backend, t.backend)}"
+
+
+def throughput_fig(section: Section, out: Path, timings: list, timing_hw: str) -> Path | None:
+    mine = [t for t in timings if (t.dataset, t.protocol, t.limit) == (section.dataset, section.protocol, section.limit)]
+    return throughput_report.qps_figure(mine, f"Queries per second vs batch size: {section.title}\n{timing_hw}",
+                                        out / f"throughput_{section.slug}.png",
+                                        lambda t: timing_bar_label(t).replace("\n", " / "))
 
 
 def fig6_sections(sections: list[Section]) -> list[Section]:
@@ -544,13 +566,18 @@ def tradeoff(section: Section, out: Path, manifests: dict) -> Path | None:
     return plots.tradeoff(lines, k, title, out / f"tradeoff_{section.slug}.png")
 
 
-def build_figures(sections: list[Section], paper: dict, manifests: dict, out: Path) -> list[tuple[str, list[Figure]]]:
+def build_figures(sections: list[Section], paper: dict, manifests: dict, out: Path,
+                  results: Path | None = None) -> list[tuple[str, list[Figure]]]:
     """Per kind of figure, one Figure per dataset (path, or why it was not drawn)."""
     deep = fig6_sections(sections)
+    timings = throughput_report.load_timings(results) if results is not None else []
+    timing_hw = throughput_report.hardware(results, timings) if timings else ""
     kinds = [("Figure 3: precision vs true-positive rate", "no curve_precision / curve_tpr rows", lambda s: fig3(s, out)),
              ("Figure 4: MRR@K", "no mrr rows", lambda s: fig4(s, out)),
              ("Figure 5: search time per 100 queries vs beam size", "no timings (ms_per_query_<stage>)",
-              lambda s: fig5(s, out, paper, manifests)),
+              lambda s: fig5(s, out, paper, manifests, timings, timing_hw)),
+             ("Queries per second vs batch size (bench.throughput)", "no bench.throughput rows",
+              lambda s: throughput_fig(s, out, timings, timing_hw)),
              ("Figure 6: precision vs K", "not a million-scale set, nor ranked to depth 100",
               lambda s: fig6(s, out) if any(s is d for d in deep) else None),
              ("Accuracy (P@10 or the largest K <= 10) vs queries per second, Pareto front marked",
@@ -700,7 +727,7 @@ def build(results: Path, reports: Path) -> list[Path]:
                 path = reports / f"{t.name}{suffix}"
                 path.write_text(text)
                 written.append(path)
-    figures = build_figures(sections, paper, manifests, reports)
+    figures = build_figures(sections, paper, manifests, reports, results)
     written += [f.path for _, figs in figures for f in figs if f.path]
     written += write_scaling_figures(results, reports)
     (reports / "README.md").write_text(readme(sections, tables, figures, manifests, reports))
