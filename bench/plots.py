@@ -18,7 +18,8 @@ STYLE = {"font.family": "DejaVu Sans", "font.size": 9, "axes.titlesize": 10, "ax
          "legend.fontsize": 8, "axes.grid": True, "grid.alpha": 0.3, "figure.dpi": 150, "savefig.dpi": 150,
          "svg.hashsalt": "irgen-bench", "axes.spines.top": False, "axes.spines.right": False}
 MODEL_COLORS = {"irgen": "#d62728", "ftclip": "#1f77b4", "clip": "#17becf", "cgd": "#2ca02c", "irt": "#9467bd",
-                "res101": "#8c564b", "effnet": "#ff7f0e", "smallcnn": "#7f7f7f"}
+                "res101": "#8c564b", "effnet": "#ff7f0e", "effnet-lite0 (ImageNet)": "#ff7f0e", "smallcnn": "#7f7f7f",
+                "irgen-enc": "#e377c2"}
 SPARE_COLORS = ["#bcbd22", "#e377c2", "#393b79", "#637939", "#8c6d31", "#843c39"]
 BACKEND_MARKS = {"linear": ("o", "-"), "faiss-flat": ("D", "-"), "ivfpq": ("s", "--"), "scann": ("^", "-."),
                  "spann": ("v", ":"), "beam": ("*", "-")}
@@ -41,7 +42,8 @@ class Line:
 
     @property
     def style(self) -> dict:
-        color = MODEL_COLORS.get(self.model) or SPARE_COLORS[sum(map(ord, self.model)) % len(SPARE_COLORS)]
+        color = (MODEL_COLORS.get(self.model) or MODEL_COLORS.get(self.model.split("-")[0])  # cgd-small: cgd's
+                 or SPARE_COLORS[sum(map(ord, self.model)) % len(SPARE_COLORS)])
         marker, linestyle = BACKEND_MARKS.get(self.backend, ("P", "-"))
         thick = self.model == "irgen"
         return {"color": color, "marker": marker, "linestyle": linestyle, "linewidth": 2.2 if thick else 1.4,

@@ -34,7 +34,8 @@ PAPER_DATASETS = {"inshop": "In-shop Clothes", "cub200": "CUB-200-2011", "cars19
 STAND_INS = {"fashion-mnist": "Fashion-MNIST", "digits": "sklearn digits"}
 LARGE_SETS = ("imagenet", "places365")
 MODELS = {"res101": "Res101-Img", "clip": "CLIP", "cgd": "CGD", "irt": "IRT_R", "ftclip": "FT-CLIP",
-          "effnet": "EfficientNet-Lite0", "smallcnn": "SmallCNN", "irgen": "IRGen"}
+          "effnet": "EfficientNet-Lite0", "effnet-lite0 (ImageNet)": "EfficientNet-Lite0 (ImageNet)",
+          "smallcnn": "SmallCNN", "irgen": "IRGen", "irgen-enc": "IRGen's encoder (f_cls)"}
 BACKENDS = {"linear": "linear scan", "faiss-flat": "Faiss flat", "ivfpq": "Faiss IVF-PQ", "scann": "ScaNN",
             "spann": "SPANN", "beam": "beam search"}
 IDENTIFIERS = {"random": "Random", "hkm100": "HKM_100", "hkm200": "HKM_200", "hkm500": "HKM_500",
