@@ -15,6 +15,7 @@ import json
 import logging
 import re
 import sys
+import textwrap
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -503,7 +504,7 @@ def fig5(section: Section, out: Path, paper: dict, manifests: dict, timings: lis
         if not beams and not ann:
             return None
         bars = [(f"beam {c.fields['beam']}", stage_times(c)) for c in beams]
-        bars += [(line_label(c, with_setting=False).replace(" / ", "\n"), stage_times(c)) for c in ann]
+        bars += [(timing_bar_label(c), stage_times(c)) for c in ann]
         n_beams = len(beams)
         source = f"bench.run search timings, {hardware_label(beams + ann, manifests)}"
     refs = []
@@ -519,7 +520,9 @@ def fig5(section: Section, out: Path, paper: dict, manifests: dict, timings: lis
 
 
 def timing_bar_label(t) -> str:
-    return f"{MODELS.get(t.features, t.features)}\n{BACKENDS.get(t.backend, t.backend)}"
+    """A feature method's bar in Figure 5: its model's name wrapped to the bar's width, then its backend."""
+    model = "\n".join(textwrap.wrap(MODELS.get(t.features, t.features), 12))
+    return f"{model}\n{BACKENDS.get(t.backend, t.backend)}"
 
 
 def throughput_fig(section: Section, out: Path, timings: list, timing_hw: str) -> Path | None:
