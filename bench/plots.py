@@ -214,6 +214,8 @@ def qps_vs_batch(lines: list[Line], title: str, path: Path):
     batches = sorted({b for line in lines for b in line.x})
     ax.set_xticks(batches, [str(b) for b in batches])
     ax.xaxis.set_minor_formatter(ticker.NullFormatter())
+    ax.yaxis.set_major_formatter(ticker.FuncFormatter(lambda v, _: f"{v:g}"))
+    ax.yaxis.set_minor_formatter(ticker.FuncFormatter(lambda v, _: f"{v:g}" if str(v)[0] in "25" else ""))
     ax.set(xlabel="queries per batch (log scale)", ylabel="queries per second (log scale)", title=title)
     legend_outside(ax)
     return fig, path

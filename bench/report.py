@@ -529,7 +529,7 @@ def throughput_fig(section: Section, out: Path, timings: list, timing_hw: str) -
     mine = [t for t in timings if (t.dataset, t.protocol, t.limit) == (section.dataset, section.protocol, section.limit)]
     return throughput_report.qps_figure(mine, f"Queries per second vs batch size: {section.title}\n{timing_hw}",
                                         out / f"throughput_{section.slug}.png",
-                                        lambda t: timing_bar_label(t).replace("\n", " / "))
+                                        lambda t: f"{MODELS.get(t.features, t.features)} / {BACKENDS.get(t.backend, t.backend)}")
 
 
 def fig6_sections(sections: list[Section]) -> list[Section]:
