@@ -96,8 +96,11 @@ class ResidualQuantizer(nn.Module):
             partial.append(recon)
         return torch.stack(codes, dim=1), torch.stack(partial)
 
-    def encode(self, f: torch.Tensor) -> torch.Tensor:
-        return self.quantize(f)[0]
+    @torch.no_grad()
+    def encode(self, f: torch.Tensor, chunk: int = 65536) -> torch.Tensor:
+        """f (n, d) -> codes (n, M), a chunk of rows at a time: the partial reconstructions
+        ``quantize`` keeps for the loss would take M * n * d floats (2 GB for 10^6 x 128)."""
+        return torch.cat([self.quantize(f[start:start + chunk])[0] for start in range(0, len(f), chunk)])
 
     def decode(self, codes: torch.Tensor) -> torch.Tensor:
         """codes (B, M) -> the full reconstruction (B, d)."""

@@ -48,6 +48,7 @@ def test_codes_in_range_and_deterministic_for_a_seed():
     assert codes.min() >= 0 and codes.max() < 16
     assert torch.equal(codes, b.encode(x))
     assert not torch.equal(a.codebooks, c.codebooks)
+    assert torch.equal(a.encode(x, chunk=7), codes)  # chunked encoding: the same codes
 
 
 def test_fewer_points_than_codebook_entries_still_fits():
