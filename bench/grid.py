@@ -34,6 +34,7 @@ from datasets import DatasetError, load_dataset
 from methods.base import HarnessError
 
 from . import run as run_cell
+from .cli import UNAVAILABLE
 
 log = logging.getLogger("bench.grid")
 
@@ -159,7 +160,7 @@ def main(argv: list[str] | None = None) -> int:
         code = tool_main(tool)(call)
         if code == 130:
             return 130
-        if code == run_cell.UNAVAILABLE:
+        if code == UNAVAILABLE:
             unavailable.append(line)
         elif code != 0:
             failed.append(line)

@@ -23,6 +23,8 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
+from methods.base import parse_setting as parse_pairs
+
 from . import plots, throughput_report
 from .results import CELL_KEYS, ResultStore
 from .scaling_report import write_scaling_figures
@@ -54,11 +56,6 @@ MISSING = "–"
 def natural_key(text: str) -> tuple:
     """Sort key that orders ``nprobe=8`` before ``nprobe=16``."""
     return tuple((0, int(t), "") if t.isdigit() else (1, 0, t) for t in re.split(r"(\d+)", text))
-
-
-def parse_pairs(text: str) -> dict[str, str]:
-    """``identifier=rq,T=4`` -> {"identifier": "rq", "T": "4"}; ``-`` -> {}."""
-    return dict(p.split("=", 1) for p in text.split(",") if "=" in p)
 
 
 @dataclass(eq=False)

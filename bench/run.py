@@ -20,7 +20,7 @@ from methods.cache import digest
 from methods.config import parse_sets
 from methods.registry import MethodOptions, make_method, method_names
 
-from .cli import UNAVAILABLE, guarded  # noqa: F401  (UNAVAILABLE: the grid reads it here)
+from .cli import guarded
 from .evaluate import evaluate, timing_rows
 from .manifest import git_version, hardware, new_run_id, package_versions
 from .results import CELL_KEYS, ResultStore
@@ -93,10 +93,11 @@ def method_overrides(args) -> dict:
     return overrides
 
 
-def cell_record(ds, args, method, setting: dict) -> dict:
+def cell_record(ds, args, method, setting: str) -> dict:
+    """A results cell's keys; ``setting`` is the setting's label (``setting_label``)."""
     return {"dataset": ds.name, "protocol": ds.protocol, "limit": str(args.limit or "-"), "seed": args.seed,
             "method": method.name, "variant": method.variant, "features": method.features,
-            "backend": method.backend, "setting": setting_label(setting)}
+            "backend": method.backend, "setting": setting}
 
 
 def run(args) -> int:
@@ -118,7 +119,7 @@ def run(args) -> int:
     store = ResultStore(args.results)
     cells = []
     for setting in method.settings():
-        record = cell_record(ds, args, method, setting)
+        record = cell_record(ds, args, method, setting_label(setting))
         record["cell_id"] = digest(record, ds.fingerprint, method.describe(), ks, depth)
         cells.append((setting, record))
     done = store.finished_cells()

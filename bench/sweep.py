@@ -208,7 +208,7 @@ def load_rows(path: Path) -> pd.DataFrame:
 def save_rows(table: pd.DataFrame, path: Path) -> pd.DataFrame:
     """Merge into the CSV at ``path``, replacing earlier rows with the same key."""
     if path.exists():
-        old = pd.read_csv(path, keep_default_na=False, na_values=[""])
+        old = load_rows(path)
         old = old[~old.set_index(ROW_KEY).index.isin(table.set_index(ROW_KEY).index)]
         table = pd.concat([old, table], ignore_index=True)
     atomic_write(path, lambda tmp: table.to_csv(tmp, index=False))

@@ -41,7 +41,7 @@ from tqdm import tqdm
 
 from datasets import load_batch, load_dataset
 from methods.backends import cached_build, make_backend
-from methods.base import HarnessError, RunContext, Stopwatch
+from methods.base import HarnessError, RunContext, Stopwatch, parse_setting
 from methods.cache import digest
 from methods.config import parse_sets
 from methods.registry import MethodOptions, make_method
@@ -49,7 +49,7 @@ from methods.registry import MethodOptions, make_method
 from .manifest import git_version, hardware, new_run_id, package_versions
 from .results import ResultStore
 from .cli import guarded
-from .run import int_list
+from .run import cell_record, int_list
 
 log = logging.getLogger("bench.throughput")
 
@@ -117,6 +117,11 @@ def timed(fn, stopwatch: Stopwatch, repeats: int, warmup: int) -> list[dict[str,
     return runs
 
 
+def autocast(dtype: str, device: str):
+    """bf16 autocast for ``--dtype bf16``, nothing for fp32."""
+    return torch.autocast(torch.device(device).type, dtype=torch.bfloat16) if dtype == "bf16" else nullcontext()
+
+
 class IRGenTimer:
     """IRGen's model and prefix tree, ready to time a batch of queries stage by stage."""
 
@@ -148,21 +153,17 @@ class IRGenTimer:
         return {"db_items": float(self.n_items), "n_identifiers": float(self.tree.n_leaves),
                 "tree_bytes": float(self.tree.nbytes()), "index_s": self.build_s}
 
-    def stages(self):
-        return IRGEN_STAGES
-
     def run(self, query, idx: np.ndarray, beam: int, stopwatch: Stopwatch) -> None:
         from methods.irgen.beam_search import beam_search, expand_to_items
 
-        bf16 = self.args.dtype == "bf16"
         device = self.ctx.device
-        autocast = torch.autocast(torch.device(device).type, dtype=torch.bfloat16) if bf16 else nullcontext()
         with torch.no_grad():
             with stopwatch("preprocess"):
                 x = self.encoder.normalise(load_batch(query, idx, self.encoder.image_size), device)
-            with stopwatch("encoder"), autocast:
+            with stopwatch("encoder"), autocast(self.args.dtype, device):
                 memory = self.encoder(x)[1]
-            _, _, leaves = beam_search(self.decoder, memory, self.tree, beam, stopwatch=stopwatch, bf16=bf16)
+            _, _, leaves = beam_search(self.decoder, memory, self.tree, beam, stopwatch=stopwatch,
+                                       bf16=self.args.dtype == "bf16")
             with stopwatch("lookup"):
                 expand_to_items(leaves, self.tree, self.args.k).cpu()
 
@@ -170,22 +171,17 @@ class IRGenTimer:
 def untrained_irgen(method, ctx: RunContext):
     """A randomly initialised encoder and decoder of the method's configured sizes."""
     from methods.irgen.decoder import Decoder
-    from methods.irgen.encoder import Encoder, ViTBackbone, build_encoder, small_vit
+    from methods.irgen.encoder import Encoder, ViTBackbone, build_encoder
 
     cfg = method.cfg
-    torch.manual_seed(ctx.seed)
     if cfg.encoder.kind == "clip-vit-b16":  # the paper's tower, random weights: no CLIP file needed
         import open_clip
 
+        torch.manual_seed(ctx.seed)
         visual = open_clip.create_model("ViT-B-16", pretrained=None).visual
         encoder = Encoder(cfg.encoder, ViTBackbone(visual, cfg.encoder.frozen_blocks), {"random_seed": ctx.seed})
-    elif cfg.encoder.kind == "vit":
-        encoder = Encoder(cfg.encoder, ViTBackbone(small_vit(cfg.encoder), cfg.encoder.frozen_blocks),
-                          {"random_seed": ctx.seed})
-    elif cfg.encoder.kind == "effnet":
-        encoder = build_encoder(cfg.encoder, ctx, seed=ctx.seed)  # packaged weights: always here
-    else:
-        raise HarnessError(f"encoder.kind={cfg.encoder.kind!r}: choose effnet, vit or clip-vit-b16")
+    else:  # effnet (its packaged weights are always here) or the small ViT (random init)
+        encoder = build_encoder(cfg.encoder, ctx, seed=ctx.seed)
     vocab = cfg.tokenizer.L
     dcfg = dataclasses.replace(cfg.decoder, vocab_size=vocab, seq_len=method.seq_len, memory_dim=cfg.encoder.memory_dim)
     return encoder.to(ctx.device), Decoder(dcfg).to(ctx.device), vocab
@@ -217,27 +213,16 @@ class FeatureTimer:
         stats = self.index.stats()
         return {"db_items": float(self.n_items), "build_s": stats["build_s"], "index_bytes": stats["memory_bytes"]}
 
-    def stages(self):
-        return FEATURE_STAGES
-
     def run(self, query, idx: np.ndarray, setting: dict, stopwatch: Stopwatch) -> None:
-        bf16 = self.args.dtype == "bf16"
         device = self.ctx.device
-        autocast = torch.autocast(torch.device(device).type, dtype=torch.bfloat16) if bf16 else nullcontext()
         with torch.no_grad():
             with stopwatch("preprocess"):
                 x = self.model.normalise(load_batch(query, idx, self.model.image_size), device)
-            with stopwatch("feature"), autocast:
+            with stopwatch("feature"), autocast(self.args.dtype, device):
                 q = self.model.encode(x).float().cpu().numpy().astype(np.float32)
         self.index.set_query_params(**setting)
         self.index.search(q, self.args.k)
         stopwatch.seconds["search"] = stopwatch.seconds.get("search", 0.0) + self.index.last_search_s
-
-
-def cell_record(ds, args, method, setting: str) -> dict:
-    return {"dataset": ds.name, "protocol": ds.protocol, "limit": str(args.limit or "-"), "seed": args.seed,
-            "method": method.name, "variant": method.variant, "features": method.features,
-            "backend": method.backend, "setting": setting}
 
 
 def setting_text(values: dict) -> str:
@@ -323,7 +308,7 @@ def target_lines(table) -> str:
     """The issue's CPU targets as ratios measured in this run (batch 128, beams 10 and 30)."""
     cells = {}
     for setting, rows in table.groupby("setting", sort=False):
-        pairs = dict(p.split("=", 1) for p in setting.split(","))
+        pairs = parse_setting(setting)
         if pairs.get("batch") == str(TARGET_BATCH) and pairs.get("db") == "dataset":
             cells[int(pairs["beam"])] = dict(zip(rows.metric, rows.value))
     if 10 not in cells:

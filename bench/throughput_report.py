@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from methods.base import parse_setting
+
 from . import plots
 from .results import ResultStore
 
@@ -49,10 +51,6 @@ class Timing:
         ms = {m[len("ms_per_query_"):]: v for m, v in self.values.items()
               if m.startswith("ms_per_query_") and m != "ms_per_query_total"}
         return {s: ms[s] / 10.0 for s in STAGE_ORDER if s in ms}
-
-
-def parse_setting(text: str) -> dict[str, str]:
-    return dict(p.split("=", 1) for p in text.split(",") if "=" in p)
 
 
 def load_timings(results: Path) -> list[Timing]:

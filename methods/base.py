@@ -121,3 +121,8 @@ class Method(ABC):
 def setting_label(setting: dict) -> str:
     """A setting as the results table writes it: ``beam=10`` or ``-``."""
     return ",".join(f"{k}={v}" for k, v in sorted(setting.items())) or "-"
+
+
+def parse_setting(text: str) -> dict[str, str]:
+    """A ``key=value,key=value`` label (a setting or a variant) back to a dict; ``-`` -> {}."""
+    return dict(p.split("=", 1) for p in text.split(",") if "=" in p)
