@@ -17,6 +17,7 @@ from datasets import load_dataset
 from methods import distributed
 from methods.base import HarnessError, RunContext, setting_label
 from methods.cache import digest
+from methods.features.weights import starting_weights
 from methods.config import parse_sets
 from methods.registry import MethodOptions, make_method, method_names
 
@@ -117,10 +118,13 @@ def run(args) -> int:
     ctx = RunContext(device=args.device, seed=args.seed, cache_dir=args.cache, weights_dir=args.weights,
                      progress=not args.no_progress, dtype=args.dtype)
     store = ResultStore(args.results)
+    # the pretrained files' checksums: a cell computed from another file is not this cell
+    weights = starting_weights(method.pretrained_files(), ctx)
     cells = []
     for setting in method.settings():
         record = cell_record(ds, args, method, setting_label(setting))
-        record["cell_id"] = digest(record, ds.fingerprint, method.describe(), ks, depth)
+        extra = [weights] if weights else []  # the ids of cells without pretrained files stay as they were
+        record["cell_id"] = digest(record, ds.fingerprint, method.describe(), ks, depth, *extra)
         cells.append((setting, record))
     done = store.finished_cells()
     todo = distributed.broadcast_object([(s, r) for s, r in cells if args.force or r["cell_id"] not in done])
@@ -131,7 +135,8 @@ def run(args) -> int:
         manifest = {"run_id": run_id, "argv": sys.argv, "dataset": {"name": ds.name, "protocol": ds.protocol,
                     "fingerprint": ds.fingerprint, "sizes": [len(ds.train), len(ds.database), len(ds.query)],
                     **ds.info}, "seed": args.seed, "ks": ks, "depth": depth, "code": git_version(),
-                    "packages": package_versions(), "hardware": hardware(args.device)}
+                    "packages": package_versions(), "hardware": hardware(args.device),
+                    "pretrained_weights": weights}
         main = distributed.is_main()
         if main:
             store.write_manifest(run_id, {**manifest, "method": method.describe()})
@@ -149,6 +154,7 @@ def run(args) -> int:
             metrics += timing_rows(result.timings, len(ds.query))
             metrics += [(name, 0, float(v)) for name, v in result.extra.items()]
             store.write_cell([{**record, "run_id": run_id, "metric": m, "k": k, "value": v} for m, k, v in metrics])
+    distributed.barrier()  # rank 0's rows are written before any process leaves the group
     if not distributed.is_main():
         return 0
     table = store.load()
@@ -160,7 +166,8 @@ def run(args) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     return guarded(run, build_parser().parse_args(argv),
-                   "finished cells are saved in results/; run the same command again to continue")
+                   "finished cells are saved in results/; run the same command again to continue",
+                   cleanup=distributed.shutdown)
 
 
 if __name__ == "__main__":

@@ -9,7 +9,9 @@ norm uses the whole batch's statistics, and rank 0 alone writes checkpoints and 
 trained model. A model's cache key names what is trained (method config, data, seed), not
 how (processes, ``--accumulate``, ``--amp``), so ``python -m bench.run`` with the same
 --dataset / --limit / --seed / --set finds the model and does not train again. A killed
-run, started again with the same command, resumes from its last checkpoint (IRGen).
+run, started again with the same command, resumes from its last checkpoint: a feature
+model's every ``--checkpoint-every`` steps, IRGen's after every tokenizer round and every
+``--set checkpoint_every=N`` encoder-decoder steps.
 """
 from __future__ import annotations
 
@@ -44,6 +46,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="micro-batches per step (gradient accumulation; the global batch stays train.batch_size)")
     p.add_argument("--amp", action=argparse.BooleanOptionalAction, default=None,
                    help="bf16 autocast while training (CUDA only; default: on with --device cuda)")
+    p.add_argument("--checkpoint-every", type=int, default=200, metavar="N",
+                   help="a feature model's training steps between checkpoints (IRGen: --set checkpoint_every=N)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--limit", type=int, help="keep at most N images per split (seeded)")
     p.add_argument("--cache", type=Path, default=Path("cache"))
@@ -55,6 +59,8 @@ def check(args) -> None:
     if args.method not in TRAINABLE:
         raise HarnessError(f"--method {args.method}: nothing to train (an off-the-shelf model or unknown); "
                            f"bench.train trains one of: {', '.join(TRAINABLE)}")
+    if args.checkpoint_every < 1:
+        raise HarnessError(f"--checkpoint-every {args.checkpoint_every}: give a positive number of steps")
     if args.accumulate < 1:
         raise HarnessError(f"--accumulate {args.accumulate}: give a positive number of micro-batches")
     cuda = args.device.startswith("cuda")
@@ -76,7 +82,8 @@ def train(args) -> int:
                             overrides=method_overrides(args))
     method = make_method(args.method, options)
     ctx = RunContext(device=device, seed=args.seed, cache_dir=args.cache, weights_dir=args.weights,
-                     progress=not args.no_progress, accumulate=args.accumulate, amp=args.amp)
+                     progress=not args.no_progress, accumulate=args.accumulate, amp=args.amp,
+                     checkpoint_every=args.checkpoint_every)
     log.info("training %s on %s: %d train images, %d process(es), %d micro-batch(es) per step%s",
              method.name, ds.name, len(ds.train), distributed.world_size(), args.accumulate,
              ", bf16 autocast" if args.amp else "")

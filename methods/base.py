@@ -37,6 +37,7 @@ class RunContext:
     dtype: str = "fp32"
     accumulate: int = 1
     amp: bool = False
+    checkpoint_every: int = 200  # a trained feature model's steps between checkpoints
 
     def cache(self, *parts: str) -> Path:
         path = Path(self.cache_dir).joinpath(*parts)
@@ -111,6 +112,11 @@ class Method(ABC):
     @abstractmethod
     def search(self, query, k: int, setting: dict, ctx: RunContext) -> Retrieval:
         """Top-k database indices for every query image under one setting."""
+
+    def pretrained_files(self) -> list:
+        """The published checkpoints (``WeightsFile``) this method starts from; their checksums
+        go into its cells' ids."""
+        return []
 
     def describe(self) -> dict:
         """Everything about this method that belongs in the manifest."""

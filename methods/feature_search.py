@@ -37,6 +37,9 @@ class FeatureSearch(Method):
     def settings(self) -> list[dict]:
         return self.query_settings or [{}]
 
+    def pretrained_files(self) -> list:
+        return self.model.pretrained_files()
+
     def fit(self, dataset, ctx: RunContext) -> None:
         self.model.fit(dataset.train, ctx)
         self.config["model"] = self.model.identity()

@@ -36,6 +36,10 @@ class FeatureModel(ABC):
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         """Float images (n, 3, s, s), normalised, to features (n, d)."""
 
+    def pretrained_files(self) -> list:
+        """The published checkpoints (``WeightsFile``) this model starts from; none at small size."""
+        return []
+
     def identity(self) -> dict:
         """What the features depend on besides the images (config, trained-weights hash)."""
         return {"name": self.name, "cfg": vars(self.cfg) if hasattr(self.cfg, "__dict__") else self.cfg}

@@ -21,10 +21,10 @@ from ..base import HarnessError
 from .base import FeatureModel
 from .losses import POOLINGS, batch_hard_triplet, combine_descriptors, gem, smoothed_tempered_ce
 from .metric_training import train_metric
-from .res101 import IMAGENET_MEAN, IMAGENET_STD, resnet
+from .res101 import IMAGENET_MEAN, IMAGENET_STD, RESNET101_WEIGHTS, resnet
 from .trained import cached_weights
 from .training import Objective, TrainConfig
-from .weights import sized, sized_name
+from .weights import WeightsFile, sized, sized_name
 
 
 @dataclass
@@ -108,11 +108,11 @@ class CGD(FeatureModel):
         self.net = CGDNet(backbone, self.cfg, int(train.labels.max()) + 1).to(ctx.device)
         tc = self.cfg.train
 
-        def train_fn():
+        def train_fn(run):
             groups = [(list(self.net.trunk.parameters()), tc.lr * tc.backbone_lr_scale),
                       (list(self.net.projections.parameters()) + list(self.net.aux.parameters()), tc.lr)]
             return train_metric(self, self.net, groups, Objective(self.outputs, self.criterion), train, tc,
-                                ctx, self.cfg.per_class)
+                                ctx, self.cfg.per_class, run)
 
         self.weights_id = cached_weights(self, self.net, train, ctx, train_fn, init=self.init)
         self.net.eval()
@@ -122,6 +122,9 @@ class CGD(FeatureModel):
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)[0]
+
+    def pretrained_files(self) -> list[WeightsFile]:
+        return [RESNET101_WEIGHTS] if self.cfg.size == "paper" else []
 
     def identity(self) -> dict:
         return {"name": self.name, "cfg": asdict(self.cfg), "init": self.init, "weights": self.weights_id}

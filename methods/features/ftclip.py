@@ -39,9 +39,9 @@ class FTClip(Clip):
         super().fit(train, ctx)
         head = nn.Linear(self.visual.output_dim, int(train.labels.max()) + 1).to(ctx.device)
 
-        def train_fn():
+        def train_fn(run):
             return train_classifier(self, self.visual, head, train, self.cfg.train, ctx,
-                             features=lambda x: self.cfg.head_scale * self.encode(x))
+                                    features=lambda x: self.cfg.head_scale * self.encode(x), run=run)
 
         self.weights_id = cached_weights(self, self.visual, train, ctx, train_fn, init=self.init)
 

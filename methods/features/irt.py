@@ -92,9 +92,9 @@ class IRT(FeatureModel):
         self.net.to(ctx.device)
         tc = self.cfg.train
 
-        def train_fn():
+        def train_fn(run):
             return train_metric(self, self.net, [(list(self.net.parameters()), tc.lr)],
-                                Objective(self.encode, self.criterion), train, tc, ctx, self.cfg.per_class)
+                                Objective(self.encode, self.criterion), train, tc, ctx, self.cfg.per_class, run)
 
         self.weights_id = cached_weights(self, self.net, train, ctx, train_fn, init=self.init)
         self.net.eval()
@@ -104,6 +104,9 @@ class IRT(FeatureModel):
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         return F.normalize(self.net(x), dim=1)
+
+    def pretrained_files(self) -> list[WeightsFile]:
+        return [DEIT_WEIGHTS] if self.cfg.size == "paper" else []
 
     def identity(self) -> dict:
         return {"name": self.name, "cfg": asdict(self.cfg), "init": self.init, "weights": self.weights_id}

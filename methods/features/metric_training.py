@@ -9,6 +9,7 @@ import torch.nn as nn
 
 from datasets import Split
 
+from ..checkpoint import Resumable
 from .training import Objective, TrainConfig, run_steps
 
 
@@ -25,7 +26,7 @@ def class_balanced_batches(labels: np.ndarray, batch_size: int, per_class: int, 
 
 
 def train_metric(model, net: nn.Module, groups: list[tuple[list, float]], objective: Objective, split: Split,
-                 cfg: TrainConfig, ctx, per_class: int) -> list[float]:
+                 cfg: TrainConfig, ctx, per_class: int, run: Resumable | None = None) -> list[float]:
     """Train ``net`` by ``objective`` with AdamW over ``groups`` of (params, lr).
 
     ``model`` is the FeatureModel (image size, normalisation); returns the loss curve.
@@ -33,4 +34,4 @@ def train_metric(model, net: nn.Module, groups: list[tuple[list, float]], object
     batch_size = min(cfg.batch_size, len(split))
     steps = max(1, int(cfg.epochs * len(split) / batch_size))
     batches = class_balanced_batches(split.labels, batch_size, per_class, steps, ctx.seed)
-    return run_steps(model, [net], groups, objective, split, cfg, ctx, batches, steps)
+    return run_steps(model, [net], groups, objective, split, cfg, ctx, batches, steps, run)

@@ -72,5 +72,8 @@ class Res101(FeatureModel):
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)
 
+    def pretrained_files(self) -> list[WeightsFile]:
+        return [RESNET101_WEIGHTS] if self.cfg.size == "paper" else []
+
     def identity(self) -> dict:
         return {"name": self.name, "cfg": asdict(self.cfg), "init": self.init}

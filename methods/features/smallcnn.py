@@ -46,11 +46,11 @@ class SmallCNN(FeatureModel):
         return F.normalize(self.backbone(x), dim=1)
 
     def fit(self, train, ctx) -> None:
-        def train_fn():
+        def train_fn(run):
             head = nn.Linear(self.cfg.dim, int(train.labels.max()) + 1).to(ctx.device)
             # a temperature on the unit-norm features keeps the softmax sharp enough to learn
             return train_classifier(self, self.backbone, head, train, self.cfg.train, ctx,
-                             features=lambda x: 16.0 * self.encode(x))
+                                    features=lambda x: 16.0 * self.encode(x), run=run)
 
         self.backbone.to(ctx.device)
         self.weights_id = cached_weights(self, self.backbone, train, ctx, train_fn)

@@ -2,23 +2,25 @@
 a second run, or a run that was killed after training, loads them instead of training again.
 The key names what is trained, not how: a model trained by ``torchrun ... -m bench.train``
 on N processes has the key of the same model trained by ``bench.run`` in one, which reuses it.
-Only rank 0 writes."""
+Only rank 0 writes. Training writes checkpoints beside the model (``<name>.ckpt.pt``,
+every ``ctx.checkpoint_every`` steps); a run that finds one continues from it."""
 from __future__ import annotations
 
 import logging
 
 import torch.nn as nn
 
-from .. import distributed
-from ..cache import digest, load_torch, save_loss_curve, save_torch
+from ..cache import digest, load_torch
+from ..checkpoint import Resumable
 from .cache import file_label
 
 log = logging.getLogger(__name__)
 
 
 def cached_weights(model, module: nn.Module, train, ctx, train_fn, init: dict | None = None) -> str:
-    """Load ``module``'s trained state from the cache or call ``train_fn()`` (-> its loss curve)
-    and store it, with the loss curve beside it.
+    """Load ``module``'s trained state from the cache or call ``train_fn(run)`` (-> its loss
+    curve; ``run`` keeps its checkpoints, and a killed run resumes from them) and store it,
+    with the loss curve beside it.
 
     ``init`` identifies pretrained starting weights (file and checksum), if any.
     Returns the key that identifies these weights (it goes into the feature cache key).
@@ -30,8 +32,6 @@ def cached_weights(model, module: nn.Module, train, ctx, train_fn, init: dict | 
         module.load_state_dict(load_torch(path))
         log.info("%s: loaded trained weights %s", model.name, path)
     else:
-        losses = train_fn()
-        if distributed.is_main():
-            save_torch(module.state_dict(), path)
-            save_loss_curve(path, losses)
+        run = Resumable(path, model.name)
+        run.finish(module.state_dict(), train_fn(run))
     return key

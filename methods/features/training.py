@@ -22,6 +22,7 @@ from tqdm import tqdm
 from datasets import Split, load_batch
 
 from .. import distributed
+from ..checkpoint import Resumable
 from ..data_parallel import DataParallel
 
 log = logging.getLogger(__name__)
@@ -91,22 +92,59 @@ class Objective:
         return self.criterion(self.forward(x), y)
 
 
+def rng_state(ctx) -> dict:
+    """This process's torch random state (CPU, and its GPU's on CUDA)."""
+    state = {"cpu": torch.get_rng_state()}
+    if str(ctx.device).startswith("cuda"):
+        state["cuda"] = torch.cuda.get_rng_state(ctx.device)
+    return state
+
+
+def restore_rng(states: list[dict], ctx) -> None:
+    """Put back this process's random state from a checkpoint's (one per process)."""
+    if len(states) != distributed.world_size():
+        log.warning("the checkpoint was written by %d process(es), this run has %d: random draws inside the "
+                    "network (drop path) go on from a different state", len(states), distributed.world_size())
+        return
+    state = states[distributed.rank()]
+    torch.set_rng_state(state["cpu"])
+    if "cuda" in state and str(ctx.device).startswith("cuda"):
+        torch.cuda.set_rng_state(state["cuda"], ctx.device)
+
+
 def run_steps(model, nets: list[nn.Module], groups: list[tuple[list, float]], objective: Objective,
-              split: Split, cfg: TrainConfig, ctx, index_batches, steps: int) -> list[float]:
+              split: Split, cfg: TrainConfig, ctx, index_batches, steps: int,
+              run: Resumable | None = None) -> list[float]:
     """The training loop every feature model shares: ``steps`` AdamW steps of ``objective``
     over ``index_batches`` of ``split``, with the cosine schedule and flips, on this process
     or across torchrun's; ``nets`` are put in train mode, then back in eval mode. Returns the
-    loss curve (the global batch's loss, the same on every process)."""
+    loss curve (the global batch's loss, the same on every process).
+
+    With ``run``, a checkpoint (nets, optimizer, losses) is written every
+    ``ctx.checkpoint_every`` steps, and a checkpoint found there is resumed from: the
+    batches and flips of the steps it holds are drawn again and skipped, so the run goes on
+    exactly as an uninterrupted one."""
     opt = make_optimizer(groups, cfg)
     warmup = max(1, int(cfg.warmup_frac * steps))
     gen = torch.Generator().manual_seed(ctx.seed)
+    losses: list[float] = []
+    resumed = run.load() if run is not None else None
+    if resumed is not None:
+        for net, state in zip(nets, resumed["nets"]):
+            net.load_state_dict(state)
+        opt.load_state_dict(resumed["optimizer"])
+        losses = list(resumed["losses"])
+        restore_rng(resumed["rng"], ctx)
     for net in nets:
         net.train()
     parallel = DataParallel(nets, ctx)
-    losses = []
     bar = tqdm(enumerate(index_batches), total=steps, desc=f"train {model.name}",
                disable=not (ctx.progress and distributed.is_main()), leave=False)
     for step, idx in bar:
+        if step < len(losses):  # done before the checkpoint: draw its flips, as the first run did
+            if cfg.flip:
+                flip_mask(len(idx), gen)
+            continue
         for g in opt.param_groups:
             g["lr"] = g["base_lr"] * cosine_lr(step, steps, warmup)
         flips = flip_mask(len(idx), gen) if cfg.flip else None
@@ -119,6 +157,10 @@ def run_steps(model, nets: list[nn.Module], groups: list[tuple[list, float]], ob
         opt.zero_grad(set_to_none=True)
         losses.append(parallel.backward(len(idx), forward, lambda out, pos: objective.criterion(out, labels[pos])))
         opt.step()
+        if run is not None and (step + 1) % ctx.checkpoint_every == 0 and step + 1 < steps:
+            rng = distributed.all_objects(rng_state(ctx))  # every process's: drop path draws from it
+            run.save({"nets": [net.state_dict() for net in nets], "optimizer": opt.state_dict(),
+                      "losses": losses, "step": step + 1, "rng": rng})
         distributed.crash_if_asked(step + 1)
         if step % 20 == 0:
             bar.set_postfix(loss=f"{np.mean(losses[-20:]):.3f}")
@@ -130,7 +172,7 @@ def run_steps(model, nets: list[nn.Module], groups: list[tuple[list, float]], ob
 
 
 def train_classifier(model, backbone: nn.Module, head: nn.Module, split: Split, cfg: TrainConfig, ctx,
-                     features=None) -> list[float]:
+                     features=None, run: Resumable | None = None) -> list[float]:
     """Train ``backbone`` + linear ``head`` on ``split``'s labels; returns the loss curve.
 
     ``model`` is the FeatureModel (for its image size and normalisation); ``features``
@@ -144,4 +186,4 @@ def train_classifier(model, backbone: nn.Module, head: nn.Module, split: Split, 
     objective = Objective(lambda x: head(features(x)),
                           lambda logits, y: F.cross_entropy(logits, y, label_smoothing=cfg.label_smoothing))
     return run_steps(model, [backbone, head], groups, objective, split, cfg, ctx,
-                     batches(len(split), batch_size, steps, ctx.seed), steps)
+                     batches(len(split), batch_size, steps, ctx.seed), steps, run)

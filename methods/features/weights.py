@@ -114,6 +114,14 @@ def weights_checksum(path: Path) -> str:
     return _checksum(str(path), st.st_size, st.st_mtime)
 
 
+def starting_weights(specs, ctx) -> dict[str, str]:
+    """{file name: sha1} of the published checkpoints ``specs`` as found in the weights folder
+    (a missing one fails here, in one line): a results cell's id includes them, so a run with
+    another file never counts as done."""
+    found = [find_weights(spec, ctx) for spec in specs]
+    return {path.name: weights_checksum(path) for path in found}
+
+
 def load_pretrained(build, spec: WeightsFile, ctx, prefix: str = "") -> tuple[nn.Module, dict]:
     """``build()`` loaded with ``spec``'s file (found first, so a missing file fails before a
     big model is built); returns the module and what identifies its weights (file, checksum)."""

@@ -57,6 +57,15 @@ def held_out_items(database, train, fresh: float, seed: int) -> tuple[np.ndarray
     return held, keep
 
 
+def clip_files(cfg: IRGenConfig) -> list:
+    """The CLIP weights file, for the paper's encoder (``encoder.kind=clip-vit-b16``)."""
+    if cfg.encoder.kind != "clip-vit-b16":
+        return []
+    from .clip_weights import VIT_B16_WEIGHTS
+
+    return [VIT_B16_WEIGHTS]
+
+
 class IRGen(Method):
     name = "irgen"
 
@@ -89,6 +98,9 @@ class IRGen(Method):
 
     def settings(self) -> list[dict]:
         return [{"beam": b} for b in self.beams]
+
+    def pretrained_files(self) -> list:
+        return clip_files(self.cfg)
 
     def fit(self, dataset, ctx: RunContext) -> None:
         cfg = self.cfg
@@ -209,6 +221,9 @@ class IRGenEncoderFeatures(FeatureModel):
 
     def modules(self):
         return [self.tokenizer.encoder]
+
+    def pretrained_files(self) -> list:
+        return clip_files(self.cfg)
 
     def identity(self) -> dict:
         return {"name": self.name, "encoder": dataclasses.asdict(self.cfg.encoder),

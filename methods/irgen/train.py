@@ -27,7 +27,6 @@ import hashlib
 import logging
 import math
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -36,44 +35,14 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from .. import distributed
-from ..cache import digest, load_torch, save_loss_curve, save_torch
+from ..cache import digest
+from ..checkpoint import Resumable
 from ..data_parallel import DataParallel
 from ..features.training import TrainConfig, batches, cosine_lr, flip_mask, make_optimizer
 from .config import IRGenConfig, TokenizerConfig
 from .tokenizer import ResidualQuantizer, all_features, tokenizer_loss
 
 log = logging.getLogger(__name__)
-
-
-class Resumable:
-    """One training run's files: ``<name>.pt`` when finished, ``<name>.ckpt.pt`` meanwhile
-    (written by rank 0 alone, atomically), and the loss curve ``<name>.losses.json``."""
-
-    def __init__(self, final: Path):
-        self.final = Path(final)
-        self.checkpoint = self.final.with_name(self.final.stem + ".ckpt.pt")
-
-    def finished(self):
-        """The finished model's state, or None."""
-        return load_torch(self.final) if self.final.exists() else None
-
-    def load(self):
-        """The last checkpoint's state, or None."""
-        if not self.checkpoint.exists():
-            return None
-        log.info("irgen: resuming from checkpoint %s", self.checkpoint)
-        return load_torch(self.checkpoint)
-
-    def save(self, state) -> None:
-        if distributed.is_main():
-            save_torch(state, self.checkpoint)
-
-    def finish(self, state, losses: list[float] | None = None) -> None:
-        if distributed.is_main():
-            save_torch(state, self.final)
-            if losses is not None:
-                save_loss_curve(self.final, losses)
-            self.checkpoint.unlink(missing_ok=True)
 
 
 class Schedule:
@@ -253,7 +222,7 @@ def fit_tokenizer(cfg: IRGenConfig, encoder, inputs, labels: np.ndarray, ctx, da
     is trained in place. ``data`` is the data_key of the items."""
     key = digest("irgen-tokenizer", dataclasses.asdict(cfg.encoder), dataclasses.asdict(cfg.tokenizer),
                  encoder.init, data, ctx.seed)
-    run = Resumable(ctx.cache("models", f"irgen-tokenizer-{key}.pt"))
+    run = Resumable(ctx.cache("models", f"irgen-tokenizer-{key}.pt"), "irgen tokenizer")
     torch.manual_seed(ctx.seed)
     quantizer = ResidualQuantizer(cfg.tokenizer.M, cfg.tokenizer.L, cfg.encoder.dim).to(ctx.device)
     classifier = nn.Linear(cfg.encoder.dim, int(labels.max()) + 1).to(ctx.device)
@@ -275,7 +244,7 @@ def fit_encoder_decoder(cfg: IRGenConfig, encoder, decoder: nn.Module, inputs, l
     codes_sha1 = hashlib.sha1(np.ascontiguousarray(codes, dtype=np.int64).tobytes()).hexdigest()
     key = digest("irgen-ar", dataclasses.asdict(cfg.encoder), dataclasses.asdict(cfg.decoder),
                  dataclasses.asdict(cfg.train), init, codes_sha1, data, ctx.seed)
-    run = Resumable(ctx.cache("models", f"irgen-ar-{key}.pt"))
+    run = Resumable(ctx.cache("models", f"irgen-ar-{key}.pt"), "irgen encoder-decoder")
     model = nn.ModuleList([encoder, decoder])
     if (state := run.finished()) is not None:
         model.load_state_dict(state)

@@ -80,6 +80,27 @@ def test_a_killed_rank_resumes_from_the_last_checkpoint(tmp_path):
 
 
 @pytest.mark.slow
+def test_a_killed_rank_resumes_a_feature_model_from_its_last_checkpoint(tmp_path):
+    # IRT with drop path: every process's random state is in the checkpoint, and put back
+    irt = ["--method", "irt", "--set", "drop_path=0.1", "--set", "train.epochs=1", "--set", "train.batch_size=32",
+           "--checkpoint-every", "4"]
+    whole, crashed = tmp_path / "whole", tmp_path / "crashed"
+    launch("bench.train", *irt, *DATA, "--cache", str(whole), procs=2)
+    died = launch("bench.train", *irt, *DATA, "--cache", str(crashed), procs=2,
+                  env={"IRGEN_CRASH_AT": "1:5"}, check=False)
+    assert died.returncode != 0
+    (checkpoint,) = (crashed / "models").glob("irt-small-*.ckpt.pt")
+    state = torch.load(checkpoint, weights_only=False)
+    assert state["step"] == 4 and len(state["losses"]) == 4 and len(state["rng"]) == 2
+    again = launch("bench.train", *irt, *DATA, "--cache", str(crashed), procs=2)
+    assert "resuming from checkpoint" in again.stderr
+    assert not list((crashed / "models").glob("*.ckpt.pt"))
+    assert_same_curves(whole, crashed)
+    assert len(next(iter(loss_curves(whole).values()))) == 9
+    assert max_weight_diff(whole / "models", crashed / "models") < 1e-6
+
+
+@pytest.mark.slow
 def test_sharded_evaluation_writes_the_one_process_rows(tmp_path):
     two, one = tmp_path / "two", tmp_path / "one"
     ftclip = ["--method", "ftclip", "--set", "train.epochs=1", "--set", "train.batch_size=32"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 
+import pandas as pd
 import pytest
 import torch
 import torch.nn as nn
@@ -237,3 +238,43 @@ def test_wrong_files_are_refused_naming_the_file_key_and_shapes(tmp_path):
     assert str(tmp_path / CLIP_WEIGHTS.names[0]) in msg and "visual." in msg and "expected shape" in msg
     for big in tmp_path.iterdir():  # pytest keeps recent tmp folders: leave no 350 MB behind
         big.unlink()
+
+
+# ---------------------------------------------------------------- results know which file they came from
+
+
+def test_starting_weights_name_each_file_and_its_checksum(tmp_path):
+    (tmp_path / DEIT_WEIGHTS.names[0]).write_bytes(b"not really weights")
+    assert W.starting_weights([DEIT_WEIGHTS], ctx_for(tmp_path)) == {
+        DEIT_WEIGHTS.names[0]: file_checksum(tmp_path / DEIT_WEIGHTS.names[0])}
+    assert W.starting_weights([], ctx_for(None)) == {}
+    with pytest.raises(HarnessError) as e:
+        W.starting_weights([RESNET101_WEIGHTS], ctx_for(tmp_path))
+    assert RESNET101_WEIGHTS.names[0] in one_line(e)
+    assert Res101(Res101Config(size="paper")).pretrained_files() == [RESNET101_WEIGHTS]
+    assert Res101().pretrained_files() == [] and IRT(IRTConfig(size="paper")).pretrained_files() == [DEIT_WEIGHTS]
+
+
+@pytest.mark.slow
+def test_a_cell_computed_from_another_weights_file_is_computed_again(resnet101_file, tmp_path):
+    import torchvision
+
+    from bench.run import main
+
+    other = tmp_path / "other"
+    other.mkdir()
+    torch.manual_seed(1)
+    torch.save(torchvision.models.resnet101().state_dict(), other / resnet101_file.name)
+
+    def run(folder) -> pd.DataFrame:
+        argv = ["--method", "res101", "--set", "size=paper", "--dataset", "digits", "--limit", "12", "--k", "1",
+                "--weights", str(folder), "--results", str(tmp_path / "res"), "--cache", str(tmp_path / "cache"),
+                "--no-progress"]
+        assert main(argv) == 0
+        return pd.read_csv(tmp_path / "res" / "results.csv")
+
+    first = run(resnet101_file.parent)
+    assert len(run(resnet101_file.parent)) == len(first)  # the same file: nothing computed again
+    both = run(other)
+    assert both["cell_id"].nunique() == 2 and len(both) == 2 * len(first)
+    (other / resnet101_file.name).unlink()

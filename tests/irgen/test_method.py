@@ -10,7 +10,8 @@ from methods.irgen.config import make_config
 from methods.irgen.decoder import Decoder, DecoderConfig
 from methods.irgen.identifiers import item_keys
 from methods.irgen.method import IRGen, held_out_items
-from methods.irgen.train import Resumable, SameClassPairs, train_encoder_decoder
+from methods.checkpoint import Resumable
+from methods.irgen.train import SameClassPairs, train_encoder_decoder
 from methods.registry import MethodOptions, make_method
 from tests.irgen.irgen_stubs import Rows, VectorEncoder
 

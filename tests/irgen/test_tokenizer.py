@@ -6,7 +6,8 @@ import torch.nn as nn
 from methods.features.training import TrainConfig
 from methods.irgen.config import TokenizerConfig
 from methods.irgen.tokenizer import ResidualQuantizer, kmeans, nearest, tokenizer_loss
-from methods.irgen.train import Resumable, train_tokenizer
+from methods.checkpoint import Resumable
+from methods.irgen.train import train_tokenizer
 from tests.irgen.irgen_stubs import Rows, VectorEncoder
 
 
