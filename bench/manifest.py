@@ -56,6 +56,15 @@ def hardware(device: str = "cpu") -> dict:
     return info
 
 
+def device_words(hw: dict, threads: bool = False) -> str:
+    """A manifest's ``hardware`` in words: the GPU's name, or the CPU's with its core count
+    (and torch's thread count with ``threads``)."""
+    if hw.get("gpu"):
+        return hw["gpu"]
+    extra = f", {hw.get('torch_threads', '?')} torch threads" if threads else ""
+    return f"{hw.get('cpu_model', 'CPU')} ({hw.get('cpus', '?')} CPUs{extra})"
+
+
 def _cpu_model() -> str:
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():

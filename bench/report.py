@@ -26,6 +26,7 @@ import yaml
 from methods.base import parse_setting as parse_pairs
 
 from . import plots, throughput_report
+from .manifest import device_words
 from .results import CELL_KEYS, ResultStore
 from .scaling_report import write_scaling_figures
 
@@ -445,12 +446,6 @@ def hardware_label(cells: list[Cell], manifests: dict) -> str:
     if not labels:
         return "hardware unknown (no manifest)"
     return f"on {labels.pop()}" if len(labels) == 1 else "on several machines (see README)"
-
-
-def device_words(hw: dict) -> str:
-    if hw.get("gpu"):
-        return hw["gpu"]
-    return f"{hw.get('cpu_model', 'CPU')} ({hw.get('cpus', '?')} CPUs)"
 
 
 def fig3(section: Section, out: Path) -> Path | None:

@@ -13,6 +13,7 @@ import pandas as pd
 from methods.base import parse_setting
 
 from . import plots
+from .manifest import device_words
 from .results import ResultStore
 
 STAGE_ORDER = ("preprocess", "encoder", "decoder", "masks", "lookup", "feature", "search")
@@ -70,9 +71,7 @@ def hardware(results: Path, timings: list[Timing]) -> str:
     for run_id in {t.run_id for t in timings}:
         path = Path(results) / "throughput" / "manifests" / f"{run_id}.json"
         if path.exists():
-            hw = json.loads(path.read_text()).get("hardware", {})
-            names.add(hw.get("gpu") or f"{hw.get('cpu_model', 'CPU')} ({hw.get('cpus', '?')} CPUs, "
-                      f"{hw.get('torch_threads', '?')} torch threads)")
+            names.add(device_words(json.loads(path.read_text()).get("hardware", {}), threads=True))
     return names.pop() if len(names) == 1 else ("several machines" if names else "hardware unknown")
 
 
