@@ -33,11 +33,14 @@ class SmallCNN(FeatureModel):
 
     def __init__(self, cfg: SmallCNNConfig | None = None):
         super().__init__(cfg or SmallCNNConfig())
-        c = self.cfg.width
         self.image_size = self.cfg.image_size
-        self.backbone = nn.Sequential(conv_block(3, c), conv_block(c, 2 * c), conv_block(2 * c, 4 * c),
-                                      nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4 * c, self.cfg.dim))
+        self.backbone = self.build()
         self.weights_id = "untrained"
+
+    def build(self) -> nn.Module:
+        c = self.cfg.width
+        return nn.Sequential(conv_block(3, c), conv_block(c, 2 * c), conv_block(2 * c, 4 * c),
+                             nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4 * c, self.cfg.dim))
 
     def modules(self) -> list[nn.Module]:
         return [self.backbone]
@@ -46,6 +49,9 @@ class SmallCNN(FeatureModel):
         return F.normalize(self.backbone(x), dim=1)
 
     def fit(self, train, ctx) -> None:
+        torch.manual_seed(ctx.seed)  # the starting weights are the seed's (torch seeds itself at random)
+        self.backbone = self.build()
+
         def train_fn(run):
             head = nn.Linear(self.cfg.dim, int(train.labels.max()) + 1).to(ctx.device)
             # a temperature on the unit-norm features keeps the softmax sharp enough to learn

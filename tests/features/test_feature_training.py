@@ -1,5 +1,6 @@
-"""A feature model's training, stopped after a checkpoint and started again, ends where an
-uninterrupted run ends: the same loss curve and the same weights, to the bit."""
+"""A feature model's training is the seed's: started from any global random state it ends with
+the same weights, and stopped after a checkpoint and started again it ends where an
+uninterrupted run ends (the same loss curve and weights, to the bit)."""
 from __future__ import annotations
 
 import copy
@@ -73,3 +74,13 @@ def test_without_a_run_nothing_is_written(split, tmp_path):
     model, head = SmallCNN(SmallCNNConfig(width=8, dim=16, image_size=16)), nn.Linear(16, 10)
     train(model, head, split, ctx)
     assert not list(tmp_path.rglob("*.pt"))
+
+
+def test_smallcnn_trains_to_the_same_weights_whatever_the_global_random_state(split, tmp_path):
+    weights = []
+    for state in (1, 2):
+        torch.manual_seed(state)  # as another process would start: torch seeds itself at random
+        model = SmallCNN(SmallCNNConfig(width=8, dim=16, image_size=16, train=TrainConfig(epochs=1, batch_size=32)))
+        model.fit(split, RunContext(progress=False, cache_dir=tmp_path / str(state)))
+        weights.append(model.backbone.state_dict())
+    assert all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0])
