@@ -512,9 +512,11 @@ def fig5(section: Section, out: Path, paper: dict, manifests: dict, timings: lis
 
 
 def timing_bar_label(t) -> str:
-    """A feature method's bar in Figure 5: its model's name wrapped to the bar's width, then its backend."""
+    """A feature method's bar in Figure 5: its model's name wrapped to the bar's width, then its backend
+    (and the side of its input images, where the timing recorded it)."""
     model = "\n".join(textwrap.wrap(MODELS.get(t.features, t.features), 12))
-    return f"{model}\n{BACKENDS.get(t.backend, t.backend)}"
+    px = getattr(t, "input_px", None)
+    return f"{model}\n{BACKENDS.get(t.backend, t.backend)}" + (f"\n{px} px" if px else "")
 
 
 def throughput_fig(section: Section, out: Path, timings: list, timing_hw: str) -> Path | None:

@@ -151,7 +151,8 @@ class IRGenTimer:
 
     def extra(self) -> dict[str, float]:
         return {"db_items": float(self.n_items), "n_identifiers": float(self.tree.n_leaves),
-                "tree_bytes": float(self.tree.nbytes()), "index_s": self.build_s}
+                "tree_bytes": float(self.tree.nbytes()), "index_s": self.build_s,
+                "input_px": float(self.encoder.image_size)}
 
     def run(self, query, idx: np.ndarray, beam: int, stopwatch: Stopwatch) -> None:
         from methods.irgen.beam_search import beam_search, expand_to_items
@@ -211,7 +212,8 @@ class FeatureTimer:
 
     def extra(self) -> dict[str, float]:
         stats = self.index.stats()
-        return {"db_items": float(self.n_items), "build_s": stats["build_s"], "index_bytes": stats["memory_bytes"]}
+        return {"db_items": float(self.n_items), "build_s": stats["build_s"], "index_bytes": stats["memory_bytes"],
+                "input_px": float(self.model.image_size)}
 
     def run(self, query, idx: np.ndarray, setting: dict, stopwatch: Stopwatch) -> None:
         device = self.ctx.device

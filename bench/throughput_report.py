@@ -39,6 +39,12 @@ class Timing:
         return self.method == "irgen"
 
     @property
+    def input_px(self) -> int | None:
+        """The side of the images the model read, in pixels (rows from before it was recorded: None)."""
+        px = self.values.get("input_px")
+        return int(px) if px is not None else None
+
+    @property
     def batch(self) -> int:
         return int(self.setting["batch"])
 
@@ -111,6 +117,9 @@ def fig5_bars(timings: list[Timing], names) -> tuple[list, int, str] | None:
     if not bars:
         return None
     words = f"batch {batch}, {device} {dtype}" + (", IRGen untrained" if beams and model == "untrained" else "")
+    irgen_px = {beams[b].input_px for b in beams} - {None}
+    if len(irgen_px) == 1:
+        words += f", IRGen's encoder reads {irgen_px.pop()} px"
     return bars, len(beams), words
 
 

@@ -45,7 +45,7 @@ def test_irgen_every_stage_is_timed_and_a_rerun_times_nothing(dirs):
         assert all(s >= 0 for s in stages) and v["ms_per_query_encoder"] > 0 and v["ms_per_query_decoder"] > 0
         assert v["ms_per_query_total"] == pytest.approx(sum(stages))
         assert v["qps"] == pytest.approx(1000.0 / v["ms_per_query_total"])
-        assert 0 < v["n_identifiers"] <= v["db_items"]
+        assert 0 < v["n_identifiers"] <= v["db_items"] and v["input_px"] > 0
     assert throughput.main(argv) == 0
     assert timing_table(root).equals(table)  # finished cells are kept, not re-timed
 
@@ -78,7 +78,8 @@ def test_feature_model_stages_and_figure5_from_the_timings(dirs, tmp_path):
     bars, n_beams, words = throughput_report.fig5_bars(
         throughput_report.for_section(timings, "digits", section.protocol, section.limit), report.timing_bar_label)
     assert n_beams == 2 and [label for label, _ in bars[:2]] == ["beam 1", "beam 5"]  # the largest batch: 8
-    assert "batch 8" in words and bars[-1][0] == "SmallCNN\nlinear scan"
+    # each side's input size is named: IRGen's small encoder reads 64 px, SmallCNN 32 px
+    assert "batch 8" in words and "IRGen's encoder reads 64 px" in words and bars[-1][0] == "SmallCNN\nlinear scan\n32 px"
     assert set(bars[-1][1]) == {"preprocess", "feature", "search"}
     written = report.build(root / "results", tmp_path / "reports")
     assert (tmp_path / "reports" / "fig5_speed_digits.png") in written
