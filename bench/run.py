@@ -17,8 +17,8 @@ from datasets import load_dataset
 from methods import distributed
 from methods.base import HarnessError, RunContext, setting_label
 from methods.cache import digest
-from methods.features.weights import starting_weights
 from methods.config import parse_sets
+from methods.features.weights import starting_weights
 from methods.registry import MethodOptions, make_method, method_names
 
 from .cli import guarded
@@ -120,10 +120,10 @@ def run(args) -> int:
     store = ResultStore(args.results)
     # the pretrained files' checksums: a cell computed from another file is not this cell
     weights = starting_weights(method.pretrained_files(), ctx)
+    extra = [weights] if weights else []  # the ids of cells without pretrained files stay as they were
     cells = []
     for setting in method.settings():
         record = cell_record(ds, args, method, setting_label(setting))
-        extra = [weights] if weights else []  # the ids of cells without pretrained files stay as they were
         record["cell_id"] = digest(record, ds.fingerprint, method.describe(), ks, depth, *extra)
         cells.append((setting, record))
     done = store.finished_cells()

@@ -10,6 +10,7 @@ one model gives exactly the one-process rows.
 from __future__ import annotations
 
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -61,22 +62,31 @@ def test_feature_models_on_two_processes_train_as_one(tmp_path):
         assert len(next(iter(loss_curves(one).values()))) == (9 if name == "ftclip" else 2)
 
 
-@pytest.mark.slow
-def test_a_killed_rank_resumes_from_the_last_checkpoint(tmp_path):
+def killed_and_resumed(args: list[str], tmp_path: Path, checkpoint_glob: str) -> tuple[dict, Path]:
+    """Train ``args`` on two processes whole, and again with rank 1 SIGKILLed after its 5th
+    step, then the same command once more: it resumes, leaves no checkpoint behind and ends
+    with the whole run's loss curve and weights. Returns the checkpoint the killed run left
+    (its state) and the whole run's cache."""
     whole, crashed = tmp_path / "whole", tmp_path / "crashed"
-    launch("bench.train", *IRGEN, *DATA, "--cache", str(whole), procs=2)
-    # rank 1 is SIGKILLed after the 5th tokenizer step; a round (4 steps) was checkpointed
-    died = launch("bench.train", *IRGEN, *DATA, "--cache", str(crashed), procs=2,
+    launch("bench.train", *args, *DATA, "--cache", str(whole), procs=2)
+    died = launch("bench.train", *args, *DATA, "--cache", str(crashed), procs=2,
                   env={"IRGEN_CRASH_AT": "1:5"}, check=False)
     assert died.returncode != 0
-    (checkpoint,) = (crashed / "models").glob("irgen-tokenizer-*.ckpt.pt")
+    (checkpoint,) = (crashed / "models").glob(checkpoint_glob)
     state = torch.load(checkpoint, weights_only=False)
-    assert state["round"] == 1 and len(state["losses"]) == 4  # where the re-run starts from
-    again = launch("bench.train", *IRGEN, *DATA, "--cache", str(crashed), procs=2)
+    again = launch("bench.train", *args, *DATA, "--cache", str(crashed), procs=2)
     assert "resuming from checkpoint" in again.stderr
     assert not list((crashed / "models").glob("*.ckpt.pt"))
     assert_same_curves(whole, crashed)
     assert max_weight_diff(whole / "models", crashed / "models") < 1e-6
+    return state, whole
+
+
+@pytest.mark.slow
+def test_a_killed_rank_resumes_from_the_last_checkpoint(tmp_path):
+    # the tokenizer's checkpoint after a round (4 steps), before the kill after the 5th step
+    state, _ = killed_and_resumed(IRGEN, tmp_path, "irgen-tokenizer-*.ckpt.pt")
+    assert state["round"] == 1 and len(state["losses"]) == 4  # where the re-run starts from
 
 
 @pytest.mark.slow
@@ -84,20 +94,9 @@ def test_a_killed_rank_resumes_a_feature_model_from_its_last_checkpoint(tmp_path
     # IRT with drop path: every process's random state is in the checkpoint, and put back
     irt = ["--method", "irt", "--set", "drop_path=0.1", "--set", "train.epochs=1", "--set", "train.batch_size=32",
            "--checkpoint-every", "4"]
-    whole, crashed = tmp_path / "whole", tmp_path / "crashed"
-    launch("bench.train", *irt, *DATA, "--cache", str(whole), procs=2)
-    died = launch("bench.train", *irt, *DATA, "--cache", str(crashed), procs=2,
-                  env={"IRGEN_CRASH_AT": "1:5"}, check=False)
-    assert died.returncode != 0
-    (checkpoint,) = (crashed / "models").glob("irt-small-*.ckpt.pt")
-    state = torch.load(checkpoint, weights_only=False)
+    state, whole = killed_and_resumed(irt, tmp_path, "irt-small-*.ckpt.pt")
     assert state["step"] == 4 and len(state["losses"]) == 4 and len(state["rng"]) == 2
-    again = launch("bench.train", *irt, *DATA, "--cache", str(crashed), procs=2)
-    assert "resuming from checkpoint" in again.stderr
-    assert not list((crashed / "models").glob("*.ckpt.pt"))
-    assert_same_curves(whole, crashed)
     assert len(next(iter(loss_curves(whole).values()))) == 9
-    assert max_weight_diff(whole / "models", crashed / "models") < 1e-6
 
 
 @pytest.mark.slow
