@@ -17,6 +17,7 @@ from methods.features.clip import CLIP_WEIGHTS, Clip, ClipConfig
 from methods.features.ftclip import FTClip, FTClipConfig
 from methods.features.irt import DEIT_WEIGHTS, IRT, IRTConfig, deit
 from methods.features.res101 import RESNET101_WEIGHTS, Res101, Res101Config, resnet
+from tests.weight_files import save_compact
 
 
 def one_line(error: pytest.ExceptionInfo) -> str:
@@ -138,7 +139,7 @@ def test_unknown_size_is_refused():
 def weights_dir(tmp_path_factory):
     folder = tmp_path_factory.mktemp("weights")
     yield folder
-    shutil.rmtree(folder)  # about 1 GB of random weights
+    shutil.rmtree(folder)
 
 
 @pytest.fixture(scope="session")
@@ -146,7 +147,7 @@ def resnet101_file(weights_dir):
     import torchvision
 
     path = weights_dir / RESNET101_WEIGHTS.names[0]
-    torch.save(torchvision.models.resnet101().state_dict(), path)  # torchvision's format, random values
+    save_compact(torchvision.models.resnet101().state_dict(), path)  # torchvision's keys and shapes
     return path
 
 
@@ -155,7 +156,7 @@ def clip_file(weights_dir):
     import open_clip
 
     path = weights_dir / CLIP_WEIGHTS.names[0]
-    torch.save(open_clip.create_model("ViT-B-16").state_dict(), path)  # the whole CLIP, as published
+    save_compact(open_clip.create_model("ViT-B-16").state_dict(), path)  # the whole CLIP, as published
     return path
 
 
@@ -165,7 +166,7 @@ def deit_file(weights_dir):
 
     path = weights_dir / DEIT_WEIGHTS.names[0]
     net = timm.create_model("deit_base_patch16_224", pretrained=False)
-    torch.save({"model": net.state_dict()}, path)  # the DeiT release wraps the state dict under "model"
+    save_compact(net.state_dict(), path, wrap="model")  # the DeiT release wraps it under "model"
     return path
 
 
@@ -224,20 +225,18 @@ def test_wrong_files_are_refused_naming_the_file_key_and_shapes(tmp_path):
     import open_clip
     import torchvision
 
-    torch.save(torchvision.models.resnet18().state_dict(), tmp_path / RESNET101_WEIGHTS.names[0])
+    save_compact(torchvision.models.resnet18().state_dict(), tmp_path / RESNET101_WEIGHTS.names[0])
     with pytest.raises(HarnessError) as e:
         Res101(Res101Config(size="paper")).fit(None, ctx_for(tmp_path))
     msg = one_line(e)
     assert str(tmp_path / RESNET101_WEIGHTS.names[0]) in msg
     assert "layer1.0.conv1.weight" in msg and "(64, 64, 1, 1)" in msg and "(64, 64, 3, 3)" in msg
 
-    torch.save(open_clip.create_model("ViT-B-32").state_dict(), tmp_path / CLIP_WEIGHTS.names[0])
+    save_compact(open_clip.create_model("ViT-B-32").state_dict(), tmp_path / CLIP_WEIGHTS.names[0])
     with pytest.raises(HarnessError) as e:
         Clip(ClipConfig(size="paper")).fit(None, ctx_for(tmp_path))
     msg = one_line(e)
     assert str(tmp_path / CLIP_WEIGHTS.names[0]) in msg and "visual." in msg and "expected shape" in msg
-    for big in tmp_path.iterdir():  # pytest keeps recent tmp folders: leave no 350 MB behind
-        big.unlink()
 
 
 # ---------------------------------------------------------------- results know which file they came from
@@ -263,8 +262,7 @@ def test_a_cell_computed_from_another_weights_file_is_computed_again(resnet101_f
 
     other = tmp_path / "other"
     other.mkdir()
-    torch.manual_seed(1)
-    torch.save(torchvision.models.resnet101().state_dict(), other / resnet101_file.name)
+    save_compact(torchvision.models.resnet101().state_dict(), other / resnet101_file.name, seed=1)
 
     def run(folder) -> pd.DataFrame:
         argv = ["--method", "res101", "--set", "size=paper", "--dataset", "digits", "--limit", "12", "--k", "1",
@@ -277,4 +275,3 @@ def test_a_cell_computed_from_another_weights_file_is_computed_again(resnet101_f
     assert len(run(resnet101_file.parent)) == len(first)  # the same file: nothing computed again
     both = run(other)
     assert both["cell_id"].nunique() == 2 and len(both) == 2 * len(first)
-    (other / resnet101_file.name).unlink()

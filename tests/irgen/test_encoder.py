@@ -7,6 +7,7 @@ from datasets.base import ArraySource, Split
 from methods.base import HarnessError, RunContext
 from methods.irgen.config import EncoderConfig
 from methods.irgen.encoder import StemInputs, build_encoder
+from tests.weight_files import save_compact
 
 
 @pytest.fixture
@@ -94,8 +95,8 @@ def vit_b16_file(tmp_path_factory):
     torch.manual_seed(0)
     model = open_clip.create_model("ViT-B-16", pretrained=None)
     folder = tmp_path_factory.mktemp("weights")
-    torch.save(model.state_dict(), folder / "open_clip_vit_b16.pt")
-    return folder, model.visual.conv1.weight.detach().clone()
+    save_compact(model.state_dict(), folder / "open_clip_vit_b16.pt")
+    return folder, torch.load(folder / "open_clip_vit_b16.pt", weights_only=True)["visual.conv1.weight"]
 
 
 def clip_cfg():
@@ -125,7 +126,7 @@ def test_clip_vit_b16_refuses_a_file_that_does_not_fit(vit_b16_file, tmp_path):
 def test_clip_vit_b16_refuses_a_resnet_or_truncated_file(tmp_path):
     import torchvision
 
-    torch.save(torchvision.models.resnet18().state_dict(), tmp_path / "open_clip_vit_b16.pt")
+    save_compact(torchvision.models.resnet18().state_dict(), tmp_path / "open_clip_vit_b16.pt")
     with pytest.raises(HarnessError, match=r"open_clip_vit_b16\.pt does not fit .* key visual\.\S+ is missing"):
         build_encoder(clip_cfg(), RunContext(cache_dir=tmp_path, weights_dir=tmp_path))
     data = (tmp_path / "open_clip_vit_b16.pt").read_bytes()
