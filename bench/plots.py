@@ -14,6 +14,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (the backend must be chosen first)
 from matplotlib import ticker  # noqa: E402
 
+from methods.cache import atomic_write  # noqa: E402
+
 STYLE = {"font.family": "DejaVu Sans", "font.size": 9, "axes.titlesize": 10, "axes.labelsize": 9,
          "legend.fontsize": 8, "axes.grid": True, "grid.alpha": 0.3, "figure.dpi": 150, "savefig.dpi": 150,
          "svg.hashsalt": "irgen-bench", "axes.spines.top": False, "axes.spines.right": False}
@@ -23,6 +25,9 @@ MODEL_COLORS = {"irgen": "#d62728", "ftclip": "#1f77b4", "clip": "#17becf", "cgd
 SPARE_COLORS = ["#bcbd22", "#e377c2", "#393b79", "#637939", "#8c6d31", "#843c39"]
 BACKEND_MARKS = {"linear": ("o", "-"), "faiss-flat": ("D", "-"), "ivfpq": ("s", "--"), "scann": ("^", "-."),
                  "spann": ("v", ":"), "beam": ("*", "-")}
+# for figures where the backend, not the model, takes the colour (scaling, recall-QPS sweeps)
+BACKEND_COLORS = {"linear": "#7f7f7f", "faiss-flat": "#17becf", "ivfpq": "#1f77b4", "scann": "#2ca02c",
+                  "spann": "#9467bd"}
 STAGES = {"preprocess": ("image decode + preprocess", "#d9d9d9"), "encoder": ("encoder", "#fdae6b"), "decoder": ("decoder", "#e6550d"),
           "masks": ("validity check (masks)", "#a63603"), "lookup": ("identifier lookup", "#7f2704"),
           "feature": ("feature extraction", "#6baed6"), "search": ("ANN search", "#08519c")}
@@ -58,9 +63,11 @@ def styled(draw):
         with plt.rc_context(STYLE):
             fig, path = draw(*args, **kwargs)
             path = Path(path)
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fig.savefig(path, metadata={"Software": None}, bbox_inches="tight")
-            plt.close(fig)
+            try:  # a reader never sees half a PNG
+                atomic_write(path, lambda tmp: fig.savefig(tmp, format=path.suffix.lstrip("."),
+                                                           metadata={"Software": None}, bbox_inches="tight"))
+            finally:
+                plt.close(fig)
         return path
 
     return wrapper

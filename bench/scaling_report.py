@@ -26,8 +26,6 @@ IRGEN_PARTS = {"identifiers": ("IRGen identifier assignment (RQ, M=4, L=256)", "
                "prefix_tree": ("IRGen prefix tree", "#ff7f0e", "s", "-"),
                "beam10": ("IRGen beam search, beam 10", "#e377c2", "*", "-"),
                "beam30": ("IRGen beam search, beam 30", "#8c564b", "*", "--")}
-BACKEND_COLORS = {"linear": "#7f7f7f", "faiss-flat": "#17becf", "ivfpq": "#1f77b4", "scann": "#2ca02c",
-                  "spann": "#9467bd"}
 # panel: (title, y label, {component or kind: measure}, y scale, unit divisor)
 PANELS = [("Build / assignment time", "seconds (log)", {"identifiers": "assign_s", "*": "build_s"}, "log", 1),
           ("Search time per query", "ms per query (log)", {"*": "search_ms"}, "log", 1),
@@ -42,7 +40,7 @@ def style(component: str) -> tuple[str, dict]:
         label, color, marker, line = IRGEN_PARTS[component]
     else:
         marker, line = plots.BACKEND_MARKS.get(component, ("P", "-"))
-        label, color = f"{component} (backend)", BACKEND_COLORS.get(component, "#bcbd22")
+        label, color = f"{component} (backend)", plots.BACKEND_COLORS.get(component, "#bcbd22")
     return label, {"color": color, "marker": marker, "linestyle": line, "linewidth": 1.6, "markersize": 6}
 
 
@@ -71,7 +69,7 @@ def skipped_lines(rows: pd.DataFrame) -> list[str]:
 
 @plots.styled
 def draw(rows: pd.DataFrame, path: Path):
-    known = list(IRGEN_PARTS) + list(BACKEND_COLORS)
+    known = list(IRGEN_PARTS) + list(plots.BACKEND_COLORS)
     order = known + [c for c in dict.fromkeys(rows["component"]) if c not in known]
     fig, axes = plt.subplots(2, 3, figsize=(15, 8.6))
     handles = {}

@@ -50,6 +50,8 @@ from methods.cache import atomic_write  # noqa: E402
 from methods.base import HarnessError  # noqa: E402
 from datasets import DatasetError  # noqa: E402
 
+from . import plots  # noqa: E402
+
 log = logging.getLogger("bench.sweep")
 
 ROW_KEY = ["dataset", "metric", "k", "backend", "build_params", "params"]
@@ -226,28 +228,25 @@ def pareto_front(points: pd.DataFrame) -> pd.DataFrame:
     return points.loc[keep].sort_values("recall")
 
 
-def plot_pareto(table: pd.DataFrame, dataset: str, path: Path) -> Path:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(7, 5))
+@plots.styled
+def plot_pareto(table: pd.DataFrame, dataset: str, path: Path):
+    """Recall against queries per second, one colour and marker per backend (as in every figure):
+    each backend's Pareto front as a line over all its settings as faint points."""
+    fig, ax = plots.plt.subplots(figsize=(7, 5))
     for name, points in table.groupby("backend", sort=False):
+        marker, linestyle = plots.BACKEND_MARKS.get(name, ("P", "-"))
+        color = plots.BACKEND_COLORS.get(name, plots.SPARE_COLORS[sum(map(ord, name)) % len(plots.SPARE_COLORS)])
         front = pareto_front(points)
-        line, = ax.plot(front["recall"], front["qps_batch"], marker="o", label=name)
-        ax.scatter(points["recall"], points["qps_batch"], s=10, alpha=0.35, color=line.get_color())
+        ax.plot(front["recall"], front["qps_batch"], marker=marker, linestyle=linestyle, color=color, label=name)
+        ax.scatter(points["recall"], points["qps_batch"], s=10, alpha=0.35, color=color)
     first = table.iloc[0]
     ax.set_yscale("log")
     ax.set_xlabel(f"recall@{first['k']} (vs exact linear scan)")
     ax.set_ylabel(f"queries per second (batch, {first['threads']} threads; log)")
     ax.set_title(f"{dataset}: {first['n']:,} x {first['dim']}-d, {first['metric']}")
     ax.grid(True, which="both", alpha=0.3)
-    ax.legend()
-    fig.tight_layout()
-    atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=120, format="png"))
-    plt.close(fig)
-    return path
+    plots.legend_outside(ax)
+    return fig, path
 
 
 # -- command line --------------------------------------------------------------------
