@@ -79,6 +79,14 @@ def add_model_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", type=Path, help="YAML file of method config overrides")
     p.add_argument("--data-root", type=Path, help="folder holding the datasets (or $IRGEN_DATA_ROOT)")
     p.add_argument("--weights", type=Path, help="folder holding pretrained weight files (or $IRGEN_WEIGHTS)")
+    p.add_argument("--checkpoint-every", type=int, default=200, metavar="N",
+                   help="training steps between checkpoints of a model trained here (a killed run resumes "
+                        "from the last one; IRGen's tokenizer also saves after every round)")
+
+
+def check_checkpoint_every(args) -> None:
+    if args.checkpoint_every < 1:
+        raise HarnessError(f"--checkpoint-every {args.checkpoint_every}: give a positive number of steps")
 
 
 def method_overrides(args) -> dict:
@@ -107,6 +115,7 @@ def run(args) -> int:
 
         if not torch.cuda.is_available():
             raise HarnessError("--device cuda: no CUDA device is visible here; use --device cpu")
+    check_checkpoint_every(args)
     args.device = distributed.init_from_env(args.device)  # torchrun: shard the queries, rank 0 writes
     ds = load_dataset(args.dataset, root=args.data_root, protocol=args.protocol, limit=args.limit, seed=args.seed)
     ks = sorted(set(args.k or DEFAULT_KS.get(args.dataset, FALLBACK_KS)))
@@ -116,7 +125,7 @@ def run(args) -> int:
                             overrides=method_overrides(args))
     method = make_method(args.method, options)
     ctx = RunContext(device=args.device, seed=args.seed, cache_dir=args.cache, weights_dir=args.weights,
-                     progress=not args.no_progress, dtype=args.dtype)
+                     progress=not args.no_progress, dtype=args.dtype, checkpoint_every=args.checkpoint_every)
     store = ResultStore(args.results)
     # the pretrained files' checksums: a cell computed from another file is not this cell
     weights = starting_weights(method.pretrained_files(), ctx)

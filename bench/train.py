@@ -9,9 +9,8 @@ norm uses the whole batch's statistics, and rank 0 alone writes checkpoints and 
 trained model. A model's cache key names what is trained (method config, data, seed), not
 how (processes, ``--accumulate``, ``--amp``), so ``python -m bench.run`` with the same
 --dataset / --limit / --seed / --set finds the model and does not train again. A killed
-run, started again with the same command, resumes from its last checkpoint: a feature
-model's every ``--checkpoint-every`` steps, IRGen's after every tokenizer round and every
-``--set checkpoint_every=N`` encoder-decoder steps.
+run, started again with the same command, resumes from its last checkpoint, saved every
+``--checkpoint-every`` training steps (and after every round of IRGen's tokenizer).
 """
 from __future__ import annotations
 
@@ -28,7 +27,7 @@ from methods.cache import loss_curve_path
 from methods.registry import MethodOptions, make_method
 
 from .cli import guarded
-from .run import add_model_arguments, method_overrides
+from .run import add_model_arguments, check_checkpoint_every, method_overrides
 
 log = logging.getLogger("bench.train")
 
@@ -46,8 +45,6 @@ def build_parser() -> argparse.ArgumentParser:
                    help="micro-batches per step (gradient accumulation; the global batch stays train.batch_size)")
     p.add_argument("--amp", action=argparse.BooleanOptionalAction, default=None,
                    help="bf16 autocast while training (CUDA only; default: on with --device cuda)")
-    p.add_argument("--checkpoint-every", type=int, default=200, metavar="N",
-                   help="a feature model's training steps between checkpoints (IRGen: --set checkpoint_every=N)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--limit", type=int, help="keep at most N images per split (seeded)")
     p.add_argument("--cache", type=Path, default=Path("cache"))
@@ -59,8 +56,7 @@ def check(args) -> None:
     if args.method not in TRAINABLE:
         raise HarnessError(f"--method {args.method}: nothing to train (an off-the-shelf model or unknown); "
                            f"bench.train trains one of: {', '.join(TRAINABLE)}")
-    if args.checkpoint_every < 1:
-        raise HarnessError(f"--checkpoint-every {args.checkpoint_every}: give a positive number of steps")
+    check_checkpoint_every(args)
     if args.accumulate < 1:
         raise HarnessError(f"--accumulate {args.accumulate}: give a positive number of micro-batches")
     cuda = args.device.startswith("cuda")

@@ -37,7 +37,7 @@ class RunContext:
     dtype: str = "fp32"
     accumulate: int = 1
     amp: bool = False
-    checkpoint_every: int = 200  # a trained feature model's steps between checkpoints
+    checkpoint_every: int = 200  # training steps between checkpoints (feature models, IRGen's encoder-decoder)
 
     def cache(self, *parts: str) -> Path:
         path = Path(self.cache_dir).joinpath(*parts)

@@ -84,7 +84,6 @@ class IRGenConfig:
     # budget shortcut); paper: from the pretrained weights, as the paper warm-starts both from CLIP
     encoder_init: str = "tokenizer"  # tokenizer | pretrained
     search_batch: int = 500  # queries per beam-search batch
-    checkpoint_every: int = 200  # training steps between checkpoints
 
 
 def paper_config() -> IRGenConfig:

@@ -12,7 +12,7 @@ encoder's pretrained part at ``backbone_lr_scale`` of the head's learning rate (
 paper: 1%), label smoothing from the config. Trained models are cached by a digest of
 everything they depend on (config, starting weights, training items, identifiers, seed);
 while training, checkpoints are written (the tokenizer after every round, the
-encoder-decoder every ``checkpoint_every`` steps) and a run that finds one continues
+encoder-decoder every ``ctx.checkpoint_every`` steps) and a run that finds one continues
 from it, drawing the same batches, pairs and flips as an uninterrupted run.
 
 Under torchrun every process draws the same global batch and runs the network on its
@@ -169,10 +169,10 @@ class SameClassPairs:
 
 
 def train_encoder_decoder(encoder, decoder: nn.Module, inputs, labels: np.ndarray, codes: np.ndarray,
-                          cfg: TrainConfig, ctx, run: Resumable | None = None, checkpoint_every: int = 200
-                          ) -> list[float]:
+                          cfg: TrainConfig, ctx, run: Resumable | None = None) -> list[float]:
     """Stage 2 (module doc): pairs (x1, same-class x2), target ``codes[x2]`` (n, T); ``inputs``
-    is a StemInputs over the same n items. Returns the loss curve."""
+    is a StemInputs over the same n items; with ``run``, a checkpoint every ``ctx.checkpoint_every``
+    steps. Returns the loss curve."""
     n = len(inputs)
     model = nn.ModuleList([encoder, decoder])
     sched = Schedule(encoder, decoder, cfg, n, ctx, run, model, "train irgen encoder-decoder")
@@ -195,7 +195,7 @@ def train_encoder_decoder(encoder, decoder: nn.Module, inputs, labels: np.ndarra
             return F.cross_entropy(logits.flatten(0, 1), target.flatten(), label_smoothing=cfg.label_smoothing)
 
         sched.step(step, len(idx), forward, criterion)
-        if (step + 1) % checkpoint_every == 0 and step + 1 < sched.total:
+        if (step + 1) % ctx.checkpoint_every == 0 and step + 1 < sched.total:
             sched.checkpoint(step=step + 1)
     losses = sched.close()
     log.info("irgen encoder-decoder: trained %d steps, final loss %.3f", sched.total, np.mean(losses[-20:]))
@@ -250,8 +250,7 @@ def fit_encoder_decoder(cfg: IRGenConfig, encoder, decoder: nn.Module, inputs, l
         model.load_state_dict(state)
         log.info("irgen: loaded trained encoder-decoder %s", run.final)
     else:
-        losses = train_encoder_decoder(encoder, decoder, inputs, labels, codes, cfg.train, ctx, run,
-                                       cfg.checkpoint_every)
+        losses = train_encoder_decoder(encoder, decoder, inputs, labels, codes, cfg.train, ctx, run)
         run.finish(model.state_dict(), losses)
     model.eval()
     return key

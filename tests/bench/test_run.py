@@ -109,6 +109,8 @@ def test_force_recomputes(run_dirs, monkeypatch):
     (["--method", "nosuch"], "unknown method"),
     (["--set", "widht=3"], "unknown key"),
     (["--backend", "nosuch"], "unknown backend"),
+    (["--checkpoint-every", "0"], "--checkpoint-every 0"),
+    (["--method", "irgen", "--set", "checkpoint_every=4"], "unknown key"),  # a run option, not model config
 ])
 def test_bad_input_is_one_clear_line_and_exit_2(run_dirs, capsys, args, message):
     assert cli(run_dirs, "--dataset", "digits", "--no-progress", *args) == 2

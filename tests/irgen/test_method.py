@@ -164,7 +164,7 @@ def test_training_resumes_from_its_checkpoint_to_the_same_model(tmp_path):
     x, labels = torch.randn(64, 6, generator=g), np.arange(64) % 4
     codes = np.stack([labels, labels], axis=1)
     cfg = TrainConfig(epochs=2, batch_size=8)
-    ctx = RunContext(cache_dir=tmp_path, progress=False)
+    ctx = RunContext(cache_dir=tmp_path, progress=False, checkpoint_every=5)
 
     def model():
         torch.manual_seed(0)
@@ -176,10 +176,10 @@ def test_training_resumes_from_its_checkpoint_to_the_same_model(tmp_path):
     run = Resumable(tmp_path / "m.pt")
     enc2, dec2 = model()
     with pytest.raises(KeyboardInterrupt):
-        train_encoder_decoder(enc2, dec2, Rows(x, fail_after=11), labels, codes, cfg, ctx, run, checkpoint_every=5)
+        train_encoder_decoder(enc2, dec2, Rows(x, fail_after=11), labels, codes, cfg, ctx, run)
     assert run.load()["step"] == 10
     enc3, dec3 = model()
-    resumed = train_encoder_decoder(enc3, dec3, Rows(x), labels, codes, cfg, ctx, run, checkpoint_every=5)
+    resumed = train_encoder_decoder(enc3, dec3, Rows(x), labels, codes, cfg, ctx, run)
     assert len(resumed) == len(whole) == 16
     assert np.allclose(resumed, whole, atol=1e-5)
     for a, b in zip(dec.parameters(), dec3.parameters()):
