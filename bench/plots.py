@@ -34,6 +34,15 @@ STAGES = {"preprocess": ("image decode + preprocess", "#d9d9d9"), "encoder": ("e
 SPARE_STAGE_COLORS = ["#bdbdbd", "#636363", "#74c476", "#31a354"]
 
 
+def spare_color(name: str) -> str:
+    """A colour for a name no table lists, the same in every figure and run."""
+    return SPARE_COLORS[sum(map(ord, name)) % len(SPARE_COLORS)]
+
+
+def backend_color(name: str) -> str:
+    return BACKEND_COLORS.get(name) or spare_color(name)
+
+
 @dataclass
 class Line:
     """One method's series: its legend label, model and backend (for the style), x and y."""
@@ -48,7 +57,7 @@ class Line:
     @property
     def style(self) -> dict:
         color = (MODEL_COLORS.get(self.model) or MODEL_COLORS.get(self.model.split("-")[0])  # cgd-small: cgd's
-                 or SPARE_COLORS[sum(map(ord, self.model)) % len(SPARE_COLORS)])
+                 or spare_color(self.model))
         marker, linestyle = BACKEND_MARKS.get(self.backend, ("P", "-"))
         thick = self.model == "irgen"
         return {"color": color, "marker": marker, "linestyle": linestyle, "linewidth": 2.2 if thick else 1.4,

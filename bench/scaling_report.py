@@ -40,7 +40,7 @@ def style(component: str) -> tuple[str, dict]:
         label, color, marker, line = IRGEN_PARTS[component]
     else:
         marker, line = plots.BACKEND_MARKS.get(component, ("P", "-"))
-        label, color = f"{component} (backend)", plots.BACKEND_COLORS.get(component, "#bcbd22")
+        label, color = f"{component} (backend)", plots.backend_color(component)
     return label, {"color": color, "marker": marker, "linestyle": line, "linewidth": 1.6, "markersize": 6}
 
 

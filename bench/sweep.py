@@ -235,7 +235,7 @@ def plot_pareto(table: pd.DataFrame, dataset: str, path: Path):
     fig, ax = plots.plt.subplots(figsize=(7, 5))
     for name, points in table.groupby("backend", sort=False):
         marker, linestyle = plots.BACKEND_MARKS.get(name, ("P", "-"))
-        color = plots.BACKEND_COLORS.get(name, plots.SPARE_COLORS[sum(map(ord, name)) % len(plots.SPARE_COLORS)])
+        color = plots.backend_color(name)
         front = pareto_front(points)
         ax.plot(front["recall"], front["qps_batch"], marker=marker, linestyle=linestyle, color=color, label=name)
         ax.scatter(points["recall"], points["qps_batch"], s=10, alpha=0.35, color=color)
