@@ -25,6 +25,11 @@ stamp=.venv/.irgen-installed
 want=$(cat pyproject.toml setup.sh | sha1sum | cut -d' ' -f1)
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   echo "setup: installing Python dependencies (torch and torchvision come from this machine's local wheels)"
+  free_gb=$(df -Pk . | awk 'NR == 2 {printf "%d", $4 / 1048576}')
+  if [ ! -d .venv/lib/python3.11/site-packages/torch ] && [ "${free_gb:-99}" -lt 7 ]; then
+    echo "setup: NOTE: $free_gb GB free on $(df -P . | awk 'NR == 2 {print $6}'); .venv takes about 6.5 GB" \
+         "(torch's CUDA build): free some space if pip fails with 'No space left on device'" >&2
+  fi
   # torch/torchvision pinned here as well as in pyproject.toml so pip takes the local 2.14 wheels.
   .venv/bin/python -m pip install --quiet --disable-pip-version-check "torch>=2.14,<2.15" "torchvision>=0.29,<0.30" 2>&1 \
     | grep -v "is ignored: it is neither a file nor a directory" || true
