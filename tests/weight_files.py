@@ -1,9 +1,9 @@
-"""Official-format weight files that take kilobytes on disk, not hundreds of megabytes.
+"""Official-format weight files that take a few MB on disk, not hundreds.
 
 The tests of the pretrained loaders need files with every key and shape of the published ones
 (ResNet-101, CLIP ViT-B/16, DeiT-B), but not their values. A tensor saved as a view that repeats
 one value per output row keeps its full shape in the file while only that row's values are
-written, so a 600 MB CLIP file becomes a few hundred KB. CI machines have little free disk, and
+written, so a 600 MB CLIP file becomes 1.6 MB. CI machines have little free disk, and
 pytest keeps the temporary folders of recent runs.
 """
 from __future__ import annotations

@@ -2,8 +2,6 @@
 refused in one line naming the file; model sizes and their labels."""
 from __future__ import annotations
 
-import shutil
-
 import pandas as pd
 import pytest
 import torch
@@ -137,9 +135,7 @@ def test_unknown_size_is_refused():
 
 @pytest.fixture(scope="session")
 def weights_dir(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("weights")
-    yield folder
-    shutil.rmtree(folder)
+    return tmp_path_factory.mktemp("weights")
 
 
 @pytest.fixture(scope="session")
