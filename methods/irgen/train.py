@@ -222,7 +222,7 @@ def fit_tokenizer(cfg: IRGenConfig, encoder, inputs, labels: np.ndarray, ctx, da
     is trained in place. ``data`` is the data_key of the items."""
     key = digest("irgen-tokenizer", dataclasses.asdict(cfg.encoder), dataclasses.asdict(cfg.tokenizer),
                  encoder.init, data, ctx.seed)
-    run = Resumable(ctx.cache("models", f"irgen-tokenizer-{key}.pt"), "irgen tokenizer")
+    run = Resumable(ctx.cache("models", f"irgen-tokenizer-{key}.pt"), "irgen tokenizer", ctx.device)
     torch.manual_seed(ctx.seed)
     quantizer = ResidualQuantizer(cfg.tokenizer.M, cfg.tokenizer.L, cfg.encoder.dim).to(ctx.device)
     classifier = nn.Linear(cfg.encoder.dim, int(labels.max()) + 1).to(ctx.device)
@@ -244,7 +244,7 @@ def fit_encoder_decoder(cfg: IRGenConfig, encoder, decoder: nn.Module, inputs, l
     codes_sha1 = hashlib.sha1(np.ascontiguousarray(codes, dtype=np.int64).tobytes()).hexdigest()
     key = digest("irgen-ar", dataclasses.asdict(cfg.encoder), dataclasses.asdict(cfg.decoder),
                  dataclasses.asdict(cfg.train), init, codes_sha1, data, ctx.seed)
-    run = Resumable(ctx.cache("models", f"irgen-ar-{key}.pt"), "irgen encoder-decoder")
+    run = Resumable(ctx.cache("models", f"irgen-ar-{key}.pt"), "irgen encoder-decoder", ctx.device)
     model = nn.ModuleList([encoder, decoder])
     if (state := run.finished()) is not None:
         model.load_state_dict(state)
