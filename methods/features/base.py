@@ -24,6 +24,7 @@ class FeatureModel(ABC):
     image_size: int = 224
     mean: tuple[float, ...] = (0.5, 0.5, 0.5)
     std: tuple[float, ...] = (0.5, 0.5, 0.5)
+    published = None  # the WeightsFile a model with ``cfg.size`` starts from at size=paper
 
     def __init__(self, cfg):
         self.cfg = cfg
@@ -37,8 +38,9 @@ class FeatureModel(ABC):
         """Float images (n, 3, s, s), normalised, to features (n, d)."""
 
     def pretrained_files(self) -> list:
-        """The published checkpoints (``WeightsFile``) this model starts from; none at small size."""
-        return []
+        """The published checkpoints (``WeightsFile``) this model starts from: ``published`` at
+        size=paper, none at small size."""
+        return [self.published] if self.published is not None and self.cfg.size == "paper" else []
 
     def identity(self) -> dict:
         """What the features depend on besides the images (config, trained-weights hash)."""

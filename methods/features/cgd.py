@@ -24,7 +24,7 @@ from .metric_training import train_metric
 from .res101 import IMAGENET_MEAN, IMAGENET_STD, RESNET101_WEIGHTS, resnet
 from .trained import cached_weights
 from .training import Objective, TrainConfig
-from .weights import WeightsFile, sized, sized_name
+from .weights import sized, sized_name
 
 
 @dataclass
@@ -77,6 +77,7 @@ class CGDNet(nn.Module):
 
 class CGD(FeatureModel):
     metric = "l2"
+    published = RESNET101_WEIGHTS
     mean = IMAGENET_MEAN
     std = IMAGENET_STD
 
@@ -122,9 +123,6 @@ class CGD(FeatureModel):
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)[0]
-
-    def pretrained_files(self) -> list[WeightsFile]:
-        return [RESNET101_WEIGHTS] if self.cfg.size == "paper" else []
 
     def identity(self) -> dict:
         return {"name": self.name, "cfg": asdict(self.cfg), "init": self.init, "weights": self.weights_id}

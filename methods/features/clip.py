@@ -60,6 +60,7 @@ class Clip(FeatureModel):
     base_name = "clip"
     paper_preset: dict = {}
     metric = "cosine"
+    published = CLIP_WEIGHTS
     mean = OPENAI_MEAN
     std = OPENAI_STD
 
@@ -80,9 +81,6 @@ class Clip(FeatureModel):
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         return F.normalize(self.visual(x), dim=1)
-
-    def pretrained_files(self) -> list[WeightsFile]:
-        return [CLIP_WEIGHTS] if self.cfg.size == "paper" else []
 
     def identity(self) -> dict:
         return {"name": self.name, "cfg": asdict(self.cfg), "init": self.init}

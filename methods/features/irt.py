@@ -71,6 +71,7 @@ PAPER = {"drop_path": 0.1, "train.lr": 3e-5, "train.weight_decay": 5e-4, "train.
 
 class IRT(FeatureModel):
     metric = "l2"
+    published = DEIT_WEIGHTS
     mean = IMAGENET_MEAN
     std = IMAGENET_STD
 
@@ -104,9 +105,6 @@ class IRT(FeatureModel):
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         return F.normalize(self.net(x), dim=1)
-
-    def pretrained_files(self) -> list[WeightsFile]:
-        return [DEIT_WEIGHTS] if self.cfg.size == "paper" else []
 
     def identity(self) -> dict:
         return {"name": self.name, "cfg": asdict(self.cfg), "init": self.init, "weights": self.weights_id}

@@ -51,6 +51,7 @@ PAPER = {"image_size": 224}
 
 class Res101(FeatureModel):
     metric = "l2"
+    published = RESNET101_WEIGHTS
     mean = IMAGENET_MEAN
     std = IMAGENET_STD
 
@@ -71,9 +72,6 @@ class Res101(FeatureModel):
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)
-
-    def pretrained_files(self) -> list[WeightsFile]:
-        return [RESNET101_WEIGHTS] if self.cfg.size == "paper" else []
 
     def identity(self) -> dict:
         return {"name": self.name, "cfg": asdict(self.cfg), "init": self.init}
