@@ -87,7 +87,7 @@ def test_a_killed_rank_resumes_from_the_last_checkpoint(tmp_path):
     # the tokenizer's checkpoint after a round (4 steps), before the kill after the 5th step
     state, _ = killed_and_resumed(IRGEN, tmp_path, "irgen-tokenizer-*.ckpt.pt")
     assert state["round"] == 1 and len(state["losses"]) == 4  # where the re-run starts from
-    assert len(state["rng"]) == 2  # both processes' random states (the encoder's drop-connect)
+    assert len(state["rng"]) == 2  # both processes' random states, put back on resuming
 
 
 @pytest.mark.slow
