@@ -1,23 +1,205 @@
-"""What every command line of the harness does around its work: logging to stderr, and one
-line and an exit code for the failures a user can fix (2), a backend missing here (3) or an
-interrupt (130), instead of a traceback."""
+"""What every command line of the harness shares: its flags (one meaning per flag name, in
+every command that takes it), the objects they describe (dataset, method, run context), and
+what happens around the work: logging to stderr, and one line and an exit code for the
+failures a user can fix (2), a backend missing here (3) or an interrupt (130), never a
+traceback.
+
+Flag groups: ``add_data`` (what is searched), ``add_method`` (what searches it and how it is
+configured), ``add_run`` (where it runs and where results go). A command takes the groups
+it needs and adds its own flags."""
 from __future__ import annotations
 
+import argparse
 import logging
 import sys
+from pathlib import Path
 
-from datasets import DatasetError
-from methods.backends import BackendUnavailable
-from methods.base import HarnessError
+from datasets import DatasetError, load_dataset
+from methods.backends import BACKENDS, BackendUnavailable
+from methods.base import HarnessError, RunContext
+from methods.config import parse_sets, parse_value
+from methods.registry import DEFAULT_BEAMS, MethodOptions, make_method
 
 UNAVAILABLE = 3  # exit code: a backend's library is not installed here (the message says how)
+INTERRUPTED = 130
 
 
-def guarded(work, args, interrupted: str, cleanup=None) -> int:
-    """``work(args)``'s exit code, or the failure's; ``interrupted`` says how to continue."""
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+class UsageError(HarnessError):
+    """A flag the command line cannot take: one line, exit code 2, like every error a user can fix."""
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse with a bad flag reported in one line (exit code 2, through ``guarded``), not the usage block."""
+
+    def error(self, message: str):
+        raise UsageError(f"{self.prog}: {message} (see --help)")
+
+
+def parser(prog: str, doc: str) -> Parser:
+    """A command's parser: its first docstring line as the description, the rest as the epilog."""
+    first, _, rest = (doc or "").strip().partition("\n")
+    return Parser(prog=prog, description=first, epilog=rest.strip() or None,
+                  formatter_class=argparse.RawDescriptionHelpFormatter)
+
+
+# ---------------------------------------------------------------- value types
+
+
+def positive_int(text: str) -> int:
     try:
-        return work(args)
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text}: give a positive number")
+    return value
+
+
+def int_list(text: str) -> list[int]:
+    """``1,10,20`` -> [1, 10, 20]; positive integers only."""
+    try:
+        values = [int(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a comma-separated list of integers") from None
+    if not values or min(values) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: give positive integers, e.g. 1,10,20")
+    return values
+
+
+def name_list(known) -> callable:
+    """A parser of ``a,b,c`` that accepts only names in ``known``."""
+    def parse(text: str) -> list[str]:
+        names = [n.strip() for n in text.split(",") if n.strip()]
+        unknown = [n for n in names if n not in known]
+        if unknown:
+            raise argparse.ArgumentTypeError(f"unknown {', '.join(unknown)}: choose from {', '.join(known)}")
+        return names
+
+    return parse
+
+
+# ---------------------------------------------------------------- flag groups
+
+
+def add_data(p: argparse.ArgumentParser) -> None:
+    """What is searched."""
+    p.add_argument("--dataset", default="embedded",
+                   help="cub200, cars196, inshop, imagenet, places365, fashion-mnist, digits, or embedded "
+                        "(Fashion-MNIST where installed, else digits)")
+    p.add_argument("--protocol", default="paper", choices=["paper", "dml"])
+    p.add_argument("--limit", type=positive_int, help="keep at most N images per split (seeded)")
+    p.add_argument("--data-root", type=Path, help="folder holding the datasets (or $IRGEN_DATA_ROOT)")
+
+
+def add_method(p: argparse.ArgumentParser, beams: bool = True) -> None:
+    """What searches the data and how it is configured."""
+    p.add_argument("--method", default="smallcnn", help="a method's registry name (see README: Methods)")
+    p.add_argument("--backend", default="linear", choices=list(BACKENDS), help="search backend of a feature method")
+    p.add_argument("--backend-param", dest="backend_params", action="append", default=[], metavar="KEY=VALUE",
+                   help="a build parameter of the backend, e.g. nlist=300 (repeatable)")
+    if beams:
+        p.add_argument("--beam", type=int_list, default=list(DEFAULT_BEAMS), help="IRGen beam sizes")
+    p.add_argument("--identifier", default="rq", help="IRGen identifiers: rq|random|hkm100|hkm200|hkm500|rqvae")
+    p.add_argument("--seq-len", type=positive_int, help="IRGen identifier length T (default: the config's)")
+    p.add_argument("--fresh", type=float, default=0.0, help="IRGen: share of the database held out of training")
+    p.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a method config value (repeatable; dotted keys for nested values)")
+    p.add_argument("--config", type=Path, help="YAML file of method config overrides")
+    p.add_argument("--weights", type=Path, help="folder holding pretrained weight files (or $IRGEN_WEIGHTS)")
+    p.add_argument("--checkpoint-every", type=positive_int, default=200, metavar="N",
+                   help="training steps between checkpoints of a model trained here (a killed run resumes "
+                        "from the last one; IRGen's tokenizer also saves after every round)")
+
+
+def add_run(p: argparse.ArgumentParser, results: bool = True) -> None:
+    """Where the work runs, with which numbers, and where its results go."""
+    p.add_argument("--device", default="cpu", help="cpu or cuda (cuda:N)")
+    p.add_argument("--dtype", default="fp32", choices=["fp32", "bf16"], help="bf16: autocast the networks")
+    p.add_argument("--seed", type=int, default=0)
+    if results:
+        p.add_argument("--results", type=Path, default=Path("results"))
+        p.add_argument("--force", action="store_true", help="recompute what results/ already holds")
+    p.add_argument("--cache", type=Path, default=Path("cache"))
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+
+# ---------------------------------------------------------------- what the flags describe
+
+
+def check_device(device: str) -> None:
+    if device.startswith("cuda"):
+        import torch
+
+        if not torch.cuda.is_available():
+            raise HarnessError(f"--device {device}: no CUDA device is visible here; use --device cpu")
+
+
+def backend_params(pairs: list[str]) -> dict:
+    """``["nlist=300", "M=8"]`` -> {"nlist": 300, "M": 8}."""
+    out = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise HarnessError(f"--backend-param {pair!r}: expected key=value, e.g. nlist=300")
+        out[key.strip()] = parse_value(value)
+    return out
+
+
+def method_overrides(args) -> dict:
+    """The method config overrides of ``--config FILE`` then ``--set`` (which wins)."""
+    import yaml
+
+    overrides = {}
+    if getattr(args, "config", None) is not None:
+        if not args.config.is_file():
+            raise HarnessError(f"--config {args.config}: file not found")
+        loaded = yaml.safe_load(args.config.read_text()) or {}
+        if not isinstance(loaded, dict):
+            raise HarnessError(f"--config {args.config}: expected a mapping of key: value")
+        overrides.update(loaded)
+    overrides.update(parse_sets(getattr(args, "sets", [])))
+    return overrides
+
+
+def method_options(args, untrained: bool = False) -> MethodOptions:
+    """The method the flags describe; a command without some of ``add_method``'s flags gets their defaults."""
+    flag = lambda name, default: getattr(args, name, default)  # noqa: E731
+    return MethodOptions(backend=flag("backend", "linear"), backend_params=backend_params(flag("backend_params", [])),
+                         sweep=flag("sweep", False), beams=tuple(flag("beam", DEFAULT_BEAMS)),
+                         identifier=flag("identifier", "rq"), seq_len=flag("seq_len", None), fresh=flag("fresh", 0.0),
+                         untrained=untrained, overrides=method_overrides(args))
+
+
+def method_from(args, untrained: bool = False):
+    return make_method(args.method, method_options(args, untrained))
+
+
+def dataset_from(args):
+    return load_dataset(args.dataset, root=args.data_root, protocol=args.protocol, limit=args.limit, seed=args.seed)
+
+
+def context_from(args, **execution) -> RunContext:
+    """The run context the flags describe; ``execution`` adds bench.train's choices (accumulate, amp)."""
+    return RunContext(device=args.device, seed=args.seed, cache_dir=args.cache, weights_dir=getattr(args, "weights", None),
+                      progress=not args.no_progress, dtype=args.dtype,
+                      checkpoint_every=getattr(args, "checkpoint_every", 200), **execution)
+
+
+# ---------------------------------------------------------------- around the work
+
+
+def quiet_libraries() -> None:
+    """Loggers of libraries whose INFO lines read as errors in a normal run."""
+    logging.getLogger("faiss.loader").setLevel(logging.WARNING)
+
+
+def guarded(work, parse, interrupted: str, cleanup=None) -> int:
+    """``work(parse())``'s exit code, or the failure's (a bad flag included); ``interrupted`` says
+    how to continue."""
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    quiet_libraries()
+    try:
+        return work(parse())
     except BackendUnavailable as e:
         print(f"unavailable: {e}", file=sys.stderr)
         return UNAVAILABLE
@@ -26,7 +208,7 @@ def guarded(work, args, interrupted: str, cleanup=None) -> int:
         return 2
     except KeyboardInterrupt:
         print(f"interrupted: {interrupted}", file=sys.stderr)
-        return 130
+        return INTERRUPTED
     finally:
         if cleanup is not None:
             cleanup()

@@ -1,85 +1,95 @@
-"""The grid: ``python -m bench.grid [--quick] [--data-root DIR] [...]`` runs every cell of
-the grid configs (``configs/grids/*.yaml``) for every dataset that is present, the
-embedded default when none is, skipping cells already in ``results/``, then rebuilds
-``reports/`` from ``results/``.
+"""The grid: ``python -m bench.grid [--quick] [--data-root DIR] [--jobs N] [...]`` runs every
+cell of the grid files (``configs/grids/*.yaml``) for every dataset that is present, the
+embedded default when none is, each cell in a child process with a time limit, skipping
+work already in ``results/``, then rebuilds ``reports/`` from ``results/``.
 
-A grid file lists cells; a list value expands into one ``bench.run`` call per value,
-except ``beam`` and ``k``, which one call sweeps::
+A grid file lists cells; a list value expands into one call per value, except the values a
+tool takes as a list in one call (``beam``, ``k``, ``batch``, ``backends``, ``sizes``)::
 
     datasets: [cub200]
     defaults: {k: [1, 2, 4, 8]}
     cells:
-      - {method: effnet, backend: [linear, ivfpq]}
+      - {method: effnet, backend: [linear, ivfpq], backend_param: [nlist=100]}
       - {method: irgen, beam: [1, 10, 20, 30]}
       - {tool: throughput, method: irgen, beam: [1, 10, 30], batch: [1, 128]}
       - {tool: sweep, method: effnet, backends: [ivfpq, scann]}
+      - {tool: scaling, sizes: [10000, 30000], backends: [linear, ivfpq]}
 
-A cell runs ``bench.run`` unless its ``tool`` says ``throughput`` (``bench.throughput``:
-timings per stage, Figure 5) or ``sweep`` (``bench.sweep`` over the method's features of
-the dataset: recall against queries per second, the Pareto plot). The defaults apply to
-a tool's cells where the tool takes the key (``limit``; not ``k``). A sweep already
-stored is not measured again unless ``--force``.
+A cell runs ``bench.run`` unless its ``tool`` names another command (``throughput``,
+``sweep``, ``scaling``); its keys are that command's flags (``seq_len`` is ``--seq-len``),
+checked against the command's own parser. The grid's defaults apply to the cells whose
+command takes the key. A cell that fails or runs past ``--cell-timeout`` is recorded in
+``results/failures.csv`` and in the report, and the grid goes on; the exit status is 1
+when any cell failed. ``--jobs N`` runs N cells at once; ``--launcher slurm`` submits them
+as a Slurm job array (see ``bench.launch``).
 """
 from __future__ import annotations
 
-import argparse
+import importlib
 import itertools
 import logging
+import os
 import sys
+import time
 from pathlib import Path
 
+import pandas as pd
 import yaml
 
 from datasets import DatasetError, load_dataset
 from methods.base import HarnessError
 
-from . import run as run_cell
-from .cli import UNAVAILABLE
+from .cli import guarded, parser, positive_int, quiet_libraries
+from .launch import Cell, Outcome, Settings, run_local, run_submitit
+from .results import failures_table
 
 log = logging.getLogger("bench.grid")
 
 GRIDS = Path(__file__).resolve().parent.parent / "configs" / "grids"
-SWEPT_IN_ONE_CALL = {"beam", "k", "batch", "backends"}
-FLAGS = {"method", "dataset", "protocol", "backend", "beam", "k", "identifier", "seq_len", "fresh", "limit",
-         "depth", "seed", "sweep", "set"}
-TOOL_FLAGS = {  # the keys each tool's cells take (besides "tool")
-    "run": FLAGS,
-    "throughput": {"method", "dataset", "protocol", "backend", "beam", "batch", "limit", "set", "db_size",
-                   "repeats", "warmup", "untrained", "seed", "k"},
-    "sweep": {"method", "dataset", "limit", "backends", "set", "queries", "k", "seed", "single", "runs"},
-}
-NOT_FROM_DEFAULTS = {"throughput": {"k"}, "sweep": {"k"}}  # a default k is bench.run's list of cut-offs
+TOOLS = ("run", "throughput", "sweep", "scaling")
+SWEPT_IN_ONE_CALL = {"beam", "k", "batch", "backends", "sizes"}
+REPEATED = {"set", "backend_param"}  # a list gives the flag once per value
+SWITCHES = {"sweep", "untrained", "no_irgen"}  # true: the bare flag; false: nothing
+GRID_OWNS = {"results", "cache", "device", "data_root", "weights", "force", "no_progress", "dtype"}
+
+
+def tool_flags(tool: str) -> set[str]:
+    """The keys a cell of ``tool`` may have: its command's flags, as grid keys (``--seq-len``: ``seq_len``)."""
+    command = importlib.import_module(f"bench.{tool}")
+    options = {o for action in command.build_parser()._actions for o in action.option_strings if o.startswith("--")}
+    return {o[2:].replace("-", "_") for o in options} - {"help"} - GRID_OWNS
 
 
 def load_grid(path: Path) -> dict:
     try:
-        grid = yaml.safe_load(path.read_text()) or {}
+        grid = yaml.safe_load(Path(path).read_text()) or {}
     except (OSError, yaml.YAMLError) as e:
         raise HarnessError(f"grid {path}: cannot be read ({e})") from None
+    if not isinstance(grid, dict):
+        raise HarnessError(f"grid {path}: expected a mapping with datasets, defaults and cells")
     unknown = set(grid) - {"datasets", "defaults", "cells"}
     if unknown:
         raise HarnessError(f"grid {path}: unknown key(s) {', '.join(sorted(unknown))}; known: datasets, defaults, cells")
     for cell in grid.get("cells", []):
         tool = cell.get("tool", "run")
-        if tool not in TOOL_FLAGS:
-            raise HarnessError(f"grid {path}: cell {cell} has tool {tool!r}; choose one of {', '.join(TOOL_FLAGS)}")
-        bad = set(cell) - TOOL_FLAGS[tool] - {"tool"}
+        if tool not in TOOLS:
+            raise HarnessError(f"grid {path}: cell {cell} has tool {tool!r}; choose one of {', '.join(TOOLS)}")
+        bad = set(cell) - tool_flags(tool) - {"tool"}
         if bad:
             raise HarnessError(f"grid {path}: cell {cell} has unknown key(s) {', '.join(sorted(bad))}; "
-                               f"known for tool {tool}: {', '.join(sorted(TOOL_FLAGS[tool]))}")
+                               f"bench.{tool} takes: {', '.join(sorted(tool_flags(tool)))}")
     return grid
 
 
 def with_defaults(cell: dict, defaults: dict) -> dict:
-    """The grid's defaults under the cell, only those its tool takes."""
-    tool = cell.get("tool", "run")
-    taken = TOOL_FLAGS[tool] - NOT_FROM_DEFAULTS.get(tool, set())
+    """The grid's defaults under the cell, only those its command takes."""
+    taken = tool_flags(cell.get("tool", "run"))
     return {**{k: v for k, v in defaults.items() if k in taken}, **cell}
 
 
 def expand(cell: dict) -> list[dict]:
-    """One dict per combination of the list-valued keys (beam and k stay lists)."""
-    keys = [k for k, v in cell.items() if isinstance(v, list) and k not in SWEPT_IN_ONE_CALL]
+    """One dict per combination of the list-valued keys (those a command takes as a list stay lists)."""
+    keys = [k for k, v in cell.items() if isinstance(v, list) and k not in SWEPT_IN_ONE_CALL | REPEATED]
     combos = itertools.product(*(cell[k] for k in keys))
     return [{**cell, **dict(zip(keys, values))} for values in combos]
 
@@ -90,11 +100,11 @@ def argv_for(cell: dict) -> list[str]:
         flag = "--" + key.replace("_", "-")
         if key == "tool":
             continue
-        if key in ("sweep", "untrained"):
+        if key in SWITCHES:
             argv += [flag] if value else []
-        elif key == "set":
+        elif key in REPEATED:
             for pair in value if isinstance(value, list) else [value]:
-                argv += ["--set", str(pair)]
+                argv += [flag, str(pair)]
         elif isinstance(value, list):
             argv += [flag, ",".join(str(v) for v in value)]
         else:
@@ -121,74 +131,171 @@ def grid_files(quick: bool, data_root: Path | None) -> list[Path]:
     return found
 
 
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m bench.grid", description=__doc__.splitlines()[0])
+def cells_of(files: list[Path], common: list[str]) -> list[Cell]:
+    cells = []
+    for path in files:
+        grid = load_grid(path)
+        for dataset in grid.get("datasets", ["embedded"]):
+            for cell in grid.get("cells", []):
+                on = {"dataset": dataset} if "dataset" in tool_flags(cell.get("tool", "run")) else {}
+                for one in expand(with_defaults({**on, **cell}, grid.get("defaults", {}))):
+                    tool = one.get("tool", "run")
+                    cells.append(Cell(tool, tuple(argv_for(one)), tuple(common_for(tool, common))))
+    return list(dict.fromkeys(cells))  # one call once, however many grid files list it
+
+
+def common_for(tool: str, common: list[str]) -> list[str]:
+    """The grid's own flags, those the command takes."""
+    takes = command_flags(tool)
+    out, i = [], 0
+    while i < len(common):
+        n = 2 if i + 1 < len(common) and not common[i + 1].startswith("--") else 1
+        if common[i][2:].replace("-", "_") in takes:
+            out += common[i:i + n]
+        i += n
+    return out
+
+
+def command_flags(tool: str) -> set[str]:
+    command = importlib.import_module(f"bench.{tool}")
+    return {o[2:].replace("-", "_") for a in command.build_parser()._actions for o in a.option_strings}
+
+
+def flag_values(argv: tuple[str, ...], flag: str) -> list[str]:
+    return [argv[i + 1] for i, a in enumerate(argv[:-1]) if a == flag]
+
+
+def small_model_notice(cells: list[Cell], weights: Path | None) -> None:
+    """Once, at the start: the cells whose feature model runs its small random-init size, and the
+    file that would make it the paper's model (``--set size=paper`` with the file in --weights DIR)."""
+    from methods.features import feature_model_classes
+
+    small = {}
+    for cell in cells:
+        for method in flag_values(cell.argv, "--method"):
+            try:
+                model_cls, cfg_cls = feature_model_classes(method)
+            except KeyError:
+                continue
+            size = next((s.split("=", 1)[1] for s in flag_values(cell.argv, "--set") if s.startswith("size=")),
+                        getattr(cfg_cls(), "size", None))
+            if size == "small" and model_cls.published is not None:
+                small[method] = model_cls.published.names[0]
+    if small:
+        where = f"in {weights}" if weights else "in --weights DIR"
+        log.warning("these cells run a small random-init model (variant size=small), not the paper's: %s; "
+                    "to run the paper's, add --set size=paper to their grid cells with the file %s",
+                    ", ".join(f"{m} (needs {f})" for m, f in sorted(small.items())), where)
+
+
+def build_parser():
+    p = parser("python -m bench.grid", __doc__)
     p.add_argument("--quick", action="store_true", help="the short grid on the embedded default")
     p.add_argument("--grid", type=Path, action="append", help="run these grid files instead")
     p.add_argument("--data-root", type=Path)
     p.add_argument("--weights", type=Path)
     p.add_argument("--device", default="cpu")
+    p.add_argument("--dtype", default="fp32", choices=["fp32", "bf16"])
     p.add_argument("--results", type=Path, default=Path("results"))
     p.add_argument("--reports", type=Path, default=Path("reports"))
     p.add_argument("--cache", type=Path, default=Path("cache"))
-    p.add_argument("--force", action="store_true")
+    p.add_argument("--force", action="store_true", help="recompute what results/ already holds")
     p.add_argument("--no-report", action="store_true")
-    args = p.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
-    common = ["--results", str(args.results), "--cache", str(args.cache), "--device", args.device]
+    p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--jobs", type=positive_int, default=1, help="cells run at once (one GPU each where several)")
+    p.add_argument("--cell-timeout", type=float, default=12 * 3600.0, metavar="SECONDS",
+                   help="a cell still running after this long is stopped and recorded as timed out")
+    p.add_argument("--launcher", default="local", choices=["local", "slurm", "submitit-local"])
+    p.add_argument("--slurm", action="append", default=[], metavar="KEY=VALUE",
+                   help="a submitit parameter for --launcher slurm, e.g. partition=gpu, gpus_per_node=1")
+    return p
+
+
+def run(args) -> int:
+    common = ["--results", str(args.results), "--cache", str(args.cache), "--device", args.device,
+              "--dtype", args.dtype]
     common += ["--data-root", str(args.data_root)] if args.data_root else []
     common += ["--weights", str(args.weights)] if args.weights else []
-    extra = {"run": ["--force"] if args.force else [], "throughput": ["--force"] if args.force else [],
-             "sweep": ["--reports", str(args.reports)] + ([] if args.force else ["--skip-done"])}
+    common += ["--force"] if args.force else []
+    common += ["--no-progress"] if args.no_progress or args.jobs > 1 else []
+    cells = cells_of(args.grid or grid_files(args.quick, args.data_root), common)
+    small_model_notice(cells, args.weights)
+    failures = failures_table(args.results)
+    outcomes: list[Outcome] = []
+    start = time.perf_counter()
+
+    def done(outcome: Outcome) -> None:
+        outcomes.append(outcome)
+        record(failures, outcome)
+        what = {"ok": "done", "unavailable": "unavailable here"}.get(outcome.status, outcome.status.upper())
+        log.info("[%d/%d] %s in %.0f s: %s%s", len(outcomes), len(cells), what, outcome.seconds, outcome.cell.label,
+                 f" -- {outcome.reason}" if outcome.reason else "")
+
+    settings = Settings(args.results / "logs", args.cell_timeout, echo=args.jobs == 1)
+    log.info("%d grid cells, %d at a time (%s)", len(cells), args.jobs, args.launcher)
     try:
-        files = args.grid or grid_files(args.quick, args.data_root)
-        calls = []
-        for path in files:
-            grid = load_grid(path)
-            for dataset in grid.get("datasets", ["embedded"]):
-                for cell in grid.get("cells", []):
-                    for one in expand(with_defaults({"dataset": dataset, **cell}, grid.get("defaults", {}))):
-                        tool = one.get("tool", "run")
-                        calls.append((tool, argv_for(one) + common + extra[tool]))
-    except HarnessError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    failed, unavailable = [], []
-    for i, (tool, call) in enumerate(calls, 1):
-        line = f"python -m bench.{tool} {' '.join(call)}"
-        log.info("[%d/%d] %s", i, len(calls), line)
-        code = tool_main(tool)(call)
-        if code == 130:
-            return 130
-        if code == UNAVAILABLE:
-            unavailable.append(line)
-        elif code != 0:
-            failed.append(line)
-    if not args.no_report:
-        from . import report
+        if args.launcher == "local":
+            run_local(cells, settings, args.jobs, visible_gpus(args.device, args.jobs), done)
+        else:
+            cluster = "slurm" if args.launcher == "slurm" else "local"
+            run_submitit(cells, settings, args.results / "submitit", cluster, slurm_parameters(args.slurm),
+                         args.jobs, done)
+    finally:
+        if not args.no_report:
+            from .report import build
 
-        report.main(["--results", str(args.results), "--reports", str(args.reports)])
-    for line in unavailable:
-        print(f"unavailable here (see the reason above): {line}", file=sys.stderr)
-    if failed:
-        print(f"{len(failed)} of {len(calls)} grid calls failed (see the errors above):", file=sys.stderr)
-        for line in failed:
-            print(f"  {line}", file=sys.stderr)
-        return 1
-    return 0
+            build(args.results, args.reports)
+    return summarise(outcomes, len(cells), time.perf_counter() - start)
 
 
-def tool_main(tool: str):
-    """The ``main(argv)`` of the module a grid cell runs."""
-    if tool == "throughput":
-        from . import throughput
+def record(failures, outcome: Outcome) -> None:
+    """A failed cell gets a row of the failures table; a finished one loses its row."""
+    key = outcome.cell.label
+    if outcome.status == "ok":
+        failures.remove(lambda table: table["cell"] == key)
+    elif outcome.status != "interrupted":
+        failures.merge(pd.DataFrame([{"cell": key, "status": outcome.status, "seconds": round(outcome.seconds, 1),
+                                      "reason": outcome.reason, "log": outcome.log,
+                                      "finished_at": time.strftime("%Y-%m-%d %H:%M:%S")}]))
 
-        return throughput.main
-    if tool == "sweep":
-        from . import sweep
 
-        return sweep.main
-    return run_cell.main
+def summarise(outcomes: list[Outcome], total: int, seconds: float) -> int:
+    by = {s: [o for o in outcomes if o.status == s] for s in ("ok", "failed", "timeout", "unavailable")}
+    print(f"grid: {len(by['ok'])} of {total} cells finished, {len(by['failed'])} failed, {len(by['timeout'])} timed "
+          f"out, {len(by['unavailable'])} unavailable here, in {seconds / 60:.1f} min", file=sys.stderr)
+    for o in by["unavailable"] + by["failed"] + by["timeout"]:
+        print(f"  {o.status}: {o.cell.label}\n    {o.reason} (log: {o.log})", file=sys.stderr)
+    return 1 if by["failed"] or by["timeout"] else 0
+
+
+def visible_gpus(device: str, jobs: int) -> list[str]:
+    """The GPUs to hand out one per running cell (none on the CPU or with one job)."""
+    if not device.startswith("cuda") or jobs <= 1:
+        return []
+    listed = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if listed:
+        return [g.strip() for g in listed.split(",") if g.strip()]
+    import torch
+
+    return [str(i) for i in range(torch.cuda.device_count())]
+
+
+def slurm_parameters(pairs: list[str]) -> dict:
+    from methods.config import parse_value
+
+    out = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep:
+            raise HarnessError(f"--slurm {pair!r}: expected key=value, e.g. partition=gpu")
+        out[key.strip()] = parse_value(value)
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    quiet_libraries()
+    return guarded(run, lambda: build_parser().parse_args(argv), "finished cells are saved; run the same command again "
+                   "to continue")
 
 
 if __name__ == "__main__":

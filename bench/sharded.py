@@ -1,7 +1,7 @@
 """Searching the queries across torchrun's processes: each process searches a contiguous
 block of them, and the ranked ids come back together in query order, so rank 0 computes
 the one-process metrics. Timings are summed over the processes (seconds of work, as a
-one-process run sums them over its queries); the method's extra numbers are rank 0's."""
+one-process run sums them over its queries)."""
 from __future__ import annotations
 
 import numpy as np
@@ -23,4 +23,4 @@ def sharded_search(method, query, k: int, setting: dict, ctx, align: int = 1) ->
         for stage, seconds in p.timings.items():
             timings[stage] = timings.get(stage, 0.0) + seconds
     ids = np.concatenate([p.ids for p in parts]).astype(np.int64)
-    return Retrieval(ids=ids, timings=timings, extra=parts[0].extra)
+    return Retrieval(ids=ids, timings=timings)

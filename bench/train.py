@@ -20,14 +20,12 @@ import sys
 import time
 from pathlib import Path
 
-from datasets import load_dataset
 from methods import distributed
-from methods.base import HarnessError, RunContext
+from methods.base import HarnessError
 from methods.cache import loss_curve_path
-from methods.registry import MethodOptions, make_method
 
-from .cli import guarded
-from .run import add_model_arguments, check_checkpoint_every, method_overrides
+from .cli import add_data, add_method, add_run, check_device, context_from, dataset_from, guarded, method_from, \
+    parser, positive_int
 
 log = logging.getLogger("bench.train")
 
@@ -35,51 +33,37 @@ TRAINABLE = ("irgen", "irgen-enc", "smallcnn", "ftclip", "cgd", "irt")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m bench.train", description=__doc__.splitlines()[0])
-    p.add_argument("--method", required=True, help=f"one of: {', '.join(TRAINABLE)}")
-    p.add_argument("--dataset", default="embedded", help="as bench.run's --dataset")
-    p.add_argument("--protocol", default="paper", choices=["paper", "dml"])
-    add_model_arguments(p)
-    p.add_argument("--device", default="cpu", help="cpu or cuda (under torchrun: each process its LOCAL_RANK GPU)")
-    p.add_argument("--accumulate", type=int, default=1,
+    p = parser("python -m bench.train", __doc__)
+    add_data(p)
+    add_method(p, beams=False)
+    p.set_defaults(method=None)
+    p.add_argument("--accumulate", type=positive_int, default=1,
                    help="micro-batches per step (gradient accumulation; the global batch stays train.batch_size)")
     p.add_argument("--amp", action=argparse.BooleanOptionalAction, default=None,
                    help="bf16 autocast while training (CUDA only; default: on with --device cuda)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--limit", type=int, help="keep at most N images per split (seeded)")
-    p.add_argument("--cache", type=Path, default=Path("cache"))
-    p.add_argument("--no-progress", action="store_true")
+    add_run(p, results=False)
     return p
 
 
 def check(args) -> None:
+    if args.method is None:
+        raise HarnessError(f"give --method: bench.train trains one of: {', '.join(TRAINABLE)}")
     if args.method not in TRAINABLE:
         raise HarnessError(f"--method {args.method}: nothing to train (an off-the-shelf model or unknown); "
                            f"bench.train trains one of: {', '.join(TRAINABLE)}")
-    check_checkpoint_every(args)
-    if args.accumulate < 1:
-        raise HarnessError(f"--accumulate {args.accumulate}: give a positive number of micro-batches")
     cuda = args.device.startswith("cuda")
     if args.amp and not cuda:
         raise HarnessError("--amp: bf16 autocast is for CUDA here; use --device cuda or drop --amp")
-    if cuda:
-        import torch
-
-        if not torch.cuda.is_available():
-            raise HarnessError("--device cuda: no CUDA device is visible here; use --device cpu")
+    check_device(args.device)
     args.amp = cuda if args.amp is None else args.amp
 
 
 def train(args) -> int:
     check(args)
-    device = distributed.init_from_env(args.device)
-    ds = load_dataset(args.dataset, root=args.data_root, protocol=args.protocol, limit=args.limit, seed=args.seed)
-    options = MethodOptions(identifier=args.identifier, seq_len=args.seq_len, fresh=args.fresh,
-                            overrides=method_overrides(args))
-    method = make_method(args.method, options)
-    ctx = RunContext(device=device, seed=args.seed, cache_dir=args.cache, weights_dir=args.weights,
-                     progress=not args.no_progress, accumulate=args.accumulate, amp=args.amp,
-                     checkpoint_every=args.checkpoint_every)
+    args.device = distributed.init_from_env(args.device)
+    ds = dataset_from(args)
+    method = method_from(args)
+    ctx = context_from(args, accumulate=args.accumulate, amp=args.amp)
     log.info("training %s on %s: %d train images, %d process(es), %d micro-batch(es) per step%s",
              method.name, ds.name, len(ds.train), distributed.world_size(), args.accumulate,
              ", bf16 autocast" if args.amp else "")
@@ -102,7 +86,7 @@ def report(method, cache: Path, since: float) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    return guarded(train, build_parser().parse_args(argv),
+    return guarded(train, lambda: build_parser().parse_args(argv),
                    "run the same command again to resume from the last checkpoint", cleanup=distributed.shutdown)
 
 

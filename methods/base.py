@@ -4,12 +4,18 @@ A method is built from a config (plain data that goes into the manifest), is fit
 on the train split, indexes the database, and answers queries with ranked database
 indices for each of its query *settings* (beam sizes, nprobe values, ...), one results
 cell per setting. Timings are seconds summed over all queries, per stage.
+
+What the speed tools need goes through the same interface, so a new method is timed
+without any change in ``bench/``: ``search_batch`` (a batch of query images searched end
+to end, each stage timed), ``index_synthetic`` (a database of n synthetic entries, for
+timings at a scale the dataset does not have), ``vectors`` (a split's features, for the
+backend sweeps of a feature method) and ``stats`` (what the index holds).
 """
 from __future__ import annotations
 
 import logging
 from abc import ABC, abstractmethod
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 import time
@@ -44,6 +50,26 @@ class RunContext:
         path.parent.mkdir(parents=True, exist_ok=True)
         return path
 
+    @property
+    def cuda(self) -> bool:
+        return str(self.device).startswith("cuda")
+
+    def autocast(self):
+        """bf16 autocast of the networks for ``dtype="bf16"``, nothing for fp32."""
+        if self.dtype != "bf16":
+            return nullcontext()
+        import torch
+
+        return torch.autocast(torch.device(self.device).type, dtype=torch.bfloat16)
+
+    def stopwatch(self) -> "Stopwatch":
+        """A stopwatch that waits for the device around each stage (CUDA runs asynchronously)."""
+        if self.cuda:
+            import torch
+
+            return Stopwatch(sync=torch.cuda.synchronize)
+        return Stopwatch()
+
 
 @dataclass
 class Retrieval:
@@ -51,7 +77,6 @@ class Retrieval:
 
     ids: np.ndarray  # (n_queries, k) int64
     timings: dict[str, float] = field(default_factory=dict)  # stage -> seconds over all queries
-    extra: dict[str, float] = field(default_factory=dict)  # method-specific numbers worth keeping
 
 
 class Stopwatch:
@@ -69,14 +94,19 @@ class Stopwatch:
             yield
         finally:
             self._sync()
-            self.seconds[stage] = self.seconds.get(stage, 0.0) + time.perf_counter() - start
+            self.add(stage, time.perf_counter() - start)
+
+    def add(self, stage: str, seconds: float) -> None:
+        """Count seconds measured elsewhere (a worker process's own clock) under ``stage``."""
+        self.seconds[stage] = self.seconds.get(stage, 0.0) + seconds
 
 
 class Method(ABC):
     """Base class of every retrieval method.
 
-    Subclasses set ``name`` (the registry name), and fill ``features`` / ``backend``
-    for the results table (``"-"`` where the notion does not apply).
+    ``name`` is the registry name (the results' ``method`` column); subclasses fill
+    ``features`` / ``backend`` / ``variant`` for the results table (``"-"`` where the
+    notion does not apply).
     """
 
     name: str = "?"
@@ -97,8 +127,8 @@ class Method(ABC):
         """Method options that change what is trained (an ablation), as ``key=value,...``."""
         return "-"
 
-    def settings(self) -> list[dict]:
-        """The query settings to sweep; one results cell each."""
+    def settings(self, n_database: int) -> list[dict]:
+        """The query settings to run over a database of ``n_database`` items; one results cell each."""
         return [{}]
 
     @abstractmethod
@@ -112,6 +142,32 @@ class Method(ABC):
     @abstractmethod
     def search(self, query, k: int, setting: dict, ctx: RunContext) -> Retrieval:
         """Top-k database indices for every query image under one setting."""
+
+    def search_batch(self, query, rows: np.ndarray, k: int, setting: dict, ctx: RunContext,
+                     stopwatch: Stopwatch) -> np.ndarray:
+        """Ranked ids (len(rows), k) of the query images at ``rows``, searched end to end from
+        the images (nothing reused from an earlier call), each stage timed in ``stopwatch``.
+        This default times ``search`` on those queries, one stage per timing it reports."""
+        result = self.search(query.subset(rows), k, setting, ctx)
+        for stage, seconds in result.timings.items():
+            stopwatch.add(stage, seconds)
+        return result.ids
+
+    def index_synthetic(self, n: int, ctx: RunContext) -> None:
+        """Index a seeded synthetic database of ``n`` entries instead of a dataset's, to time the
+        search at a scale the dataset does not have."""
+        raise HarnessError(f"--db-size: method {self.name} cannot index a synthetic database "
+                           f"(implement {type(self).__name__}.index_synthetic)")
+
+    def vectors(self, split, ctx: RunContext) -> tuple[np.ndarray, str]:
+        """(features (n, d) float32 of ``split``'s images, the metric they are searched with)."""
+        raise HarnessError(f"method {self.name} has no feature vectors to index (it is not a feature "
+                           f"model + search backend)")
+
+    def stats(self) -> dict[str, float]:
+        """Numbers about the built index and the model kept beside every result of it
+        (``db_items``, ``index_bytes``, ``input_px``, ...)."""
+        return {}
 
     def pretrained_files(self) -> list:
         """The published checkpoints (``WeightsFile``) this method starts from; their checksums

@@ -3,9 +3,15 @@ from __future__ import annotations
 
 import logging
 
+import numpy as np
+import torch
+
+from datasets import load_batch
+from datasets.synthetic import synthetic_features
+
 from . import distributed
-from .backends import cached_build, make_backend
-from .base import Method, Retrieval, RunContext
+from .backends import BACKENDS, backend_class, cached_build, make_backend
+from .base import HarnessError, Method, Retrieval, RunContext, Stopwatch
 from .features.cache import cached_features
 
 log = logging.getLogger(__name__)
@@ -14,28 +20,35 @@ log = logging.getLogger(__name__)
 class FeatureSearch(Method):
     """Embed the database with ``model``, index it with ``backend``, embed and search the queries.
 
-    ``query_settings`` lists the backend's query parameters to sweep (one cell each).
+    ``build_params`` are the backend's build parameters; with ``sweep`` every point of the
+    backend's query grid is a setting (one results cell each), else its defaults are.
     """
 
-    def __init__(self, model, backend: str = "linear", build_params: dict | None = None,
-                 query_settings: list[dict] | None = None):
+    def __init__(self, model, backend: str = "linear", build_params: dict | None = None, sweep: bool = False):
+        if backend not in BACKENDS:
+            raise HarnessError(f"unknown backend {backend!r}: choose one of {', '.join(BACKENDS)}")
         super().__init__(model=model.identity(), backend=backend, build_params=build_params or {})
         self.model = model
-        self.name = model.name
         self.backend_name = backend
         self.build_params = build_params or {}
-        self.query_settings = query_settings
+        self.sweep = sweep
+        self.index_impl = None
+        self.n_items = 0
 
     @property
     def features(self) -> str:
-        return self.model.name
+        return self.name
 
     @property
     def backend(self) -> str:
         return self.backend_name
 
-    def settings(self) -> list[dict]:
-        return self.query_settings or [{}]
+    @property
+    def variant(self) -> str:
+        return self.model.variant
+
+    def settings(self, n_database: int) -> list[dict]:
+        return backend_class(self.backend_name).grid_for(n_database, self.build_params) if self.sweep else [{}]
 
     def pretrained_files(self) -> list:
         return self.model.pretrained_files()
@@ -45,18 +58,51 @@ class FeatureSearch(Method):
         self.config["model"] = self.model.identity()
 
     def index(self, database, ctx: RunContext) -> None:
-        X, self.db_feature_seconds = cached_features(self.model, database, ctx, shared=True)
-        self.index_impl = make_backend(self.backend_name, metric=self.model.metric,
-                                       device=ctx.device, **self.build_params)
+        X, _ = cached_features(self.model, database, ctx, shared=True)
+        self._build(X, ctx)
+
+    def index_synthetic(self, n: int, ctx: RunContext) -> None:
+        """n seeded class-structured vectors of the model's feature width (datasets.synthetic)."""
+        X, _ = synthetic_features(n, self._feature_width(ctx), seed=ctx.seed)
+        self._build(X, ctx)
+
+    def _build(self, X: np.ndarray, ctx: RunContext) -> None:
+        self.index_impl = make_backend(self.backend_name, metric=self.model.metric, device=ctx.device,
+                                       **self.build_params)
+        self.n_items = len(X)
         with distributed.main_first():  # under torchrun the others load rank 0's index: the same one
             cached_build(self.index_impl, X, ctx.cache("indexes"))
+
+    @torch.no_grad()
+    def _feature_width(self, ctx: RunContext) -> int:
+        self.model.eval_mode()
+        size = self.model.image_size
+        return self.model.encode(torch.zeros(1, 3, size, size, device=ctx.device)).shape[1]
+
+    def vectors(self, split, ctx: RunContext) -> tuple[np.ndarray, str]:
+        return cached_features(self.model, split, ctx)[0], self.model.metric
 
     def search(self, query, k: int, setting: dict, ctx: RunContext) -> Retrieval:
         Q, feature_seconds = cached_features(self.model, query, ctx)
         self.index_impl.set_query_params(**setting)
         ids, _ = self.index_impl.search(Q, k)
         # the backend's own measure: a worker-process backend excludes the hand-over
-        timings = {"feature": feature_seconds, "search": self.index_impl.last_search_s}
+        return Retrieval(ids=ids, timings={"feature": feature_seconds, "search": self.index_impl.last_search_s})
+
+    @torch.no_grad()
+    def search_batch(self, query, rows: np.ndarray, k: int, setting: dict, ctx: RunContext,
+                     stopwatch: Stopwatch) -> np.ndarray:
+        self.model.eval_mode()
+        with stopwatch("preprocess"):
+            x = self.model.normalise(load_batch(query, rows, self.model.image_size), ctx.device)
+        with stopwatch("feature"), ctx.autocast():
+            q = self.model.encode(x).float().cpu().numpy()
+        self.index_impl.set_query_params(**setting)
+        ids, _ = self.index_impl.search(q, k)
+        stopwatch.add("search", self.index_impl.last_search_s)
+        return ids
+
+    def stats(self) -> dict[str, float]:
         stats = self.index_impl.stats()
-        return Retrieval(ids=ids, timings=timings, extra={"build_s": stats["build_s"],
-                         "index_bytes": stats["memory_bytes"], "index_disk_bytes": stats["disk_bytes"]})
+        return {"db_items": float(self.n_items), "build_s": stats["build_s"], "index_bytes": stats["memory_bytes"],
+                "index_disk_bytes": stats["disk_bytes"], "input_px": float(self.model.image_size)}

@@ -27,11 +27,16 @@ BACKENDS = {
 }
 
 
-def make_backend(name: str, metric: str = "l2", **build_params) -> Backend:
+def backend_class(name: str) -> type[Backend]:
+    """The class of backend ``name`` (importing its module, not its library)."""
     if name not in BACKENDS:
         raise KeyError(f"unknown backend {name!r}: choose one of {', '.join(BACKENDS)}")
     module, cls = BACKENDS[name].split(":")
-    return getattr(importlib.import_module(module), cls)(metric=metric, **build_params)
+    return getattr(importlib.import_module(module), cls)
+
+
+def make_backend(name: str, metric: str = "l2", **build_params) -> Backend:
+    return backend_class(name)(metric=metric, **build_params)
 
 
 def available_backends() -> dict[str, str]:
@@ -47,4 +52,4 @@ def available_backends() -> dict[str, str]:
 
 
 __all__ = ["Backend", "BackendUnavailable", "BACKENDS", "METRICS", "PAPER_NLIST", "available_backends",
-           "cached_build", "make_backend"]
+           "backend_class", "cached_build", "make_backend"]

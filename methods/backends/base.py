@@ -80,9 +80,15 @@ class Backend(ABC):
         self.last_search_s = self._measured_seconds(time.perf_counter() - start)
         return ids, dists
 
-    def query_grid(self) -> list[dict]:
-        """Query-parameter points for a recall-versus-speed sweep; [{}] when none."""
+    @classmethod
+    def grid_for(cls, n: int, build_params: dict) -> list[dict]:
+        """Query-parameter points for a recall-versus-speed sweep of an index over ``n`` vectors
+        built with ``build_params``; [{}] when none. Known before the build: a sweep is data."""
         return [{}]
+
+    def query_grid(self) -> list[dict]:
+        """``grid_for`` this built index."""
+        return self.grid_for(self.n, self.build_params)
 
     def stats(self) -> dict:
         """``memory_bytes``: what the index holds in RAM while serving; ``disk_bytes``:
@@ -98,6 +104,11 @@ class Backend(ABC):
 
     def memory_bytes(self) -> int:
         return 0
+
+    def worker_peak_bytes(self) -> float | None:
+        """The peak resident memory of the worker process that holds the index, for a backend that
+        runs in one (None: the index lives in this process, whose own peak tells)."""
+        return None
 
     def disk_bytes(self) -> int:
         return 0

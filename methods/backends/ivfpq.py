@@ -15,7 +15,7 @@ Build parameters (and why these defaults):
   (and keeps the raw vectors in memory); useful to see PQ's error apart from IVF's.
 
 Query parameter: ``nprobe`` -- lists visited per query, Faiss's default 1 when not
-given (the paper states none); ``query_grid`` sweeps 1, 2, 4, ... nlist.
+given (the paper states none); ``grid_for`` sweeps 1, 2, 4, ... nlist.
 """
 from __future__ import annotations
 
@@ -90,8 +90,10 @@ class IVFPQBackend(FaissBackend):
         space = self.faiss.GpuParameterSpace() if self.on_gpu else self.faiss.ParameterSpace()
         space.set_index_parameter(self.index, "nprobe", min(nprobe, self.nlist))
 
-    def query_grid(self) -> list[dict]:
-        return [{"nprobe": v} for v in doubling(int(self.nlist or 1))]
+    @classmethod
+    def grid_for(cls, n: int, build_params: dict) -> list[dict]:
+        nlist = int(build_params.get("nlist") or default_nlist(n))
+        return [{"nprobe": v} for v in doubling(min(nlist, n))]
 
     def memory_bytes(self) -> int:
         codes = self.n * (self.M * self.nbits / 8 + 8)  # PQ code + 64-bit id per vector

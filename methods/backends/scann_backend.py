@@ -103,13 +103,17 @@ class ScannBackend(Backend):
         # ScaNN fills slots it could not fill with id 0 and a NaN distance
         return finish_results(ids, dists, k, missing=np.isnan(dists), similarity=self.metric == "cosine")
 
-    def query_grid(self) -> list[dict]:
-        if self.mode == "brute":
+    @classmethod
+    def grid_for(cls, n: int, build_params: dict) -> list[dict]:
+        mode = build_params.get("mode", "auto")
+        mode = choose_mode(n) if mode == "auto" else mode
+        if mode == "brute":
             return [{}]
-        if self.mode == "ah":
-            return [{"pre_reorder_num_neighbors": r} for r in REORDER_GRID if r <= max(self.n, 10)]
-        return [{"leaves_to_search": leaves, "pre_reorder_num_neighbors": r}
-                for r in TREE_REORDER_GRID for leaves in doubling(self.num_leaves)]
+        if mode == "ah":
+            return [{"pre_reorder_num_neighbors": r} for r in REORDER_GRID if r <= max(n, 10)]
+        leaves = int(build_params.get("num_leaves") or sqrt_lists(n))
+        return [{"leaves_to_search": v, "pre_reorder_num_neighbors": r}
+                for r in TREE_REORDER_GRID for v in doubling(leaves)]
 
     def memory_bytes(self) -> int:
         """ScaNN reports no memory use; the size of its serialized searcher stands in."""

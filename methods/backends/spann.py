@@ -21,7 +21,7 @@ vectors of this dimensionality per posting list, and at least SPTAG's 12 pages, 
 float vectors are not cut from their lists as they would be with the uint8-sized 3).
 
 Query parameters: ``SearchInternalResultNum`` (posting lists read per query, swept
-1, 2, 4, ... 64 by ``query_grid``), ``MaxDistRatio``, ``MaxCheck``.
+1, 2, 4, ... 64 by ``grid_for``), ``MaxDistRatio``, ``MaxCheck``.
 ``memory_bytes`` counts the head vectors and head index, ``disk_bytes`` the posting
 lists file.
 """
@@ -134,6 +134,11 @@ def _stop_worker(proc: subprocess.Popen, log_file, workdir: Path) -> None:
         shutil.rmtree(workdir, ignore_errors=True)
 
 
+def max_internal(build_params: dict) -> int:
+    """The largest SearchInternalResultNum a query may ask of an index built with ``build_params``."""
+    return int(build_params.get("SearchInternalResultNum", DEFAULTS["BuildSSDIndex"]["SearchInternalResultNum"]))
+
+
 class SpannBackend(Backend):
     name = "spann"
 
@@ -147,8 +152,7 @@ class SpannBackend(Backend):
         self.python = sptag_python()
         self.worker: SptagWorker | None = None
         self.index_dir: Path | None = None
-        self.max_internal = int(build_params.get("SearchInternalResultNum",
-                                                 DEFAULTS["BuildSSDIndex"]["SearchInternalResultNum"]))
+        self.max_internal = max_internal(build_params)
         self._worker_seconds = 0.0
 
     def sections(self, dim: int, tmp_dir: Path) -> dict:
@@ -215,14 +219,23 @@ class SpannBackend(Backend):
     def _measured_seconds(self, wall_seconds: float) -> float:
         return self._worker_seconds
 
-    def query_grid(self) -> list[dict]:
-        return [{"SearchInternalResultNum": v} for v in doubling(self.max_internal)]
+    @classmethod
+    def grid_for(cls, n: int, build_params: dict) -> list[dict]:
+        return [{"SearchInternalResultNum": v} for v in doubling(max_internal(build_params))]
 
     def memory_bytes(self) -> int:
         if self.index_dir is None:
             return 0
         parts = ["HeadIndex", "SPTAGHeadVectors.bin", "SPTAGHeadVectorIDs.bin"]
         return sum(folder_bytes(self.index_dir / p) for p in parts if (self.index_dir / p).exists())
+
+    def worker_peak_bytes(self) -> float | None:
+        if self.worker is None:
+            return None
+        for line in Path(f"/proc/{self.worker.proc.pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return 1024.0 * int(line.split()[1])
+        return None
 
     def disk_bytes(self) -> int:
         if self.index_dir is None:

@@ -37,6 +37,12 @@ class FeatureModel(ABC):
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         """Float images (n, 3, s, s), normalised, to features (n, d)."""
 
+    @property
+    def variant(self) -> str:
+        """What the results' ``variant`` column says of this model: its size where it has sizes."""
+        size = getattr(self.cfg, "size", None)
+        return f"size={size}" if size else "-"
+
     def pretrained_files(self) -> list:
         """The published checkpoints (``WeightsFile``) this model starts from: ``published`` at
         size=paper, none at small size."""
@@ -61,7 +67,8 @@ class FeatureModel(ABC):
         total = (len(split) + batch_size - 1) // batch_size
         for _, x in tqdm(batches, total=total, desc=f"{self.name} features ({split.name})",
                          disable=not ctx.progress, leave=False):
-            out.append(self.encode(self.normalise(x, ctx.device)).float().cpu().numpy())
+            with ctx.autocast():
+                out.append(self.encode(self.normalise(x, ctx.device)).float().cpu().numpy())
         return np.concatenate(out).astype(np.float32)
 
     def eval_mode(self) -> None:

@@ -33,7 +33,8 @@ def file_label(name: str) -> str:
 def cached_features(model, split, ctx, shared: bool = False) -> tuple[np.ndarray, float]:
     """(features, seconds it took to compute them, when they were computed). ``shared``: every
     torchrun process calls this with the same split at the same point (see the module doc)."""
-    key = digest(model.identity(), split.digest())
+    precision = [ctx.dtype] if ctx.dtype != "fp32" else []  # fp32 keys stay as they were
+    key = digest(model.identity(), split.digest(), *precision)
     path = ctx.cache("features", f"{file_label(model.name)}-{split.name}-{key}.npz")
     if path.exists():
         stored = load_arrays(path)

@@ -1,8 +1,11 @@
 """Image identifiers: what the decoder writes and the prefix tree holds (paper Table 3).
 
-Every kind is fitted on the training items and then assigns (n, T) int64 codes in
-[0, vocab_size) to any items, the database's included (and fresh items that training
-never saw), deterministically for a seed:
+Every kind follows one protocol: built from an ``IdentifierSpec``, ``fit(items, ctx)`` on
+the training items, then ``assign(items)`` gives (n, T) int64 codes in [0, vocab_size) to
+any items, the database's included (and fresh items that training never saw),
+deterministically for a seed. ``Items`` is what a kind may read about a set of images
+(f_cls features, per-image keys, spatial maps), each computed only if a kind asks for it.
+``KINDS`` maps a kind's name to its class:
 
 - ``rq``: the semantic tokenizer's residual-quantization codes of f_cls (tokenizer.py).
 - ``random``: random codes of the same length and range, drawn per image from a hash of
@@ -18,10 +21,12 @@ never saw), deterministically for a seed:
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Callable
 
 import numpy as np
 import torch
@@ -38,7 +43,53 @@ from .tokenizer import ResidualQuantizer, kmeans, nearest
 
 log = logging.getLogger(__name__)
 
-KINDS = ("rq", "random", "hkm100", "hkm200", "hkm500", "rqvae")
+NAMES = ("rq", "random", "hkm100", "hkm200", "hkm500", "rqvae")  # the paper's kinds (hkm<k> for any k)
+
+
+@dataclass
+class IdentifierSpec:
+    """What any kind is built from: its name (``hkm`` with ``clusters`` k), the length T, the
+    tokenizer's vocabulary L (random codes' range), the seed, the ablation config, and the
+    tokenizer's fitted quantizer (``rq``)."""
+
+    kind: str
+    seq_len: int
+    vocab: int
+    seed: int = 0
+    clusters: int | None = None
+    cfg: IdentifierConfig = field(default_factory=IdentifierConfig)
+    quantizer: ResidualQuantizer | None = None
+
+
+@dataclass
+class Items:
+    """What an identifier kind may read about n images; each part is computed when first asked for."""
+
+    n: int
+    features: Callable[[], torch.Tensor]  # f_cls (n, d)
+    keys: Callable[[], list[str]]  # a stable name per image
+    maps: Callable[[np.ndarray], torch.Tensor]  # spatial maps (b, C, h, w) of the images at some indices
+
+    @classmethod
+    def of_features(cls, f_cls: torch.Tensor) -> "Items":
+        """Items known only by their features (synthetic databases)."""
+        return cls(len(f_cls), lambda: f_cls, _only("features"), _only("features"))
+
+    @classmethod
+    def of_keys(cls, keys: list[str]) -> "Items":
+        """Items known only by their keys (random identifiers read nothing else)."""
+        return cls(len(keys), _only("keys"), lambda: keys, _only("keys"))
+
+    @classmethod
+    def cached(cls, n: int, features, keys, maps) -> "Items":
+        return cls(n, functools.cache(features), functools.cache(keys), maps)
+
+
+def _only(what: str):
+    def unavailable(*_):
+        raise ValueError(f"these items hold {what} only")
+
+    return unavailable
 
 
 def item_keys(split: Split) -> list[str]:
@@ -56,16 +107,18 @@ def parse_kind(kind: str) -> tuple[str, int | None]:
     match = re.fullmatch(r"hkm(\d+)", kind)
     if match:
         return "hkm", int(match.group(1))
-    if kind in ("rq", "random", "rqvae"):
+    if kind in KINDS and kind != "hkm":
         return kind, None
-    raise HarnessError(f"--identifier {kind}: choose one of {', '.join(KINDS)} (hkm<k> for any k)")
+    raise HarnessError(f"--identifier {kind}: choose one of {', '.join(NAMES)} (hkm<k> for any k)")
 
 
-@dataclass
 class SemanticIdentifiers:
-    """``rq``: the tokenizer's codes of f_cls."""
+    """``rq``: the tokenizer's codes of f_cls (the tokenizer fitted them: nothing to fit here)."""
 
-    quantizer: ResidualQuantizer
+    def __init__(self, spec: IdentifierSpec):
+        if spec.quantizer is None:
+            raise ValueError("rq identifiers need the tokenizer's fitted quantizer")
+        self.quantizer = spec.quantizer
 
     @property
     def vocab_size(self) -> int:
@@ -75,19 +128,24 @@ class SemanticIdentifiers:
     def seq_len(self) -> int:
         return self.quantizer.M
 
-    def assign(self, f_cls: torch.Tensor) -> np.ndarray:
-        return self.quantizer.encode(f_cls).cpu().numpy().astype(np.int64)
+    def fit(self, items: Items, ctx) -> "SemanticIdentifiers":
+        return self
+
+    def assign(self, items: Items) -> np.ndarray:
+        return self.quantizer.encode(items.features()).cpu().numpy().astype(np.int64)
 
 
-@dataclass
 class RandomIdentifiers:
     """``random``: T codes in [0, L) per image, from a hash of (seed, image key)."""
 
-    seq_len: int
-    vocab_size: int
-    seed: int
+    def __init__(self, spec: IdentifierSpec):
+        self.seq_len, self.vocab_size, self.seed = spec.seq_len, spec.vocab, spec.seed
 
-    def assign(self, keys: list[str]) -> np.ndarray:
+    def fit(self, items: Items, ctx) -> "RandomIdentifiers":
+        return self
+
+    def assign(self, items: Items) -> np.ndarray:
+        keys = items.keys()
         codes = np.empty((len(keys), self.seq_len), dtype=np.int64)
         for i, key in enumerate(keys):
             word = hashlib.sha1(f"{self.seed}|{key}".encode()).digest()
@@ -98,18 +156,20 @@ class RandomIdentifiers:
 class HierarchicalKMeans:
     """``hkm<k>``: k-means, then k-means again inside every cluster, up to T levels."""
 
-    def __init__(self, k: int, seq_len: int, leaf_size: int = 1, seed: int = 0, iters: int = 10):
+    def __init__(self, spec: IdentifierSpec, iters: int = 10):
+        k = spec.clusters or 0
         if k < 2:
             raise HarnessError(f"hierarchical k-means needs at least 2 clusters per level, got {k}")
-        self.k, self.seq_len, self.leaf_size, self.seed, self.iters = k, seq_len, leaf_size, seed, iters
+        self.k, self.seq_len, self.seed, self.iters = k, spec.seq_len, spec.seed, iters
+        self.leaf_size = spec.cfg.hkm_leaf_size
         self.centroids: dict[tuple[int, ...], torch.Tensor] = {}  # internal node path -> (k', d)
 
     @property
     def vocab_size(self) -> int:
         return self.k
 
-    def fit(self, x: torch.Tensor) -> "HierarchicalKMeans":
-        x = x.float().cpu()
+    def fit(self, items: Items, ctx) -> "HierarchicalKMeans":
+        x = items.features().float().cpu()
         todo = [((), np.arange(len(x)))]
         while todo:
             path, idx = todo.pop()
@@ -122,8 +182,8 @@ class HierarchicalKMeans:
             todo += [(path + (j,), idx[assign == j]) for j in range(len(centroids)) if (assign == j).any()]
         return self
 
-    def assign(self, x: torch.Tensor) -> np.ndarray:
-        x = x.float().cpu()
+    def assign(self, items: Items) -> np.ndarray:
+        x = items.features().float().cpu()
         codes = np.zeros((len(x), self.seq_len), dtype=np.int64)
         groups = {(): np.arange(len(x))}
         for level in range(self.seq_len):
@@ -194,10 +254,10 @@ class SpatialRQVAE(nn.Module):
 class RQVAEIdentifiers:
     """``rqvae``: trains a SpatialRQVAE on the training items' maps, then codes any map."""
 
-    def __init__(self, cfg: IdentifierConfig, seq_len: int | None, seed: int = 0):
-        self.cfg, self.seed = cfg, seed
-        self.seq_len = self.length(cfg, seq_len)
-        self.depth = self.seq_len // cfg.rqvae_grid ** 2
+    def __init__(self, spec: IdentifierSpec):
+        self.cfg, self.seed = spec.cfg, spec.seed
+        self.seq_len = self.length(spec.cfg, spec.seq_len)
+        self.depth = self.seq_len // spec.cfg.rqvae_grid ** 2
         self.model: SpatialRQVAE | None = None
 
     @staticmethod
@@ -215,8 +275,8 @@ class RQVAEIdentifiers:
     def vocab_size(self) -> int:
         return self.cfg.rqvae_codebook
 
-    def fit(self, maps, n: int, ctx, batch_size: int = 256) -> "RQVAEIdentifiers":
-        """``maps(indices)`` -> (B, C, h, w) spatial maps of the n training items."""
+    def fit(self, items: Items, ctx, batch_size: int = 256) -> "RQVAEIdentifiers":
+        maps, n = items.maps, items.n
         torch.manual_seed(self.seed)
         sample = maps(np.random.default_rng(self.seed).permutation(n)[: min(n, 2048)]).float()
         model = SpatialRQVAE(sample.shape[1], self.cfg, self.depth).to(ctx.device)
@@ -238,7 +298,17 @@ class RQVAEIdentifiers:
         return self
 
     @torch.no_grad()
-    def assign(self, maps, n: int, batch_size: int = 512) -> np.ndarray:
-        out = [self.model.codes(maps(np.arange(s, min(s + batch_size, n))).float()) for s in range(0, n, batch_size)]
+    def assign(self, items: Items, batch_size: int = 512) -> np.ndarray:
+        n = items.n
+        out = [self.model.codes(items.maps(np.arange(s, min(s + batch_size, n))).float())
+               for s in range(0, n, batch_size)]
         return torch.cat(out).cpu().numpy().astype(np.int64)
+
+
+KINDS = {"rq": SemanticIdentifiers, "random": RandomIdentifiers, "hkm": HierarchicalKMeans, "rqvae": RQVAEIdentifiers}
+
+
+def make_identifiers(spec: IdentifierSpec):
+    """The identifier kind ``spec.kind``, ready to ``fit``."""
+    return KINDS[spec.kind](spec)
 

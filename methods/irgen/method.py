@@ -23,16 +23,15 @@ import torch
 from tqdm import tqdm
 
 from datasets import load_batch
-from ..backends import BACKENDS, make_backend
 from ..base import HarnessError, Method, Retrieval, RunContext, Stopwatch
 from ..feature_search import FeatureSearch
 from ..features.base import FeatureModel
+from ..registry import DEFAULT_BEAMS
 from .beam_search import beam_search, expand_to_items
 from .config import IRGenConfig, make_config
-from .decoder import Decoder
-from .encoder import StemInputs, build_encoder
-from .identifiers import (HierarchicalKMeans, RandomIdentifiers, RQVAEIdentifiers, SemanticIdentifiers,
-                          item_keys, parse_kind)
+from .decoder import Decoder, DecoderConfig
+from .encoder import Encoder, StemInputs, ViTBackbone, build_encoder
+from .identifiers import IdentifierSpec, Items, RQVAEIdentifiers, item_keys, make_identifiers, parse_kind
 from .prefix_tree import PrefixTree
 from .tokenizer import all_features
 from .train import data_key, fit_encoder_decoder, fit_tokenizer
@@ -70,8 +69,8 @@ class IRGen(Method):
     name = "irgen"
 
     def __init__(self, cfg: IRGenConfig, identifier: str = "rq", seq_len: int | None = None,
-                 fresh: float = 0.0, beams: tuple[int, ...] = (1, 10, 20, 30)):
-        self.kind, self.k = parse_kind(identifier)
+                 fresh: float = 0.0, beams: tuple[int, ...] = DEFAULT_BEAMS, untrained: bool = False):
+        self.kind, self.clusters = parse_kind(identifier)
         self.identifier_name = identifier
         if self.kind == "rqvae":
             seq_len = RQVAEIdentifiers.length(cfg.identifiers, seq_len)
@@ -81,7 +80,9 @@ class IRGen(Method):
         if self.kind == "rq":  # the tokenizer's M codebooks are the identifier
             cfg = dataclasses.replace(cfg, tokenizer=dataclasses.replace(cfg.tokenizer, M=seq_len))
         self.cfg, self.seq_len, self.fresh, self.beams = cfg, seq_len, fresh, tuple(beams)
-        super().__init__(irgen=dataclasses.asdict(cfg), identifier=identifier, seq_len=seq_len, fresh=fresh)
+        self.untrained = untrained
+        super().__init__(irgen=dataclasses.asdict(cfg), identifier=identifier, seq_len=seq_len, fresh=fresh,
+                         untrained=untrained)
 
     @property
     def features(self) -> str:
@@ -96,13 +97,21 @@ class IRGen(Method):
         fresh = f",fresh={self.fresh:g}" if self.fresh else ""
         return f"identifier={self.identifier_name},T={self.seq_len}{fresh}"
 
-    def settings(self) -> list[dict]:
+    def settings(self, n_database: int) -> list[dict]:
         return [{"beam": b} for b in self.beams]
 
     def pretrained_files(self) -> list:
-        return clip_files(self.cfg)
+        return [] if self.untrained else clip_files(self.cfg)
+
+    def _spec(self, ctx, quantizer=None) -> IdentifierSpec:
+        kind = "random" if self.untrained else self.kind
+        return IdentifierSpec(kind, self.seq_len, self.cfg.tokenizer.L, ctx.seed, self.clusters, self.cfg.identifiers,
+                              quantizer)
 
     def fit(self, dataset, ctx: RunContext) -> None:
+        if self.untrained:
+            self._random_model(ctx)
+            return
         cfg = self.cfg
         train = dataset.train
         held_out, fit_items = held_out_items(dataset.database, train, self.fresh, ctx.seed)
@@ -111,54 +120,75 @@ class IRGen(Method):
         tok_encoder = build_encoder(cfg.encoder, ctx, seed=ctx.seed)
         inputs = StemInputs(tok_encoder, train, ctx).subset(fit_items)
         self.tokenizer = fit_tokenizer(cfg, tok_encoder, inputs, labels, ctx, data)
-        self.identifiers = self._fit_identifiers(inputs, ctx)
-        codes = self._assign(inputs)
+        items = self._items(inputs)
+        self.identifiers = make_identifiers(self._spec(ctx, self.tokenizer.quantizer)).fit(items, ctx)
+        codes = self.identifiers.assign(items)
         self.encoder = build_encoder(cfg.encoder, ctx, seed=ctx.seed)
         if cfg.encoder_init == "tokenizer":
             self.encoder.load_state_dict(self.tokenizer.encoder.state_dict())
             init = self.tokenizer.key
         else:
             init = str(self.encoder.init)
-        dcfg = dataclasses.replace(cfg.decoder, vocab_size=self.identifiers.vocab_size, seq_len=self.seq_len,
-                                   memory_dim=cfg.encoder.memory_dim)
         torch.manual_seed(ctx.seed)
-        self.decoder = Decoder(dcfg).to(ctx.device)
+        self.decoder = Decoder(self._decoder_config()).to(ctx.device)
         # both encoders share the frozen stem (pretrained, never trained), so its outputs are shared too
         key = fit_encoder_decoder(cfg, self.encoder, self.decoder, inputs, labels, codes, ctx, data, init)
         self.config.update(tokenizer_key=self.tokenizer.key, model_key=key, n_train=len(fit_items),
                            n_held_out=len(held_out))
         self._query_memory = None
 
-    def _fit_identifiers(self, inputs: StemInputs, ctx):
-        if self.kind == "rq":
-            return SemanticIdentifiers(self.tokenizer.quantizer)
-        if self.kind == "random":
-            return RandomIdentifiers(self.seq_len, self.cfg.tokenizer.L, ctx.seed)
-        if self.kind == "hkm":
-            f_cls = all_features(self.tokenizer.encoder, inputs)
-            return HierarchicalKMeans(self.k, self.seq_len, self.cfg.identifiers.hkm_leaf_size, ctx.seed).fit(f_cls)
-        rqvae = RQVAEIdentifiers(self.cfg.identifiers, self.seq_len, ctx.seed)
-        return rqvae.fit(self._maps(inputs), len(inputs), ctx)
+    def _decoder_config(self) -> DecoderConfig:
+        return dataclasses.replace(self.cfg.decoder, vocab_size=self.identifiers.vocab_size, seq_len=self.seq_len,
+                                   memory_dim=self.cfg.encoder.memory_dim)
 
-    def _maps(self, inputs: StemInputs):
-        return lambda idx: self.tokenizer.encoder.spatial_map(inputs(idx))
+    def _random_model(self, ctx: RunContext) -> None:
+        """``untrained``: a random encoder-decoder of the configured size (the paper's ViT-B/16 tower
+        needs no CLIP file then) over random identifiers: timing does not depend on the weights."""
+        if self.cfg.encoder.kind == "clip-vit-b16":
+            import open_clip
 
-    def _assign(self, inputs: StemInputs) -> np.ndarray:
-        """Identifiers (n, T) of the items of ``inputs``."""
-        if self.kind in ("rq", "hkm"):
-            return self.identifiers.assign(all_features(self.tokenizer.encoder, inputs))
-        if self.kind == "random":
-            keys = item_keys(inputs.split)
-            return self.identifiers.assign([keys[i] for i in inputs.items])
-        return self.identifiers.assign(self._maps(inputs), len(inputs))
+            torch.manual_seed(ctx.seed)
+            visual = open_clip.create_model("ViT-B-16", pretrained=None).visual
+            backbone = ViTBackbone(visual, self.cfg.encoder.frozen_blocks)
+            self.encoder = Encoder(self.cfg.encoder, backbone, {"random_seed": ctx.seed}).to(ctx.device)
+        else:  # effnet (its packaged weights are always here) or the small ViT (random init)
+            self.encoder = build_encoder(self.cfg.encoder, ctx, seed=ctx.seed)
+        self.identifiers = make_identifiers(self._spec(ctx))
+        torch.manual_seed(ctx.seed)
+        self.decoder = Decoder(self._decoder_config()).to(ctx.device)
+        self.encoder.eval()
+        self.decoder.eval()
+        self._query_memory = None
+
+    def _items(self, inputs: StemInputs) -> Items:
+        """The identifier kinds' view of the images of ``inputs`` (f_cls from the tokenizer's network)."""
+        encoder = self.tokenizer.encoder
+        keys = item_keys(inputs.split)
+        return Items.cached(len(inputs), lambda: all_features(encoder, inputs),
+                            lambda: [keys[i] for i in inputs.items],
+                            lambda idx: encoder.spatial_map(inputs(idx)))
 
     def index(self, database, ctx: RunContext) -> None:
         start = time.perf_counter()
-        self.db_codes = self._assign(StemInputs(self.tokenizer.encoder, database, ctx))
-        self.tree = PrefixTree.build(self.db_codes, self.identifiers.vocab_size).to(ctx.device)
-        self.index_seconds = time.perf_counter() - start
+        if self.untrained:  # random identifiers read the images' keys, nothing else
+            items = Items.of_keys(item_keys(database))
+        else:
+            items = self._items(StemInputs(self.tokenizer.encoder, database, ctx))
+        codes = self.identifiers.assign(items)
+        self._build_tree(codes, ctx, time.perf_counter() - start)
         log.info("irgen: %d database images, %d distinct identifiers (%.1f images each)",
                  len(database), self.tree.n_leaves, len(database) / self.tree.n_leaves)
+
+    def index_synthetic(self, n: int, ctx: RunContext) -> None:
+        """n seeded random identifiers of the method's length and vocabulary."""
+        codes = np.random.default_rng(ctx.seed).integers(0, self.identifiers.vocab_size, (n, self.seq_len))
+        self._build_tree(codes, ctx, 0.0)
+
+    def _build_tree(self, codes: np.ndarray, ctx: RunContext, assign_seconds: float) -> None:
+        start = time.perf_counter()
+        self.db_codes = codes
+        self.tree = PrefixTree.build(codes, self.identifiers.vocab_size).to(ctx.device)
+        self.index_seconds = assign_seconds + time.perf_counter() - start
 
     @torch.no_grad()
     def _encode_queries(self, query, ctx: RunContext) -> tuple[torch.Tensor, float]:
@@ -169,25 +199,45 @@ class IRGen(Method):
             memory = []
             for idx in tqdm(list(_chunks(len(query), self.cfg.search_batch)), desc="irgen encoder (queries)",
                             disable=not ctx.progress, leave=False):
-                x = self.encoder.normalise(load_batch(query, idx, self.encoder.image_size), ctx.device)
-                memory.append(self.encoder(x)[1])  # the whole encoder, from the pixels
+                memory.append(self._memory(query, idx, ctx, Stopwatch()))
             self._query_memory = (query.digest(), torch.cat(memory), time.perf_counter() - start)
         return self._query_memory[1], self._query_memory[2]
+
+    def _memory(self, query, rows: np.ndarray, ctx: RunContext, stopwatch: Stopwatch) -> torch.Tensor:
+        """The encoder's spatial tokens for the query images at ``rows``, from the pixels."""
+        with stopwatch("preprocess"):
+            x = self.encoder.normalise(load_batch(query, rows, self.encoder.image_size), ctx.device)
+        with stopwatch("encoder"), ctx.autocast():
+            return self.encoder(x)[1]
+
+    def _beam_search(self, memory: torch.Tensor, k: int, beam: int, ctx: RunContext,
+                     stopwatch: Stopwatch) -> torch.Tensor:
+        """Beam search over the prefix tree, then every image of each beam's identifier: (B, k) ids."""
+        _, _, leaves = beam_search(self.decoder, memory, self.tree, beam, stopwatch=stopwatch,
+                                   bf16=ctx.dtype == "bf16")
+        with stopwatch("lookup"):
+            return expand_to_items(leaves, self.tree, k).cpu()
 
     def search(self, query, k: int, setting: dict, ctx: RunContext) -> Retrieval:
         beam = int(setting["beam"])
         memory, encoder_seconds = self._encode_queries(query, ctx)
-        sw = Stopwatch(sync=torch.cuda.synchronize if str(ctx.device).startswith("cuda") else None)
-        ids = []
-        for idx in tqdm(list(_chunks(len(query), self.cfg.search_batch)), desc=f"irgen beam search (beam {beam})",
-                        disable=not ctx.progress, leave=False):
-            _, _, leaves = beam_search(self.decoder, memory[idx], self.tree, beam, stopwatch=sw)
-            with sw("lookup"):
-                ids.append(expand_to_items(leaves, self.tree, k).cpu())
+        sw = ctx.stopwatch()
+        ids = [self._beam_search(memory[idx], k, beam, ctx, sw)
+               for idx in tqdm(list(_chunks(len(query), self.cfg.search_batch)),
+                               desc=f"irgen beam search (beam {beam})", disable=not ctx.progress, leave=False)]
         ids = torch.cat(ids).numpy().astype(np.int64)
-        return Retrieval(ids=ids, timings={"encoder": encoder_seconds, **sw.seconds},
-                         extra={"n_identifiers": float(self.tree.n_leaves), "index_s": self.index_seconds,
-                                "tree_bytes": float(self.tree.nbytes())})
+        return Retrieval(ids=ids, timings={"encoder": encoder_seconds, **sw.seconds})
+
+    @torch.no_grad()
+    def search_batch(self, query, rows: np.ndarray, k: int, setting: dict, ctx: RunContext,
+                     stopwatch: Stopwatch) -> np.ndarray:
+        memory = self._memory(query, rows, ctx, stopwatch)
+        return self._beam_search(memory, k, int(setting["beam"]), ctx, stopwatch).numpy().astype(np.int64)
+
+    def stats(self) -> dict[str, float]:
+        return {"db_items": float(self.tree.n_items), "n_identifiers": float(self.tree.n_leaves),
+                "index_s": self.index_seconds, "tree_bytes": float(self.tree.nbytes()),
+                "input_px": float(self.encoder.image_size)}
 
 
 def _chunks(n: int, size: int):
@@ -234,9 +284,8 @@ class IRGenEncoderFeatures(FeatureModel):
 def build(name: str, options) -> Method:
     cfg = make_config(options.overrides)
     if name == "irgen-enc":
-        if options.backend not in BACKENDS:
-            raise HarnessError(f"unknown backend {options.backend!r}: choose one of {', '.join(BACKENDS)}")
-        settings = make_backend(options.backend).query_grid() if options.sweep else None
-        return FeatureSearch(IRGenEncoderFeatures(cfg), options.backend, query_settings=settings)
+        if options.untrained:
+            raise HarnessError("--untrained: irgen-enc is timed as bench.run trains it; --untrained is for irgen")
+        return FeatureSearch(IRGenEncoderFeatures(cfg), options.backend, options.backend_params, sweep=options.sweep)
     return IRGen(cfg, identifier=options.identifier, seq_len=options.seq_len, fresh=options.fresh,
-                 beams=options.beams)
+                 beams=options.beams, untrained=options.untrained)

@@ -1,39 +1,128 @@
+"""bench.grid: grid files expand into cells checked against each command's flags; every cell
+runs in a child process with a time limit, so a cell that raises or hangs is recorded (and
+reported) while the others finish; N cells at a time; the submitit launcher path; and a
+method from a module outside methods/ and bench/ runs through bench.run, bench.throughput
+and the grid unchanged."""
+import os
+
 import pandas as pd
 import pytest
 
-from bench import grid
+from bench import grid, run, throughput
 from methods.base import HarnessError
+
+TOY = "tests.bench.toy_method"
+
+
+@pytest.fixture
+def toy(monkeypatch):
+    """The toy method registered here and, through $IRGEN_PLUGINS, in every child process."""
+    import methods.registry
+
+    monkeypatch.setenv("IRGEN_PLUGINS", TOY)
+    monkeypatch.setattr(methods.registry, "_plugins_loaded", False)
+    monkeypatch.setattr(methods.registry, "METHODS", dict(methods.registry.METHODS))
+
+
+def write_grid(tmp_path, cells: str, dataset="digits", defaults="{k: [1, 5]}"):
+    path = tmp_path / "g.yaml"
+    path.write_text(f"datasets: [{dataset}]\ndefaults: {defaults}\ncells:\n{cells}")
+    return path
+
+
+def grid_args(tmp_path, path, *extra):
+    return ["--grid", str(path), "--results", str(tmp_path / "r"), "--cache", str(tmp_path / "c"),
+            "--reports", str(tmp_path / "rep"), *extra]
 
 
 def test_expand_makes_one_call_per_listed_value_but_keeps_beams_together():
-    cells = grid.expand({"method": "x", "backend": ["linear", "ivfpq"], "beam": [1, 10]})
+    cells = grid.expand({"method": "x", "backend": ["linear", "ivfpq"], "beam": [1, 10], "set": ["a=1", "b=2"]})
     assert [c["backend"] for c in cells] == ["linear", "ivfpq"]
-    assert all(c["beam"] == [1, 10] for c in cells)
+    assert all(c["beam"] == [1, 10] and c["set"] == ["a=1", "b=2"] for c in cells)
 
 
 def test_argv_for_writes_flags():
-    argv = grid.argv_for({"method": "irgen", "seq_len": 4, "beam": [1, 10], "sweep": True, "set": ["a=1", "b=2"]})
-    assert argv == ["--method", "irgen", "--seq-len", "4", "--beam", "1,10", "--sweep", "--set", "a=1", "--set", "b=2"]
+    argv = grid.argv_for({"method": "irgen", "seq_len": 4, "beam": [1, 10], "sweep": True, "set": ["a=1", "b=2"],
+                          "backend_param": "nlist=300"})
+    assert argv == ["--method", "irgen", "--seq-len", "4", "--beam", "1,10", "--sweep", "--set", "a=1", "--set", "b=2",
+                    "--backend-param", "nlist=300"]
 
 
-def test_unknown_cell_key_is_an_error(tmp_path):
-    path = tmp_path / "g.yaml"
-    path.write_text("datasets: [digits]\ncells:\n  - {method: smallcnn, bakend: linear}\n")
+def test_cell_keys_are_checked_against_the_command(tmp_path):
     with pytest.raises(HarnessError, match="bakend"):
-        grid.load_grid(path)
+        grid.load_grid(write_grid(tmp_path, "  - {method: smallcnn, bakend: linear}\n"))
+    with pytest.raises(HarnessError, match="bench.sweep takes"):
+        grid.load_grid(write_grid(tmp_path, "  - {tool: sweep, method: smallcnn, beam: [1]}\n"))
+    assert "depth" in grid.tool_flags("throughput") and "k" not in grid.tool_flags("throughput")
+    assert "results" not in grid.tool_flags("run")  # the grid's own flags are not a cell's
 
 
-def test_every_shipped_grid_parses():
+def test_every_shipped_grid_parses_and_expands():
     for path in grid.GRIDS.glob("*.yaml"):
-        assert grid.load_grid(path)["cells"], path
+        assert grid.cells_of([path], []), path
 
 
 def test_grid_runs_cells_and_skips_them_the_second_time(tmp_path):
-    path = tmp_path / "g.yaml"
-    path.write_text("datasets: [digits]\ndefaults: {k: [1, 5]}\n"
-                    "cells:\n  - {method: smallcnn, set: [train.epochs=1]}\n")
-    args = ["--grid", str(path), "--results", str(tmp_path / "r"), "--cache", str(tmp_path / "c"), "--no-report"]
-    assert grid.main(args) == 0
+    path = write_grid(tmp_path, "  - {method: smallcnn, set: [train.epochs=1]}\n")
+    assert grid.main(grid_args(tmp_path, path, "--no-report")) == 0
     first = pd.read_csv(tmp_path / "r" / "results.csv")
-    assert grid.main(args) == 0
+    assert grid.main(grid_args(tmp_path, path, "--no-report")) == 0
     assert pd.read_csv(tmp_path / "r" / "results.csv").equals(first)
+    assert list((tmp_path / "r" / "logs").glob("*.log"))  # each cell's output is kept
+
+
+def test_a_cell_that_raises_and_one_that_hangs_do_not_stop_the_grid(tmp_path, toy, capsys):
+    path = write_grid(tmp_path, "  - {method: toy, set: [fail=raise]}\n  - {method: toy, set: [fail=hang]}\n"
+                                "  - {method: toy}\n")
+    assert grid.main(grid_args(tmp_path, path, "--cell-timeout", "30")) == 1
+    assert "toy" in set(pd.read_csv(tmp_path / "r" / "results.csv")["method"])  # the third cell finished
+    failures = pd.read_csv(tmp_path / "r" / "failures.csv").set_index("status")
+    assert set(failures.index) == {"failed", "timeout"}
+    assert "RuntimeError: toy method asked to fail" in failures.loc["failed", "reason"]
+    assert "fail=hang" in failures.loc["timeout", "cell"] and failures.loc["timeout", "seconds"] < 60
+    readme = (tmp_path / "rep" / "README.md").read_text()
+    assert "## Failed or unavailable grid cells" in readme and "toy method asked to fail" in readme
+    assert "timeout" in readme
+    assert "1 failed, 1 timed out" in capsys.readouterr().err
+
+
+def test_a_failure_leaves_the_table_once_its_cell_finishes(tmp_path, toy, monkeypatch):
+    path = write_grid(tmp_path, "  - {method: toy}\n")
+    monkeypatch.setenv("TOY_FAIL", "1")
+    assert grid.main(grid_args(tmp_path, path, "--no-report")) == 1
+    assert len(pd.read_csv(tmp_path / "r" / "failures.csv")) == 1
+    monkeypatch.delenv("TOY_FAIL")  # whatever failed is mended: the same cell now finishes
+    assert grid.main(grid_args(tmp_path, path, "--no-report")) == 0
+    assert pd.read_csv(tmp_path / "r" / "failures.csv").empty
+
+
+def test_a_toy_method_outside_bench_runs_through_run_throughput_and_the_grid(tmp_path, toy):
+    dirs = ["--results", str(tmp_path / "r"), "--cache", str(tmp_path / "c"), "--no-progress"]
+    assert run.main(["--method", "toy", "--dataset", "digits", "--k", "1,5", *dirs]) == 0
+    table = pd.read_csv(tmp_path / "r" / "results.csv")
+    p1 = table[(table.metric == "precision") & (table.k == 1)]["value"].item()
+    assert p1 > 0.5  # raw pixels of digits: far above chance (0.1)
+    assert throughput.main(["--method", "toy", "--dataset", "digits", "--batch", "4", "--repeats", "1", *dirs]) == 0
+    timings = pd.read_csv(tmp_path / "r" / "throughput" / "results.csv")
+    assert {"ms_per_query_search", "qps"} <= set(timings["metric"])
+    path = write_grid(tmp_path, "  - {method: toy, k: [1, 10]}\n  - {tool: throughput, method: toy, batch: [2]}\n")
+    assert grid.main(grid_args(tmp_path, path, "--jobs", "2")) == 0  # two child processes at once
+    assert set(pd.read_csv(tmp_path / "r" / "results.csv")["k"]) >= {1, 5, 10}
+
+
+def test_the_submitit_launcher_runs_cells_and_collects_failures(tmp_path, toy):
+    pytest.importorskip("submitit")
+    path = write_grid(tmp_path, "  - {method: toy}\n  - {method: toy, set: [fail=raise]}\n")
+    assert grid.main(grid_args(tmp_path, path, "--launcher", "submitit-local", "--no-report")) == 1
+    assert "toy" in set(pd.read_csv(tmp_path / "r" / "results.csv")["method"])
+    failures = pd.read_csv(tmp_path / "r" / "failures.csv")
+    assert failures["reason"].str.contains("toy method asked to fail").all() and len(failures) == 1
+    assert list((tmp_path / "r" / "submitit").iterdir())  # submitit's own job folder
+
+
+def test_cells_get_the_passive_openmp_policy_before_their_interpreter_starts():
+    from bench.launch import cell_env
+
+    assert cell_env({}, gpu="1")["CUDA_VISIBLE_DEVICES"] == "1"
+    env = cell_env({})
+    assert env["OMP_WAIT_POLICY"] == os.environ.get("OMP_WAIT_POLICY", "PASSIVE")

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+import bench.cli as bench_cli
 import bench.run as run_mod
 from methods.base import Method, Retrieval
 
@@ -52,7 +53,7 @@ class ThreeSettings(Method):
     searched: list = []
     fail_on = None
 
-    def settings(self):
+    def settings(self, n_database):
         return [{"beam": b} for b in (1, 2, 3)]
 
     def fit(self, dataset, ctx):
@@ -70,7 +71,7 @@ class ThreeSettings(Method):
 
 
 def test_interrupted_run_keeps_finished_cells_and_resumes(run_dirs, monkeypatch):
-    monkeypatch.setattr(run_mod, "make_method", lambda name, options: ThreeSettings())
+    monkeypatch.setattr(bench_cli, "make_method", lambda name, options: ThreeSettings())
     ThreeSettings.searched, ThreeSettings.fail_on = [], 2
     assert cli(run_dirs, "--method", "fake", *QUICK) == 130
     assert ThreeSettings.searched == [1]
@@ -82,7 +83,7 @@ def test_interrupted_run_keeps_finished_cells_and_resumes(run_dirs, monkeypatch)
 
 
 def test_deleting_one_result_row_recomputes_only_its_cell(run_dirs, monkeypatch):
-    monkeypatch.setattr(run_mod, "make_method", lambda name, options: ThreeSettings())
+    monkeypatch.setattr(bench_cli, "make_method", lambda name, options: ThreeSettings())
     ThreeSettings.searched, ThreeSettings.fail_on = [], None
     assert cli(run_dirs, "--method", "fake", *QUICK) == 0
     table = pd.read_csv(run_dirs[0] / "results.csv", dtype=str, keep_default_na=False)
@@ -95,7 +96,7 @@ def test_deleting_one_result_row_recomputes_only_its_cell(run_dirs, monkeypatch)
 
 
 def test_force_recomputes(run_dirs, monkeypatch):
-    monkeypatch.setattr(run_mod, "make_method", lambda name, options: ThreeSettings())
+    monkeypatch.setattr(bench_cli, "make_method", lambda name, options: ThreeSettings())
     ThreeSettings.searched, ThreeSettings.fail_on = [], None
     assert cli(run_dirs, "--method", "fake", *QUICK) == 0
     assert cli(run_dirs, "--method", "fake", *QUICK, "--force") == 0
@@ -108,8 +109,9 @@ def test_force_recomputes(run_dirs, monkeypatch):
     (["--dataset", "nosuch"], "unknown dataset"),
     (["--method", "nosuch"], "unknown method"),
     (["--set", "widht=3"], "unknown key"),
-    (["--backend", "nosuch"], "unknown backend"),
-    (["--checkpoint-every", "0"], "--checkpoint-every 0"),
+    (["--backend", "nosuch"], "invalid choice: 'nosuch'"),
+    (["--checkpoint-every", "0"], "--checkpoint-every: 0: give a positive number"),
+    (["--limit", "-5"], "--limit: -5: give a positive number"),
     (["--method", "irgen", "--set", "checkpoint_every=4"], "unknown key"),  # a run option, not model config
 ])
 def test_bad_input_is_one_clear_line_and_exit_2(run_dirs, capsys, args, message):

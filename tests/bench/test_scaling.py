@@ -6,11 +6,12 @@ import pandas as pd
 import pytest
 
 from bench import scaling
-from bench.scaling_report import write_scaling_figures
+from bench.report.scaling import write_scaling_figures
+from bench.speed import scaling as scaling_logic
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
-TINY = ["--queries", "40", "--single", "4", "--runs", "1", "--beam-batch", "4"]
+TINY = ["--queries", "40", "--single", "4", "--repeats", "1", "--beam-batch", "4", "--no-progress"]
 
 
 def run(tmp_path, *extra) -> pd.DataFrame:
@@ -33,13 +34,14 @@ def test_rows_land_and_a_rerun_computes_nothing(tmp_path, monkeypatch):
         assert value(rows, n, "beam30", "search_ms") > 0
     assert "skipped" not in set(rows["measure"])
     assert rows["unit"].notna().all() and rows["hardware"].notna().all()
-    assert (tmp_path / "scaling" / "sweeps.csv").exists()
-    assert len(list((tmp_path / "scaling" / "manifests").glob("*.json"))) == 1
+    sweeps = pd.read_csv(tmp_path / "sweeps.csv")  # every grid point, with bench.sweep's rows
+    assert set(sweeps["dataset"]) == {"synthetic-classes-1000x128", "synthetic-classes-3000x128"}
+    assert len(list((tmp_path / "manifests").glob("*.json"))) == 1
 
     def no_data(*args, **kwargs):
         raise AssertionError("a re-run generated data")
 
-    monkeypatch.setattr(scaling, "synthetic_features", no_data)
+    monkeypatch.setattr(scaling_logic, "synthetic_features", no_data)
     again = run(tmp_path, "--backends", "linear,ivfpq")
     pd.testing.assert_frame_equal(again, rows)
 
@@ -82,15 +84,12 @@ def test_the_figure_is_drawn_from_the_csv_alone(tmp_path):
 
 @pytest.mark.parametrize("sizes", ["1e4,abc", "0.5", "1e4,,1e5", "-10"])
 def test_bad_sizes_are_named(sizes, capsys):
-    with pytest.raises(SystemExit) as exit_info:
-        scaling.main(["--sizes", sizes])
-    assert exit_info.value.code == 2
+    assert scaling.main(["--sizes", sizes]) == 2
     assert "--sizes" in capsys.readouterr().err
 
 
 def test_unknown_backend_is_named(capsys):
-    with pytest.raises(SystemExit):
-        scaling.main(["--backends", "linear,annoy"])
+    assert scaling.main(["--backends", "linear,annoy"]) == 2
     assert "annoy" in capsys.readouterr().err
 
 

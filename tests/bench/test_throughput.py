@@ -3,9 +3,14 @@ report's Figure 5 drawn from its rows."""
 import pandas as pd
 import pytest
 
-from bench import grid, report, throughput, throughput_report
+from bench import grid, report, throughput
+from bench.report import cells, figures, timings as throughput_report
 from bench.results import ResultStore
+from bench.speed.throughput import query_indices, throughput_rows
+from bench.speed.timer import median_stages
 
+IRGEN_STAGES = ("preprocess", "encoder", "decoder", "masks", "lookup")
+FEATURE_STAGES = ("preprocess", "feature", "search")
 COMMON = ["--dataset", "digits", "--repeats", "2", "--warmup", "1", "--no-progress"]
 
 
@@ -21,16 +26,16 @@ def timing_table(root):
 
 def test_median_and_rows_are_per_query():
     runs = [{"encoder": 1.0, "decoder": 4.0}, {"encoder": 3.0, "decoder": 2.0}, {"encoder": 2.0, "decoder": 3.0}]
-    stages = throughput.median_stages(runs)
+    stages = median_stages(runs)
     assert stages == {"encoder": 2.0, "decoder": 3.0}
-    rows = dict((m, v) for m, _, v in throughput.throughput_rows(stages, batch=10))
+    rows = dict((m, v) for m, _, v in throughput_rows(stages, batch=10))
     assert rows["ms_per_query_encoder"] == pytest.approx(200.0)
     assert rows["ms_per_query_total"] == pytest.approx(500.0)
     assert rows["qps"] == pytest.approx(2.0)
 
 
 def test_query_batches_cycle_through_a_small_split():
-    assert throughput.query_indices(3, 7).tolist() == [0, 1, 2, 0, 1, 2, 0]
+    assert query_indices(3, 7).tolist() == [0, 1, 2, 0, 1, 2, 0]
 
 
 def test_irgen_every_stage_is_timed_and_a_rerun_times_nothing(dirs):
@@ -41,7 +46,7 @@ def test_irgen_every_stage_is_timed_and_a_rerun_times_nothing(dirs):
     assert table.cell_id.nunique() == 4
     for _, rows in table.groupby("cell_id"):
         v = dict(zip(rows.metric, rows.value))
-        stages = [v[f"ms_per_query_{s}"] for s in throughput.IRGEN_STAGES]
+        stages = [v[f"ms_per_query_{s}"] for s in IRGEN_STAGES]
         assert all(s >= 0 for s in stages) and v["ms_per_query_encoder"] > 0 and v["ms_per_query_decoder"] > 0
         assert v["ms_per_query_total"] == pytest.approx(sum(stages))
         assert v["qps"] == pytest.approx(1000.0 / v["ms_per_query_total"])
@@ -68,15 +73,15 @@ def test_feature_model_stages_and_figure5_from_the_timings(dirs, tmp_path):
     assert throughput.main(["--method", "smallcnn", *sets, "--batch", "8", *COMMON, *args]) == 0
     rows = timing_table(root)
     rows = rows[rows.method == "smallcnn"]
-    assert {f"ms_per_query_{s}" for s in throughput.FEATURE_STAGES} <= set(rows.metric)
+    assert {f"ms_per_query_{s}" for s in FEATURE_STAGES} <= set(rows.metric)
     # Figure 5 needs a results section for the dataset: one bench.run cell
     from bench import run
 
     assert run.main(["--method", "smallcnn", *sets, "--dataset", "digits", "--k", "1", "--no-progress", *args]) == 0
     timings = throughput_report.load_timings(root / "results")
-    section = [s for s in report.sections_from(report.read_results(root / "results")) if s.dataset == "digits"][0]
+    section = [s for s in cells.sections_from(cells.read_results(root / "results")) if s.dataset == "digits"][0]
     bars, n_beams, words = throughput_report.fig5_bars(
-        throughput_report.for_section(timings, "digits", section.protocol, section.limit), report.timing_bar_label)
+        throughput_report.for_section(timings, "digits", section.protocol, section.limit), figures.timing_bar_label)
     assert n_beams == 2 and [label for label, _ in bars[:2]] == ["beam 1", "beam 5"]  # the largest batch: 8
     # each side's input size is named: IRGen's small encoder reads 64 px, SmallCNN 32 px
     assert "batch 8" in words and "IRGen's encoder reads 64 px" in words and bars[-1][0] == "SmallCNN\nlinear scan\n32 px"
@@ -89,7 +94,7 @@ def test_feature_model_stages_and_figure5_from_the_timings(dirs, tmp_path):
 def test_bad_input_is_one_line_and_exit_2(dirs, capsys):
     args, _ = dirs
     assert throughput.main(["--method", "irgen", *COMMON, "--repeats", "0", *args]) == 2
-    assert "--repeats 0" in capsys.readouterr().err
+    assert "--repeats: 0: give a positive number" in capsys.readouterr().err
     assert throughput.main(["--method", "smallcnn", "--untrained", *COMMON, *args]) == 2
     assert "--untrained is for IRGen" in capsys.readouterr().err
 
@@ -100,7 +105,7 @@ def test_grid_cells_can_run_the_throughput_and_sweep_tools(tmp_path):
                     "  - {tool: throughput, method: smallcnn, set: [train.epochs=1], batch: [4], repeats: 1}\n"
                     "  - {tool: sweep, method: smallcnn, set: [train.epochs=1], backends: [ivfpq], single: 0}\n")
     args = ["--grid", str(path), "--results", str(tmp_path / "r"), "--cache", str(tmp_path / "c"),
-            "--reports", str(tmp_path / "rep"), "--no-report"]
+            "--reports", str(tmp_path / "rep")]
     assert grid.main(args) == 0
     timings = pd.read_csv(tmp_path / "r" / "throughput" / "results.csv")
     sweeps = pd.read_csv(tmp_path / "r" / "sweeps.csv")

@@ -113,7 +113,7 @@ def test_sharded_evaluation_writes_the_one_process_rows(tmp_path):
         done = launch("bench.run", *args, *DATA, *EVAL, "--cache", str(one / "cache"), "--results", str(one))
         assert "reused cached database features" not in done.stderr
     a, b = quality_rows(one), quality_rows(two)
-    assert len(a) == len(b) > 0 and set(a["method"]) == {"irgen", "ftclip-small"}
+    assert len(a) == len(b) > 0 and set(a["method"]) == {"irgen", "ftclip"}
     assert not b.duplicated(["cell_id", "metric", "k"]).any()  # rank 0 alone wrote
     cols = ["cell_id", "metric", "k", "value"]
     assert a[cols].equals(b[cols])

@@ -8,27 +8,28 @@ from bench.run import main
 
 pytestmark = pytest.mark.usefixtures("fashion_mnist")
 
-# Quick settings for the tests (the same code path as the defaults, fewer steps or pixels).
+# Quick settings for the tests (the same code path as the defaults, fewer steps or pixels), and the
+# variant each row says: the size of a model that has sizes.
 MODELS = {
-    "effnet": ("effnet-lite0 (ImageNet)", ["--set", "image_size=64"]),
-    "res101": ("res101-small", []),
-    "clip": ("clip-small", []),
-    "cgd": ("cgd-small", ["--set", "train.epochs=1"]),
-    "irt": ("irt-small", ["--set", "train.epochs=1"]),
-    "ftclip": ("ftclip-small", ["--set", "train.epochs=1"]),
+    "effnet": ("-", ["--set", "image_size=64"]),
+    "res101": ("size=small", []),
+    "clip": ("size=small", []),
+    "cgd": ("size=small", ["--set", "train.epochs=1"]),
+    "irt": ("size=small", ["--set", "train.epochs=1"]),
+    "ftclip": ("size=small", ["--set", "train.epochs=1"]),
 }
 TRAINED = {"cgd", "irt", "ftclip"}
 
 
 @pytest.mark.parametrize("method", [pytest.param(m, marks=pytest.mark.slow) if m in TRAINED else m for m in MODELS])
 def test_model_lands_metric_rows(method, tmp_path):
-    label, extra = MODELS[method]
+    variant, extra = MODELS[method]
     argv = ["--method", method, "--backend", "linear", "--dataset", "fashion-mnist", "--limit", "500",
             "--results", str(tmp_path), "--cache", str(tmp_path), "--no-progress", *extra]
     assert main(argv) == 0
     rows = pd.read_csv(tmp_path / "results.csv")
-    mine = rows[rows["method"] == label]
-    assert set(mine["features"]) == {label}
+    mine = rows[rows["method"] == method]  # the registry name, whatever the model's display name
+    assert set(mine["features"]) == {method} and set(mine["variant"].fillna("-")) == {variant}
     assert {"precision", "recall", "mrr", "map_at_r"} <= set(mine["metric"])
     p1 = mine[(mine["metric"] == "precision") & (mine["k"] == 1)]["value"].item()
     assert 0.1 < p1 <= 1.0  # better than chance among ten classes

@@ -5,8 +5,8 @@ import torch
 from datasets.base import ArraySource, FileSource, Split
 from methods.base import HarnessError
 from methods.irgen.config import IdentifierConfig
-from methods.irgen.identifiers import (HierarchicalKMeans, RandomIdentifiers, RQVAEIdentifiers,
-                                       SemanticIdentifiers, item_keys, parse_kind)
+from methods.irgen.identifiers import (KINDS, HierarchicalKMeans, IdentifierSpec, Items, RandomIdentifiers,
+                                       RQVAEIdentifiers, SemanticIdentifiers, item_keys, make_identifiers, parse_kind)
 from methods.irgen.tokenizer import ResidualQuantizer
 
 
@@ -41,44 +41,62 @@ def test_item_keys_name_images_by_path_or_pixels():
     assert item_keys(Split("s", FileSource("/r", ["a.jpg", "b.jpg"]), np.zeros(2))) == ["a.jpg", "b.jpg"]
 
 
+def test_every_kind_follows_one_protocol_fit_then_assign():
+    x = features(n=120, classes=4)
+    maps = torch.randn(120, 6, 4, 4, generator=torch.Generator().manual_seed(0))
+    items = Items(len(x), lambda: x, lambda: [f"img{i}" for i in range(120)], lambda idx: maps[torch.as_tensor(idx)])
+    rq = ResidualQuantizer(M=3, L=8, dim=8)
+    rq.fit(x, 3, seed=0)
+    cfg = IdentifierConfig(rqvae_grid=2, rqvae_depth=1, rqvae_codebook=8, rqvae_dim=8, rqvae_epochs=1)
+    for kind in KINDS:
+        spec = IdentifierSpec(kind, seq_len=3 if kind != "rqvae" else 4, vocab=8, clusters=4, cfg=cfg, quantizer=rq)
+        ids = make_identifiers(spec).fit(items, Ctx())
+        valid(ids.assign(items), 120, spec.seq_len, ids.vocab_size)
+
+
 def test_semantic_identifiers_are_the_quantizer_codes():
     x = features()
     rq = ResidualQuantizer(M=4, L=16, dim=8)
     rq.fit(x, 5, seed=0)
-    ids = SemanticIdentifiers(rq)
-    codes = ids.assign(x)
+    ids = SemanticIdentifiers(IdentifierSpec("rq", 4, 16, quantizer=rq))
+    codes = ids.assign(Items.of_features(x))
     valid(codes, len(x), 4, ids.vocab_size)
-    assert np.array_equal(codes, ids.assign(x))
+    assert np.array_equal(codes, rq.encode(x).numpy())
+
+
+def random_codes(keys, seed=0):
+    return RandomIdentifiers(IdentifierSpec("random", 4, 256, seed)).assign(Items.of_keys(keys))
 
 
 def test_random_identifiers_valid_deterministic_and_per_image():
     keys = [f"img{i}" for i in range(500)]
-    ids = RandomIdentifiers(seq_len=4, vocab_size=256, seed=0)
-    codes = ids.assign(keys)
+    codes = random_codes(keys)
     valid(codes, 500, 4, 256)
-    assert np.array_equal(codes, ids.assign(keys))
-    assert np.array_equal(codes[7], ids.assign([keys[7]])[0])  # an image keeps its code
-    assert not np.array_equal(codes, RandomIdentifiers(4, 256, seed=1).assign(keys))
+    assert np.array_equal(codes, random_codes(keys))
+    assert np.array_equal(codes[7], random_codes([keys[7]])[0])  # an image keeps its code
+    assert not np.array_equal(codes, random_codes(keys, seed=1))
     assert len({tuple(c) for c in codes}) > 490  # spread over the range
     assert len(np.unique(codes)) > 200
 
 
+def hkm(x, k, seq_len, leaf_size):
+    spec = IdentifierSpec("hkm", seq_len, 256, 0, clusters=k, cfg=IdentifierConfig(hkm_leaf_size=leaf_size))
+    items = Items.of_features(x)
+    return HierarchicalKMeans(spec).fit(items, Ctx()).assign(items)
+
+
 def test_hierarchical_kmeans_codes_are_valid_deterministic_and_semantic():
     x = features(n=300, classes=5)
-    hkm = HierarchicalKMeans(k=5, seq_len=3, leaf_size=1, seed=0).fit(x)
-    codes = hkm.assign(x)
+    codes = hkm(x, 5, 3, 1)
     valid(codes, len(x), 3, 5)
-    again = HierarchicalKMeans(k=5, seq_len=3, leaf_size=1, seed=0).fit(x).assign(x)
-    assert np.array_equal(codes, again)
+    assert np.array_equal(codes, hkm(x, 5, 3, 1))
     labels = np.arange(300) % 5
     for j in range(5):  # the first level is the five clusters
         assert len(np.unique(labels[codes[:, 0] == j])) == 1
 
 
 def test_hierarchical_kmeans_stops_at_small_groups_and_pads_with_zero():
-    x = features(n=40, classes=4)
-    hkm = HierarchicalKMeans(k=4, seq_len=4, leaf_size=10, seed=0).fit(x)
-    codes = hkm.assign(x)
+    codes = hkm(features(n=40, classes=4), 4, 4, 10)
     valid(codes, 40, 4, 4)
     assert (codes[:, 1:] == 0).all()  # groups of 10 are leaves after one level
 
@@ -87,15 +105,18 @@ def test_rqvae_identifiers_valid_and_deterministic():
     g = torch.Generator().manual_seed(0)
     maps = torch.randn(120, 6, 4, 4, generator=g)
     cfg = IdentifierConfig(rqvae_grid=2, rqvae_depth=2, rqvae_codebook=16, rqvae_dim=8, rqvae_epochs=2)
-    read = lambda idx: maps[torch.as_tensor(idx)]  # noqa: E731
-    ids = RQVAEIdentifiers(cfg, seq_len=None, seed=0).fit(read, len(maps), Ctx())
-    assert ids.seq_len == 8
-    codes = ids.assign(read, len(maps))
-    valid(codes, len(maps), 8, 16)
-    again = RQVAEIdentifiers(cfg, seq_len=None, seed=0).fit(read, len(maps), Ctx()).assign(read, len(maps))
-    assert np.array_equal(codes, again)
+    items = Items(len(maps), None, None, lambda idx: maps[torch.as_tensor(idx)])
+
+    def codes():
+        ids = RQVAEIdentifiers(IdentifierSpec("rqvae", None, 256, 0, cfg=cfg)).fit(items, Ctx())
+        assert ids.seq_len == 8
+        return ids.assign(items)
+
+    first = codes()
+    valid(first, len(maps), 8, 16)
+    assert np.array_equal(first, codes())
 
 
 def test_rqvae_length_must_fill_the_grid():
     with pytest.raises(HarnessError, match="not a multiple"):
-        RQVAEIdentifiers(IdentifierConfig(rqvae_grid=2), seq_len=6)
+        RQVAEIdentifiers(IdentifierSpec("rqvae", 6, 256, cfg=IdentifierConfig(rqvae_grid=2)))

@@ -53,7 +53,7 @@ def test_config_presets_and_overrides():
 def test_variant_settings_and_registry():
     method = make_method("irgen", MethodOptions(identifier="hkm200", seq_len=3, fresh=0.5, beams=(1, 30)))
     assert method.variant == "identifier=hkm200,T=3,fresh=0.5"
-    assert method.settings() == [{"beam": 1}, {"beam": 30}]
+    assert method.settings(n_database=100) == [{"beam": 1}, {"beam": 30}]
     assert make_method("irgen", MethodOptions()).variant == "identifier=rq,T=4"
     assert make_method("irgen", MethodOptions(identifier="rqvae")).variant == "identifier=rqvae,T=16"
     assert make_method("irgen-enc", MethodOptions()).features == "irgen-enc"
@@ -92,6 +92,30 @@ def test_end_to_end_ids_valid_shared_and_above_chance(fitted, digits):
     rows = {(m, k): v for m, k, v in evaluate(results[10].ids, digits.database.labels, digits.query.labels, [1, 10])}
     assert rows[("precision", 1)] > 0.5  # chance: 0.1
     assert rows[("recall", 10)] >= rows[("precision", 1)]
+
+
+@pytest.mark.slow
+def test_search_batch_times_every_stage_and_returns_what_search_does(fitted, digits):
+    method, results, ctx = fitted
+    watch = ctx.stopwatch()
+    rows = np.array([3, 0, 7])
+    ids = method.search_batch(digits.query, rows, 20, {"beam": 10}, ctx, watch)
+    assert np.array_equal(ids, results[10].ids[rows])
+    assert list(watch.seconds) == ["preprocess", "encoder", "decoder", "masks", "lookup"]
+    stats = method.stats()
+    assert stats["db_items"] == len(digits.database) and 0 < stats["n_identifiers"] <= stats["db_items"]
+
+
+def test_untrained_irgen_indexes_a_synthetic_database_and_searches_it(digits, tmp_path):
+    ctx = RunContext(cache_dir=tmp_path, progress=False)
+    method = make_method("irgen", MethodOptions(untrained=True, overrides=TINY, seq_len=3))
+    assert method.pretrained_files() == []
+    method.fit(digits, ctx)
+    method.index_synthetic(5000, ctx)
+    assert method.stats()["db_items"] == 5000
+    ids = method.search_batch(digits.query, np.arange(4), 7, {"beam": 3}, ctx, ctx.stopwatch())
+    found = ids[ids >= 0]  # beam 3: every item of the 3 best identifiers, then -1
+    assert ids.shape == (4, 7) and 3 <= (ids[0] >= 0).sum() and found.max() < 5000 and (ids[:, :3] >= 0).all()
 
 
 @pytest.mark.slow

@@ -12,9 +12,9 @@ import pandas as pd
 
 from methods.base import parse_setting
 
+from ..results import ResultStore
+from ..results.manifest import device_words
 from . import plots
-from .manifest import device_words
-from .results import ResultStore
 
 STAGE_ORDER = ("preprocess", "encoder", "decoder", "masks", "lookup", "feature", "search")
 

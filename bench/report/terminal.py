@@ -1,9 +1,9 @@
-"""Results rows -> readable tables (terminal and Markdown)."""
+"""Results rows -> the table a command prints in the terminal, one line per cell."""
 from __future__ import annotations
 
 import pandas as pd
 
-SHORT = {"precision": "P", "recall": "R", "mrr": "MRR", "map": "MAP"}
+from .names import SHORT
 LABEL_COLUMNS = ["dataset", "method", "variant", "features", "backend", "setting"]
 
 

@@ -1,6 +1,6 @@
-"""Figures for bench.report: PNG through matplotlib's Agg backend, deterministic (fixed style,
+"""Drawing for bench.report: PNG through matplotlib's Agg backend, deterministic (fixed style,
 no timestamp or software tag in the file), one colour per model and one marker / line style per
-search backend in every figure, legends outside the axes."""
+search backend in every figure (``names``), legends outside the axes."""
 from __future__ import annotations
 
 import math
@@ -16,33 +16,12 @@ from matplotlib import ticker  # noqa: E402
 
 from methods.cache import atomic_write  # noqa: E402
 
+from ..pareto import pareto_front  # noqa: E402
+from . import names  # noqa: E402
+
 STYLE = {"font.family": "DejaVu Sans", "font.size": 9, "axes.titlesize": 10, "axes.labelsize": 9,
          "legend.fontsize": 8, "axes.grid": True, "grid.alpha": 0.3, "figure.dpi": 150, "savefig.dpi": 150,
          "svg.hashsalt": "irgen-bench", "axes.spines.top": False, "axes.spines.right": False}
-MODEL_COLORS = {"irgen": "#d62728", "ftclip": "#1f77b4", "clip": "#17becf", "cgd": "#2ca02c", "irt": "#9467bd",
-                "res101": "#8c564b", "effnet": "#ff7f0e", "effnet-lite0 (ImageNet)": "#ff7f0e", "smallcnn": "#7f7f7f",
-                "irgen-enc": "#e377c2"}
-SPARE_COLORS = ["#bcbd22", "#e377c2", "#393b79", "#637939", "#8c6d31", "#843c39"]
-BACKEND_MARKS = {"linear": ("o", "-"), "faiss-flat": ("D", "-"), "ivfpq": ("s", "--"), "scann": ("^", "-."),
-                 "spann": ("v", ":"), "beam": ("*", "-")}
-# for figures where the backend, not the model, takes the colour (scaling, recall-QPS sweeps)
-BACKEND_COLORS = {"linear": "#7f7f7f", "faiss-flat": "#17becf", "ivfpq": "#1f77b4", "scann": "#2ca02c",
-                  "spann": "#9467bd"}
-STAGES = {"preprocess": ("image decode + preprocess", "#d9d9d9"), "encoder": ("encoder", "#fdae6b"), "decoder": ("decoder", "#e6550d"),
-          "masks": ("validity check (masks)", "#a63603"), "lookup": ("identifier lookup", "#7f2704"),
-          "feature": ("feature extraction", "#6baed6"), "search": ("ANN search", "#08519c")}
-SPARE_STAGE_COLORS = ["#bdbdbd", "#636363", "#74c476", "#31a354"]
-
-
-def spare_color(name: str) -> str:
-    """A colour for a name no table lists, the same in every figure and run."""
-    return SPARE_COLORS[sum(map(ord, name)) % len(SPARE_COLORS)]
-
-
-def backend_color(name: str) -> str:
-    return BACKEND_COLORS.get(name) or spare_color(name)
-
-
 @dataclass
 class Line:
     """One method's series: its legend label, model and backend (for the style), x and y."""
@@ -56,12 +35,10 @@ class Line:
 
     @property
     def style(self) -> dict:
-        color = (MODEL_COLORS.get(self.model) or MODEL_COLORS.get(self.model.split("-")[0])  # cgd-small: cgd's
-                 or spare_color(self.model))
-        marker, linestyle = BACKEND_MARKS.get(self.backend, ("P", "-"))
+        backend = names.backend(self.backend)
         thick = self.model == "irgen"
-        return {"color": color, "marker": marker, "linestyle": linestyle, "linewidth": 2.2 if thick else 1.4,
-                "markersize": 9 if thick else 5, "zorder": 3 if thick else 2}
+        return {"color": names.model(self.model).color, "marker": backend.marker, "linestyle": backend.line,
+                "linewidth": 2.2 if thick else 1.4, "markersize": 9 if thick else 5, "zorder": 3 if thick else 2}
 
 
 def styled(draw):
@@ -119,8 +96,7 @@ def grouped_bars(lines: list[Line], groups: list[int], xlabel: str, ylabel: str,
 
 
 def stage_order(bars: list[tuple[str, dict]]) -> list[str]:
-    seen = {s for _, times in bars for s in times}
-    return [s for s in STAGES if s in seen] + sorted(seen - set(STAGES))
+    return names.ordered({s for _, times in bars for s in times}, names.STAGES)
 
 
 @styled
@@ -131,9 +107,9 @@ def stage_bars(bars: list[tuple[str, dict[str, float]]], n_irgen: int, refs: lis
     fig, ax = plt.subplots(figsize=(max(6.5, 0.8 * len(bars) + 3), 4.8))
     labels = [label for label, _ in bars]
     bottoms = [0.0] * len(bars)
-    spare = iter(SPARE_STAGE_COLORS * 4)
     for stage in stage_order(bars):
-        name, color = STAGES.get(stage, (stage, next(spare)))
+        look = names.stage(stage)
+        name, color = look.label, look.color
         heights = [times.get(stage, 0.0) for _, times in bars]
         ax.bar(range(len(bars)), heights, 0.65, bottom=bottoms, label=name, color=color, edgecolor="white",
                linewidth=0.5)
@@ -186,13 +162,6 @@ def plain_log_x(ax, low: float, high: float) -> None:
     ax.xaxis.set_minor_formatter(some if high / low < 30 else ticker.NullFormatter())
 
 
-def pareto_front(points: list[tuple[float, float, str]]) -> list[tuple[float, float, str]]:
-    """Points no other point beats on both throughput and accuracy, by throughput."""
-    front = [p for p in points
-             if not any(q[0] >= p[0] and q[1] >= p[1] and (q[0], q[1]) != (p[0], p[1]) for q in points)]
-    return sorted(set(front))
-
-
 @styled
 def tradeoff(lines: list[Line], k: int, title: str, path: Path):
     """Every method on one accuracy-versus-throughput plane, the Pareto front marked and named."""
@@ -233,5 +202,24 @@ def qps_vs_batch(lines: list[Line], title: str, path: Path):
     ax.yaxis.set_major_formatter(ticker.FuncFormatter(lambda v, _: f"{v:g}"))
     ax.yaxis.set_minor_formatter(ticker.FuncFormatter(lambda v, _: f"{v:g}" if str(v)[0] in "25" else ""))
     ax.set(xlabel="queries per batch (log scale)", ylabel="queries per second (log scale)", title=title)
+    legend_outside(ax)
+    return fig, path
+
+
+@styled
+def recall_qps(points: dict[str, list[tuple[float, float, str]]], title: str, xlabel: str, ylabel: str, path: Path):
+    """A set's recall against queries per second, one colour and marker per backend (as in every
+    figure): each backend's Pareto front as a line over all its grid points as faint points.
+    ``points``: backend -> [(qps, recall, parameters)]."""
+    fig, ax = plt.subplots(figsize=(7, 5))
+    for backend, pts in points.items():
+        look = names.backend(backend)
+        front = pareto_front(pts)
+        ax.plot([p[1] for p in front], [p[0] for p in front], marker=look.marker, linestyle=look.line,
+                color=look.color, label=look.label)
+        ax.scatter([p[1] for p in pts], [p[0] for p in pts], s=10, alpha=0.35, color=look.color)
+    ax.set_yscale("log")
+    ax.set(xlabel=xlabel, ylabel=ylabel, title=title)
+    ax.grid(True, which="both", alpha=0.3)
     legend_outside(ax)
     return fig, path

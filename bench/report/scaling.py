@@ -1,7 +1,4 @@
 """The scaling figure, from ``results/scaling/scaling.csv`` alone (written by ``bench.scaling``):
-
-    python -m bench.scaling_report [--results results] [--reports reports]
-
 ``reports/scaling.png``: against the database size n, log-log, one line per IRGen part and
 per search backend: build / assignment time, search time per query, recall@10 of the
 backends' operating points, index size, and the peak memory of building. Components that
@@ -9,23 +6,17 @@ were skipped are named under the figure with the reason.
 """
 from __future__ import annotations
 
-import argparse
-import sys
 from pathlib import Path
 
 import pandas as pd
 
-from . import plots
+from ..results import scaling_table
+from . import names, plots
+from .names import IRGEN_PARTS
 from .plots import plt
 
-SCALING_CSV = Path("scaling") / "scaling.csv"
 FIGURE = "scaling.png"
 CONFIG = ["dim", "queries", "seed"]
-# component -> (legend label, colour, marker, line style)
-IRGEN_PARTS = {"identifiers": ("IRGen identifier assignment (RQ, M=4, L=256)", "#d62728", "o", "-"),
-               "prefix_tree": ("IRGen prefix tree", "#ff7f0e", "s", "-"),
-               "beam10": ("IRGen beam search, beam 10", "#e377c2", "*", "-"),
-               "beam30": ("IRGen beam search, beam 30", "#8c564b", "*", "--")}
 # panel: (title, y label, {component or kind: measure}, y scale, unit divisor)
 PANELS = [("Build / assignment time", "seconds (log)", {"identifiers": "assign_s", "*": "build_s"}, "log", 1),
           ("Search time per query", "ms per query (log)", {"*": "search_ms"}, "log", 1),
@@ -36,12 +27,10 @@ PANELS = [("Build / assignment time", "seconds (log)", {"identifiers": "assign_s
 
 
 def style(component: str) -> tuple[str, dict]:
-    if component in IRGEN_PARTS:
-        label, color, marker, line = IRGEN_PARTS[component]
-    else:
-        marker, line = plots.BACKEND_MARKS.get(component, ("P", "-"))
-        label, color = f"{component} (backend)", plots.backend_color(component)
-    return label, {"color": color, "marker": marker, "linestyle": line, "linewidth": 1.6, "markersize": 6}
+    look = IRGEN_PARTS.get(component) or names.backend(component)
+    label = look.label if component in IRGEN_PARTS else f"{look.label} (backend)"
+    return label, {"color": look.color, "marker": look.marker, "linestyle": look.line, "linewidth": 1.6,
+                   "markersize": 6}
 
 
 def latest_config(table: pd.DataFrame) -> pd.DataFrame:
@@ -69,7 +58,7 @@ def skipped_lines(rows: pd.DataFrame) -> list[str]:
 
 @plots.styled
 def draw(rows: pd.DataFrame, path: Path):
-    known = list(IRGEN_PARTS) + list(plots.BACKEND_COLORS)
+    known = list(IRGEN_PARTS) + list(names.BACKENDS)
     order = known + [c for c in dict.fromkeys(rows["component"]) if c not in known]
     fig, axes = plt.subplots(2, 3, figsize=(15, 8.6))
     handles = {}
@@ -105,25 +94,10 @@ def draw(rows: pd.DataFrame, path: Path):
 
 
 def write_scaling_figures(results: Path, reports: Path) -> list[Path]:
-    """Draw ``reports/scaling.png`` from ``results/scaling/scaling.csv``; without rows, remove a
-    figure left from earlier results and return []."""
-    source, figure = Path(results) / SCALING_CSV, Path(reports) / FIGURE
-    table = pd.read_csv(source, keep_default_na=False, na_values=[""]) if source.exists() else pd.DataFrame()
+    """Draw ``reports/scaling.png`` from the scaling rows; without rows, remove a figure left
+    from earlier results and return []."""
+    table, figure = scaling_table(results).load(), Path(reports) / FIGURE
     if table.empty:
         figure.unlink(missing_ok=True)
         return []
     return [draw(latest_config(table), figure)]
-
-
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m bench.scaling_report", description=__doc__.splitlines()[0])
-    p.add_argument("--results", type=Path, default=Path("results"))
-    p.add_argument("--reports", type=Path, default=Path("reports"))
-    args = p.parse_args(argv)
-    written = write_scaling_figures(args.results, args.reports)
-    print("\n".join(map(str, written)) or f"no {args.results / SCALING_CSV} yet: run python -m bench.scaling")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -17,7 +17,7 @@ def new_run_id() -> str:
     return dt.datetime.now().strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(3)
 
 
-def git_version(repo: Path = Path(__file__).resolve().parent.parent) -> dict:
+def git_version(repo: Path = Path(__file__).resolve().parents[2]) -> dict:
     def git(*args):
         try:
             return subprocess.run(["git", *args], cwd=repo, capture_output=True, text=True, timeout=10).stdout.strip()

@@ -1,0 +1,9 @@
+"""The reports, a pure function of results/: ``cells`` (results rows -> sections and cells),
+``names`` (the one registry of names, colours and markers), ``paper`` (the paper's own
+numbers), ``tables`` (Tables 1-6), ``figures`` (Figures 3-6, the trade-off plane), ``timings``
+(the throughput rows), ``sweeps`` (the backends' recall-QPS planes and table), ``scaling``
+(the scaling figure), ``plots`` (drawing), ``readme`` (reports/README.md), ``terminal``
+(the table a command prints), ``build`` (all of it). ``python -m bench.report`` runs it."""
+from .build import build
+
+__all__ = ["build"]

@@ -1,0 +1,93 @@
+"""The one registry of how things are named and drawn in the reports: datasets, models
+(keyed by the registry name in the results' ``method`` / ``features`` columns), search
+backends, IRGen's identifier kinds, timing stages, IRGen's parts in the scaling figure,
+and the metrics' short names. A model has one colour and a backend one marker and line
+style in every figure; where the backend takes the colour (sweeps, scaling) it has one
+colour too. A name no table lists gets its own name and a colour of its own that is the
+same in every figure and run."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Look:
+    """How one thing is named and drawn."""
+
+    label: str
+    color: str = "#7f7f7f"
+    marker: str = "P"
+    line: str = "-"
+
+
+PAPER_DATASETS = {"inshop": "In-shop Clothes", "cub200": "CUB-200-2011", "cars196": "Cars196",
+                  "imagenet": "ImageNet-1k", "places365": "Places365-Standard"}
+STAND_INS = {"fashion-mnist": "Fashion-MNIST", "digits": "sklearn digits"}
+LARGE_SETS = ("imagenet", "places365")
+
+MODELS = {
+    "irgen": Look("IRGen", "#d62728"),
+    "ftclip": Look("FT-CLIP", "#1f77b4"),
+    "clip": Look("CLIP", "#17becf"),
+    "cgd": Look("CGD", "#2ca02c"),
+    "irt": Look("IRT_R", "#9467bd"),
+    "res101": Look("Res101-Img", "#8c564b"),
+    "effnet": Look("EfficientNet-Lite0 (ImageNet)", "#ff7f0e"),
+    "smallcnn": Look("SmallCNN", "#7f7f7f"),
+    "irgen-enc": Look("IRGen's encoder (f_cls)", "#e377c2"),
+}
+BACKENDS = {
+    "linear": Look("linear scan", "#7f7f7f", "o", "-"),
+    "faiss-flat": Look("Faiss flat", "#17becf", "D", "-"),
+    "ivfpq": Look("Faiss IVF-PQ", "#1f77b4", "s", "--"),
+    "scann": Look("ScaNN", "#2ca02c", "^", "-."),
+    "spann": Look("SPANN", "#9467bd", "v", ":"),
+    "beam": Look("beam search", "#d62728", "*", "-"),
+}
+IDENTIFIERS = {"random": "Random", "hkm100": "HKM_100", "hkm200": "HKM_200", "hkm500": "HKM_500",
+               "rqvae": "RQ-VAE", "rq": "RQ (ours)"}
+STAGES = {
+    "preprocess": Look("image decode + preprocess", "#d9d9d9"),
+    "encoder": Look("encoder", "#fdae6b"),
+    "decoder": Look("decoder", "#e6550d"),
+    "masks": Look("validity check (masks)", "#a63603"),
+    "lookup": Look("identifier lookup", "#7f2704"),
+    "feature": Look("feature extraction", "#6baed6"),
+    "search": Look("ANN search", "#08519c"),
+}
+IRGEN_PARTS = {  # bench.scaling's IRGen components
+    "identifiers": Look("IRGen identifier assignment (RQ, M=4, L=256)", "#d62728", "o", "-"),
+    "prefix_tree": Look("IRGen prefix tree", "#ff7f0e", "s", "-"),
+    "beam10": Look("IRGen beam search, beam 10", "#e377c2", "*", "-"),
+    "beam30": Look("IRGen beam search, beam 30", "#8c564b", "*", "--"),
+}
+SHORT = {"precision": "P", "recall": "R", "mrr": "MRR", "map": "MAP"}
+MISSING = "–"  # a value we have not measured, in every table
+SPARE_COLORS = ["#bcbd22", "#e377c2", "#393b79", "#637939", "#8c6d31", "#843c39", "#bdbdbd", "#636363"]
+
+
+def spare_color(name: str) -> str:
+    """A colour for a name no table lists, the same in every figure and run."""
+    return SPARE_COLORS[sum(map(ord, name)) % len(SPARE_COLORS)]
+
+
+def model(name: str) -> Look:
+    return MODELS.get(name) or Look(name, spare_color(name))
+
+
+def backend(name: str) -> Look:
+    return BACKENDS.get(name) or Look(name, spare_color(name))
+
+
+def stage(name: str) -> Look:
+    return STAGES.get(name) or Look(name, spare_color(name))
+
+
+def dataset(name: str) -> str:
+    return PAPER_DATASETS.get(name) or STAND_INS.get(name) or name
+
+
+def ordered(names, table: dict) -> list[str]:
+    """``names`` in the registry's order, the ones it does not list after them, sorted."""
+    names = set(names)
+    return [n for n in table if n in names] + sorted(names - set(table))

@@ -1,0 +1,104 @@
+"""The backend sweeps (``results/sweeps.csv``, written by ``bench.sweep`` and ``bench.scaling``)
+as a recall-QPS plane per set (``pareto-<set>.png``: every backend's grid points and Pareto
+front) and one table (``backends.md`` / ``.csv``): per set and backend, the build time,
+memory, the best recall@k reached, and the queries per second at the fastest grid point
+reaching the target recall."""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from methods.cache import atomic_write
+
+from ..pareto import operating_point
+from ..results import SWEEP_SET, sweeps_table
+from . import names, plots
+
+TARGET = 0.9
+
+
+def sets(rows: pd.DataFrame) -> list[pd.DataFrame]:
+    """The rows of each swept set (its name, size, dimension, queries, metric and k), in name order."""
+    if rows.empty:
+        return []
+    return [group for _, group in rows.groupby(SWEEP_SET, sort=True)]
+
+
+def slug(rows: pd.DataFrame) -> str:
+    """A set's file name part: its name, and its size where one name was swept at several."""
+    first = rows.iloc[0]
+    return re.sub(r"[^A-Za-z0-9.+-]+", "_", str(first["dataset"]))
+
+
+def plane(rows: pd.DataFrame, out: Path) -> Path:
+    first = rows.iloc[0]
+    points = {backend: [(q, r, p) for q, r, p in zip(g["qps_batch"], g["recall"], g["params"])]
+              for backend, g in rows.groupby("backend")}
+    points = {b: points[b] for b in names.ordered(points, names.BACKENDS)}
+    title = (f"{first['dataset']}: {int(first['n']):,} x {int(first['dim'])}-d, {first['metric']}, "
+             f"{int(first['n_queries']):,} queries")
+    threads = int(first["threads"]) if pd.notna(first["threads"]) else "?"
+    return plots.recall_qps(points, title, f"recall@{int(first['recall_at'])} (vs the exact linear scan)",
+                            f"queries per second (batch, {threads} threads; log)", out / f"pareto-{slug(rows)}.png")
+
+
+def summary(rows: pd.DataFrame, target: float = TARGET) -> pd.DataFrame:
+    """One line per set and backend."""
+    lines = []
+    for group in sets(rows):
+        first = group.iloc[0]
+        for backend in names.ordered(set(group["backend"]), names.BACKENDS):
+            mine = group[group["backend"] == backend].to_dict("records")
+            best = max(mine, key=lambda r: (r["recall"], r["qps_batch"]))
+            at = operating_point(mine, target)
+            at = at if at["recall"] >= target else None
+            lines.append({"set": first["dataset"], "n": int(first["n"]), "dim": int(first["dim"]),
+                          "backend": backend, "build_params": best["build_params"], "build_s": best["build_s"],
+                          "memory_MB": best["memory_bytes"] / 1e6, "disk_MB": best["disk_bytes"] / 1e6,
+                          f"best recall@{int(first['recall_at'])}": best["recall"], "QPS there": best["qps_batch"],
+                          f"QPS at recall>={target}": at["qps_batch"] if at else np.nan,
+                          "single-query QPS there": at["qps_single"] if at else np.nan,
+                          "parameters there": at["params"] if at else "-"})
+    return pd.DataFrame(lines)
+
+
+def markdown(table: pd.DataFrame) -> str:
+    out = ["# Search backends: recall against the exact scan, and queries per second", "",
+           "From `results/sweeps.csv` (`python -m bench.sweep`, `python -m bench.scaling`). Each backend is built "
+           "once and its query grid swept; QPS is a whole batch of queries per call (the median of the repeats), "
+           "single-query QPS one query per call. \"at recall>=0.9\": the fastest grid point reaching it (- where "
+           "none does). Memory: what the index holds in RAM by the backend's own account.", ""]
+    for name, group in table.groupby("set", sort=False):
+        out += [f"## {name}", "", "| " + " | ".join(c for c in group.columns if c != "set") + " |",
+                "|" + "|".join("---" if c in ("backend", "build_params", "parameters there") else "---:"
+                               for c in group.columns if c != "set") + "|"]
+        for _, r in group.iterrows():
+            out.append("| " + " | ".join(cell(r[c]) for c in group.columns if c != "set") + " |")
+        out.append("")
+    return "\n".join(out)
+
+
+def cell(value) -> str:
+    if isinstance(value, float):
+        if not np.isfinite(value):
+            return "-"
+        return f"{value:,.0f}" if value >= 100 else f"{value:.3g}"
+    return f"`{value}`" if isinstance(value, str) and value.startswith("{") else str(value)
+
+
+def write(results: Path, reports: Path) -> list[Path]:
+    """Every set's plane and the backends table; [] without sweep rows."""
+    rows = sweeps_table(results).load()
+    if rows.empty:
+        return []
+    written = [plane(group, reports) for group in sets(rows)]
+    table = summary(rows)
+    for suffix, text in ((".md", markdown(table)), (".csv", table.to_csv(index=False, lineterminator="\n",
+                                                                         float_format="%.4g"))):
+        path = reports / f"backends{suffix}"
+        atomic_write(path, lambda tmp, text=text: Path(tmp).write_text(text))
+        written.append(path)
+    return written

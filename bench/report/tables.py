@@ -1,0 +1,203 @@
+"""The paper's Tables 1-6 from the cells (Markdown and CSV), our rows in percent beside the
+paper's own where the paper measured the set that way."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from methods.base import parse_setting as parse_pairs
+
+from . import names
+from .cells import Cell, Section, main_cells, model_label, representative, sort_key
+from .names import IDENTIFIERS, LARGE_SETS, MISSING, SHORT
+from .paper import key_fields, matches
+
+@dataclass
+class Table:
+    name: str  # file stem, e.g. table1_precision
+    caption: str
+    blocks: list[tuple[Section, pd.DataFrame, list[str]]] = field(default_factory=list)  # section, rows, notes
+    skipped: str = ""
+
+    def csv(self) -> str:
+        frames = [df.assign(dataset=s.dataset, protocol=s.protocol, limit=s.limit) for s, df, _ in self.blocks]
+        out = pd.concat(frames, ignore_index=True).infer_objects()
+        out = out[["dataset", "protocol", "limit"] + [c for c in out.columns if c not in ("dataset", "protocol", "limit")]]
+        return out.to_csv(index=False, lineterminator="\n", float_format="%.4f")
+
+    def markdown(self, level: int = 1) -> str:
+        lines = [f"{'#' * level} {self.caption}", ""]
+        for section, df, notes in self.blocks:
+            lines += [f"{'#' * (level + 1)} {section.title}", "", markdown_table(df), ""]
+            lines += [f"- {n}" for n in notes] + ([""] if notes else [])
+        return "\n".join(lines).rstrip() + "\n"
+
+
+METRIC_COLUMN = re.compile(r"^(paper )?(P|R|MRR|MAP)@\d+$")
+
+
+def fmt(value, metric: bool) -> str:
+    """A metric with one decimal, as the paper prints it; other numbers as integers where whole."""
+    if value is None or (isinstance(value, float) and pd.isna(value)):
+        return MISSING
+    if isinstance(value, float):
+        return f"{value:.1f}" if metric or not value.is_integer() else str(int(value))
+    return str(value)
+
+
+def markdown_table(df: pd.DataFrame) -> str:
+    metric = [bool(METRIC_COLUMN.match(c)) for c in df.columns]
+    head = "| " + " | ".join(df.columns) + " |"
+    rule = "|" + "|".join("---:" if m else "---" for m in metric) + "|"
+    body = ["| " + " | ".join(fmt(v, m) for v, m in zip(row, metric)) + " |" for row in df.itertuples(index=False)]
+    return "\n".join([head, rule, *body])
+
+
+def pct(value: float | None) -> float | None:
+    return None if value is None else 100.0 * value
+
+
+def build_rows(section: Section, cells: list[Cell], metrics: list[str], labels, paper_table: dict | None,
+               fixed_ks: dict[str, list[int]] | None = None) -> tuple[pd.DataFrame, list[str]]:
+    """Our cells as rows (label columns, then metric@k in %), and where the paper measured this
+    set, the paper's row beside the one of ours it describes, in columns of its own."""
+    ks = {m: (fixed_ks or {}).get(m) or section.ks(m, cells) for m in metrics}
+    lines = []
+    for cell in cells:
+        line = {**labels(cell.fields, cell.variant)}
+        line.update({f"{SHORT[m]}@{k}": pct(cell.get(m, k)) for m in metrics for k in ks[m]})
+        lines.append((cell.fields, line))
+    notes = []
+    if paper_table is not None and section.paper:
+        notes = attach_paper(section, cells, lines, metrics, paper_table, labels)
+    lines.sort(key=lambda fl: sort_key(fl[0]))
+    df = pd.DataFrame([line for _, line in lines])
+    return df.astype(object).where(df.notna(), None), notes
+
+
+def attach_paper(section: Section, cells: list[Cell], lines: list, metrics: list[str], table: dict, labels) -> list[str]:
+    """Add ``paper row`` and ``paper P@k`` columns: each paper row sits beside the representative
+    of the cells its key matches, or on a line of its own where we have no such cell."""
+    rows = [r for r in table["rows"] if section.dataset in r["values"]]
+    if not rows:
+        return []
+    paper_ks = table["ks"][section.dataset]
+    columns = {f"paper {SHORT[m]}@{k}": (m, k) for m in metrics for k in paper_ks}
+    blank = {"paper row": None, **({"paper T": None} if any("T" in r for r in rows) else {}), **dict.fromkeys(columns)}
+    ours = dict.fromkeys(lines[0][1]) if lines else {}
+    for _, line in lines:
+        line.update(blank)
+    for row in rows:
+        paper = {**blank, "paper row": row["label"], **({"paper T": row["T"]} if "T" in row else {}),
+                 **{c: row["values"][section.dataset].get(mk) for c, mk in columns.items()}}
+        matched = [c for c in cells if matches(row["key"], c.fields)]
+        if matched:
+            lines[cells.index(representative(matched))][1].update(paper)
+        else:
+            fields = key_fields(row["key"])
+            lines.append((fields, {**ours, **labels(fields, "-"), **paper}))
+    notes = [f"Columns headed \"paper ...\" are the IRGen paper's {table['caption'].split(':')[0]} "
+             "(percent, as printed); each sits beside the one of our rows it describes (a backend's default "
+             f"setting, IRGen's largest beam), or on a row of its own ({MISSING} in our columns) where we have no such run."]
+    if section.limit != "-":
+        notes.append(f"Ours ran on at most {section.limit} images per split; the paper used the full set.")
+    return notes
+
+
+def setting_words(setting: str) -> str:
+    return "default" if setting == "-" else setting
+
+
+def search_labels(f: dict, variant: str) -> dict:
+    return {"Search": names.backend(f["backend"]).label, "Model": model_label(f, variant),
+            "Setting": setting_words(f["setting"])}
+
+
+def ablation_labels(f: dict, variant: str) -> dict:
+    rest = {k: v for k, v in parse_pairs(variant).items() if k not in ("identifier", "T", "fresh")}
+    label = IDENTIFIERS.get(f["identifier"], f["identifier"])
+    return {"Identifier": label + (f" ({','.join(f'{k}={v}' for k, v in rest.items())})" if rest else ""),
+            "T": f["T"] if f["T"] is not None else MISSING, "Setting": setting_words(f["setting"])}
+
+
+def fresh_labels(f: dict, variant: str) -> dict:
+    return {**search_labels(f, variant), "Held out": f"{f['fresh']:.0%}"}
+
+
+def precision_recall_table(name: str, caption: str, metric: str, paper: dict, sections: list[Section]) -> Table:
+    table = Table(name, caption)
+    for s in sections:
+        cells = main_cells(s)
+        if any(c.ks(metric) for c in cells):
+            table.blocks.append((s, *build_rows(s, cells, [metric], search_labels, paper)))
+    if not table.blocks:
+        table.skipped = f"no {metric}@K rows in results yet"
+    return table
+
+
+def identifier_table(paper: dict, sections: list[Section]) -> Table:
+    table = Table("table3_identifier", "Table 3: image identifier ablation (IRGen, variants identifier=...)")
+    for s in sections:
+        cells = [c for c in s.cells if c.irgen and not c.fields["fresh"]]
+        if len({c.fields["identifier"] for c in cells}) > 1:
+            rows, notes = build_rows(s, cells, ["precision", "recall"], ablation_labels, paper)
+            table.blocks.append((s, rows, notes))
+    if not table.blocks:
+        table.skipped = "no dataset has IRGen runs with two or more identifier kinds (bench.run --identifier)"
+    return table
+
+
+def length_table(paper: dict, sections: list[Section]) -> Table:
+    table = Table("table4_length", "Table 4: identifier length T (IRGen, RQ identifiers)")
+    for s in sections:
+        cells = [c for c in s.cells if c.irgen and not c.fields["fresh"] and c.fields["identifier"] == "rq"]
+        if len({c.fields["T"] for c in cells}) > 1:
+            table.blocks.append((s, *build_rows(s, cells, ["precision", "recall"], ablation_labels, paper)))
+    if not table.blocks:
+        table.skipped = "no dataset has IRGen runs at two or more lengths T (bench.run --seq-len)"
+    return table
+
+
+def map_table(paper: dict, sections: list[Section]) -> Table:
+    table = Table("table5_map100", "Table 5: MAP@100")
+    with_map = [s for s in sections if any(c.get("map", 100) is not None for c in main_cells(s))]
+    large = [s for s in with_map if s.dataset in LARGE_SETS]
+    for s in large or with_map:
+        cells = [c for c in main_cells(s) if c.get("map", 100) is not None]
+        rows, notes = build_rows(s, cells, ["map"], search_labels, paper, fixed_ks={"map": [100]})
+        table.blocks.append((s, rows, notes))
+    if table.blocks and not large:
+        table.caption += " (no million-scale set in results yet: shown on the sets present)"
+    if not table.blocks:
+        table.skipped = "no MAP@100 rows in results yet (they need a ranking depth of 100 or more)"
+    return table
+
+
+def without_fresh(variant: str) -> str:
+    return ",".join(f"{k}={v}" for k, v in parse_pairs(variant).items() if k != "fresh") or "-"
+
+
+def fresh_table(paper: dict, sections: list[Section]) -> Table:
+    table = Table("table6_fresh", "Table 6: fresh data (part of the database held out of training, variants fresh=...)")
+    for s in sections:
+        fresh = [c for c in s.cells if c.fields["fresh"]]
+        if not fresh:
+            continue
+        same = {(c.method, c.features, c.backend, without_fresh(c.variant), c.setting) for c in fresh}
+        base = [c for c in s.cells if not c.fields["fresh"]
+                and (c.method, c.features, c.backend, c.variant, c.setting) in same]
+        table.blocks.append((s, *build_rows(s, fresh + base, ["precision", "recall"], fresh_labels, paper)))
+    if not table.blocks:
+        table.skipped = "no runs with held-out data yet (bench.run --method irgen --fresh 0.5)"
+    return table
+
+
+def build_tables(sections: list[Section], paper: dict) -> list[Table]:
+    t = paper["tables"]
+    return [precision_recall_table("table1_precision", "Table 1: Precision@K", "precision", t["table1"], sections),
+            precision_recall_table("table2_recall", "Table 2: Recall@K (1 if any of the top K is relevant)", "recall",
+                                   t["table2"], sections),
+            identifier_table(t["table3"], sections), length_table(t["table4"], sections),
+            map_table(t["table5"], sections), fresh_table(t["table6"], sections)]

@@ -1,0 +1,105 @@
+"""A search backend measured as ann-benchmarks measures one: built once, then searched at
+every point of its query grid; at each point its recall@k against the exact linear scan
+and its queries per second, a whole batch per call (``qps_batch``, the median of the timer's
+repeats) and one query per call (``qps_single``). Pure functions of arrays and backends,
+shared by ``bench.sweep`` and ``bench.scaling``."""
+from __future__ import annotations
+
+import json
+import logging
+import math
+import time
+
+import numpy as np
+from tqdm import tqdm
+
+from methods.backends import BackendUnavailable, make_backend
+
+from .timer import Timer
+
+log = logging.getLogger(__name__)
+
+TRUTH_BATCH_BYTES = 1 << 30  # the exact scan's (queries x database) distances per matrix product
+
+
+def exact_neighbours(X: np.ndarray, Q: np.ndarray, k: int, metric: str) -> np.ndarray:
+    """Ground-truth ids from the linear scan, in query batches that bound its memory."""
+    linear = make_backend("linear", metric=metric, chunk=linear_chunk(len(X)))
+    linear.build(X)
+    return linear.search(Q, k)[0]
+
+
+def linear_chunk(n: int) -> int:
+    """Queries per matrix product of the linear scan, so (chunk x n) floats fit the budget."""
+    return max(1, TRUTH_BATCH_BYTES // (4 * n))
+
+
+def recall_at_k(found: np.ndarray, truth: np.ndarray) -> float:
+    """Mean share of each query's true k nearest neighbours among the ids found."""
+    return float(np.mean([len(set(f[f >= 0]) & set(t)) / len(t) for f, t in zip(found, truth)]))
+
+
+def measure(backend, Q: np.ndarray, k: int, truth: np.ndarray, timer: Timer, single: int) -> dict:
+    """Recall and queries per second at the backend's current query parameters. The backend's
+    own clock counts (a worker-process backend leaves the hand-over out)."""
+    found = {}
+
+    def batch(watch):
+        found["ids"], _ = backend.search(Q, k)
+        watch.add("search", backend.last_search_s)
+
+    def one_at_a_time(watch):
+        for q in Q[:single]:
+            backend.search(q[None, :], k)
+            watch.add("search", backend.last_search_s)
+
+    batch_s = timer.seconds("search", batch)
+    n_single = min(single, len(Q))
+    single_s = Timer(repeats=1, warmup=0).seconds("search", one_at_a_time) if n_single else 0.0
+    return {"recall": recall_at_k(found["ids"], truth), "qps_batch": len(Q) / max(batch_s, 1e-12),
+            "qps_single": n_single / single_s if n_single and single_s > 0 else float("nan"),
+            "single_queries": n_single}
+
+
+def backend_for(name: str, n: int, metric: str, build_params: dict):
+    """The backend to measure over n vectors; the linear scan's query chunks bounded in memory.
+    Raises BackendUnavailable where the library is missing."""
+    memory_bound = {"chunk": linear_chunk(n)} if name == "linear" and "chunk" not in build_params else {}
+    return make_backend(name, metric=metric, **memory_bound, **build_params)
+
+
+def grid_rows(backend, Q: np.ndarray, k: int, truth: np.ndarray, timer: Timer, single: int,
+              progress: bool = True, seconds: float = math.inf) -> list[dict]:
+    """One row per point of a built backend's query grid: recall, QPS and the index's stats.
+    Points reached after ``seconds`` of sweeping (the first one aside) are left out (logged)."""
+    stats, grid, rows = backend.stats(), backend.query_grid(), []
+    start = time.perf_counter()
+    for point in tqdm(grid, desc=backend.name, disable=not progress, leave=False):
+        if rows and time.perf_counter() - start > seconds:  # the first point is always measured
+            log.warning("%s: sweep stopped after %d of %d grid points (%.0f s budget)", backend.name, len(rows),
+                        len(grid), seconds)
+            break
+        backend.set_query_params(**point)
+        rows.append({"backend": backend.name, "build_params": json.dumps(backend.build_params, sort_keys=True),
+                     "params": json.dumps(point, sort_keys=True), **measure(backend, Q, k, truth, timer, single),
+                     **stats})
+    return rows
+
+
+def sweep_backend(name: str, X: np.ndarray, Q: np.ndarray, truth: np.ndarray, k: int, metric: str,
+                  build_params: dict, timer: Timer, single: int, progress: bool = True) -> tuple[list[dict], str]:
+    """(grid rows of backend ``name`` built over X, "") or ([], why it could not run here)."""
+    try:
+        backend = backend_for(name, len(X), metric, build_params)
+    except BackendUnavailable as err:
+        log.warning("skipping %s: %s", name, err)
+        return [], f"unavailable: {err}"
+    try:
+        log.info("%s: building over %d x %d", name, *X.shape)
+        backend.build(X)
+        stats = backend.stats()
+        log.info("%s: built in %.1f s, %.1f MB memory, %.1f MB disk", name, stats["build_s"],
+                 stats["memory_bytes"] / 1e6, stats["disk_bytes"] / 1e6)
+        return grid_rows(backend, Q, k, truth, timer, single, progress), ""
+    finally:
+        backend.close()

@@ -1,0 +1,142 @@
+"""Where a method's search time goes, through the Method interface alone: for each query
+setting and batch size, ``Method.search_batch`` on that many query images, timed by the one
+timer (warm-up, then the median of the repeats per stage), as milliseconds per query per
+stage and queries per second. Any method is timed without a change here; the stages are
+the ones it times (IRGen: preprocess, encoder, decoder, masks, lookup; a feature method:
+preprocess, feature, search).
+
+Rows go to ``results/throughput/`` (the results store's format; one cell per method x
+setting x batch x device x dtype x database; finished cells are skipped unless
+``--force``) and feed Figure 5 and the queries-per-second figures of the report."""
+from __future__ import annotations
+
+import logging
+import sys
+
+import numpy as np
+import pandas as pd
+import torch
+from tqdm import tqdm
+
+from bench.cli import check_device, context_from, dataset_from, method_from
+from bench.results import ResultStore, cell_record
+from bench.results.manifest import git_version, hardware, new_run_id, package_versions
+from methods.base import setting_label
+from methods.cache import digest
+
+from .timer import Timer, torch_threads
+
+log = logging.getLogger(__name__)
+
+TARGET_BATCH = 128
+
+
+def throughput_rows(stages: dict[str, float], batch: int) -> list[tuple[str, int, float]]:
+    """Median seconds per stage for one batch -> ms per query per stage, the total, and queries/s."""
+    rows = [(f"ms_per_query_{stage}", 0, 1e3 * s / batch) for stage, s in stages.items()]
+    total = sum(stages.values())
+    rows += [("ms_per_query_total", 0, 1e3 * total / batch), ("qps", 0, batch / total if total else 0.0)]
+    return rows
+
+
+def query_indices(n_queries: int, batch: int) -> np.ndarray:
+    """The first ``batch`` queries (cycled where the split has fewer)."""
+    return np.arange(batch) % n_queries
+
+
+def run(args) -> pd.DataFrame:
+    check_device(args.device)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    ds = dataset_from(args)
+    method = method_from(args, untrained=args.untrained)
+    ctx = context_from(args)
+    store = ResultStore(args.results / "throughput")
+    hw = hardware(args.device)
+    machine = {k: hw.get(k) for k in ("cpu_model", "cpus", "gpu", "torch_threads")}
+    where = {"device": args.device, "dtype": args.dtype, "db": args.db_size or "dataset",
+             "model": "untrained" if args.untrained else "trained"}
+    cells = []
+    for setting in method.settings(args.db_size or len(ds.database)):
+        for batch in args.batch:
+            label = setting_label({**setting, "batch": batch, **where})
+            record = cell_record(ds, method, label, args.limit, args.seed)
+            record["cell_id"] = digest("throughput", record, ds.fingerprint, method.describe(), args.depth,
+                                       args.repeats, args.warmup, machine)
+            cells.append((setting, batch, record))
+    done = store.finished_cells()
+    todo = [c for c in cells if args.force or c[2]["cell_id"] not in done]
+    log.info("%s on %s: %d of %d throughput cells to time", method.name, ds.name, len(todo), len(cells))
+    if todo:
+        time_cells(method, ds, ctx, args, todo, store, hw)
+    table = store.load()
+    return table[table["cell_id"].isin({c[2]["cell_id"] for c in cells})]
+
+
+def time_cells(method, ds, ctx, args, todo: list, store: ResultStore, hw: dict) -> None:
+    run_id = new_run_id()
+    store.write_manifest(run_id, {"run_id": run_id, "kind": "throughput", "argv": sys.argv,
+                                  "dataset": {"name": ds.name, "fingerprint": ds.fingerprint},
+                                  "repeats": args.repeats, "warmup": args.warmup, "depth": args.depth,
+                                  "db_size": args.db_size, "untrained": args.untrained, "method": method.describe(),
+                                  "code": git_version(), "packages": package_versions(), "hardware": hw})
+    method.fit(ds, ctx)
+    if args.db_size:
+        method.index_synthetic(args.db_size, ctx)
+    else:
+        method.index(ds.database, ctx)
+    stats = method.stats()
+    timer = Timer.for_device(args.device, args.repeats, args.warmup)
+    for setting, batch, record in tqdm(todo, desc="throughput", disable=args.no_progress):
+        rows = query_indices(len(ds.query), batch)
+        stages = timer.stages(lambda watch: method.search_batch(ds.query, rows, args.depth, setting, ctx, watch))
+        values = throughput_rows(stages, batch) + [(name, 0, float(v)) for name, v in stats.items()]
+        values += [("batch", 0, float(batch)), ("repeats", 0, float(args.repeats)),
+                   ("threads", 0, float(torch_threads()))]
+        store.write_cell([{**record, "run_id": run_id, "metric": m, "k": k, "value": v} for m, k, v in values])
+
+
+def summary(table: pd.DataFrame) -> str:
+    """ms per query per stage and queries per second, one line per cell, stages in the order timed."""
+    if table.empty:
+        return "(no throughput cells)"
+    stages = list(dict.fromkeys(m[len("ms_per_query_"):] for m in table["metric"]
+                                if m.startswith("ms_per_query_") and m != "ms_per_query_total"))
+    header = f"{'setting':<58} " + " ".join(f"{s:>10}" for s in stages) + f" {'total':>9} {'queries/s':>10}"
+    lines = ["ms per query (median of the repeats)", header]
+    for setting, rows in table.groupby("setting", sort=False):
+        v = dict(zip(rows.metric, rows.value))
+        cols = " ".join(f"{v.get(f'ms_per_query_{s}', float('nan')):>10.3f}" for s in stages)
+        lines.append(f"{setting:<58} {cols} {v['ms_per_query_total']:>9.3f} {v['qps']:>10.1f}")
+    return "\n".join(lines)
+
+
+def target_lines(table: pd.DataFrame) -> str:
+    """IRGen's CPU targets as ratios measured in this run (batch 128, beams 10 and 30), where the
+    cells have beams and decoder / masks / encoder stages; else nothing."""
+    from methods.base import parse_setting
+
+    cells = {}
+    for setting, rows in table.groupby("setting", sort=False):
+        pairs = parse_setting(setting)
+        if pairs.get("batch") == str(TARGET_BATCH) and pairs.get("db") == "dataset" and "beam" in pairs:
+            cells[int(pairs["beam"])] = dict(zip(rows.metric, rows.value))
+    b10 = cells.get(10, {})
+    if not {"ms_per_query_decoder", "ms_per_query_masks", "ms_per_query_encoder"} <= set(b10):
+        return ""
+    search = b10["ms_per_query_decoder"] + b10["ms_per_query_masks"]
+    lines = [f"targets at batch {TARGET_BATCH}, beam 10 (ratios measured in this run):",
+             check("(decoder + masks) / encoder", search / b10["ms_per_query_encoder"], 1.0),
+             check("masks / decoder", b10["ms_per_query_masks"] / b10["ms_per_query_decoder"], 0.10)]
+    if 30 in cells:
+        b30 = cells[30]
+        lines.append(check("beam 30 / beam 10, ms per query in total",
+                           b30["ms_per_query_total"] / b10["ms_per_query_total"], 2.0))
+        lines.append(f"  (beam 30 / beam 10, decoder + masks alone: "
+                     f"{(b30['ms_per_query_decoder'] + b30['ms_per_query_masks']) / search:.2f}; "
+                     "the decoder's work grows with the number of beams)")
+    return "\n".join(lines)
+
+
+def check(what: str, ratio: float, limit: float) -> str:
+    return f"  {what}: {ratio:.3f} (target <= {limit:g}) {'ok' if ratio <= limit else 'MISSED'}"

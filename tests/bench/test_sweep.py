@@ -1,0 +1,73 @@
+"""bench.sweep end to end on a tiny set: rows in results/sweeps.csv, a re-run measures nothing,
+--force replaces rows instead of adding to them, and the report draws the plane and table."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from bench import report, sweep
+from bench.pareto import operating_point, pareto_front
+from bench.speed.sweep import load_features, per_backend_params
+from methods.base import HarnessError
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+
+def test_sweep_writes_rows_a_rerun_measures_nothing_and_the_report_draws_them(tmp_path, monkeypatch):
+    argv = ["--synthetic", "1500", "--dim", "16", "--queries", "50", "--backends", "linear,faiss-flat,ivfpq",
+            "--single", "5", "--repeats", "1", "--backend-param", "ivfpq.nlist=16",
+            "--results", str(tmp_path / "results"), "--no-progress"]
+    assert sweep.main(argv) == 0
+    rows = pd.read_csv(tmp_path / "results" / "sweeps.csv")
+    assert set(rows["backend"]) == {"linear", "faiss-flat", "ivfpq"}
+    assert (rows[rows["backend"] != "ivfpq"]["recall"] == 1.0).all()
+    assert (rows["qps_batch"] > 0).all() and rows["single_queries"].eq(5).all()
+    ivfpq = rows[rows["backend"] == "ivfpq"]
+    assert ivfpq["params"].tolist() == [f'{{"nprobe": {v}}}' for v in (1, 2, 4, 8, 16)]  # nlist=16's grid
+    assert ivfpq["build_params"].str.contains('"nlist": 16').all()
+
+    import bench.speed.sweep as logic
+
+    monkeypatch.setattr(logic, "exact_neighbours", lambda *a: pytest.fail("a swept backend was measured again"))
+    assert sweep.main(argv) == 0
+    monkeypatch.undo()
+    assert sweep.main([*argv, "--force", "--backends", "ivfpq"]) == 0  # replaces its rows
+    assert len(pd.read_csv(tmp_path / "results" / "sweeps.csv")) == len(rows)
+
+    written = report.build(tmp_path / "results", tmp_path / "reports")
+    assert tmp_path / "reports" / "pareto-synthetic-1500x16.png" in written
+    table = (tmp_path / "reports" / "backends.md").read_text()
+    assert "## synthetic-1500x16" in table and "| Faiss flat |" not in table and "| faiss-flat |" in table
+
+
+def test_features_file_with_one_array_is_split_into_database_and_queries(tmp_path):
+    X = np.random.default_rng(0).standard_normal((300, 8)).astype(np.float32)
+    np.savez(tmp_path / "f.npz", features=X)
+    db, queries = load_features(tmp_path / "f.npz", n_queries=20)
+    assert db.shape == (280, 8) and queries.shape == (20, 8)
+    assert not (db[:, None, :] == queries[None, :, :]).all(-1).any()  # queries left the database
+
+
+def test_pareto_front_keeps_only_undominated_points():
+    points = [(900, 0.5, "a"), (1000, 0.6, "b"), (400, 0.9, "c"), (300, 0.8, "d"), (100, 1.0, "e")]
+    assert [p[2] for p in pareto_front(points)] == ["e", "c", "b"]
+
+
+def test_operating_point_is_the_fastest_reaching_the_target_else_the_most_accurate():
+    rows = [{"recall": 0.95, "qps_batch": 10}, {"recall": 0.91, "qps_batch": 50}, {"recall": 0.5, "qps_batch": 99}]
+    assert operating_point(rows, 0.9)["qps_batch"] == 50
+    assert operating_point(rows, 0.99)["recall"] == 0.95
+
+
+def test_backend_params_name_their_backend():
+    assert per_backend_params(["ivfpq.nlist=300", "scann.mode=ah"]) == {"ivfpq": {"nlist": 300}, "scann": {"mode": "ah"}}
+    with pytest.raises(HarnessError, match="ivfpq.nlist=300"):
+        per_backend_params(["nlist=300"])
+
+
+def test_unknown_backend_and_missing_file_are_one_line(capsys, tmp_path):
+    assert sweep.main(["--synthetic", "10", "--backends", "annoy"]) == 2
+    assert "annoy" in capsys.readouterr().err
+    assert sweep.main(["--features", str(tmp_path / "none.npz"), "--results", str(tmp_path)]) == 2
+    assert "none.npz: file not found" in capsys.readouterr().err
