@@ -11,13 +11,11 @@ import logging
 import sys
 from pathlib import Path
 
-import yaml
-
 from datasets import load_dataset
 from methods import distributed
 from methods.base import HarnessError, RunContext, setting_label
 from methods.cache import digest
-from methods.config import parse_sets
+from methods.config import parse_sets, read_overrides_file
 from methods.features.weights import starting_weights
 from methods.registry import MethodOptions, make_method, method_names
 
@@ -90,14 +88,7 @@ def check_checkpoint_every(args) -> None:
 
 
 def method_overrides(args) -> dict:
-    overrides = {}
-    if args.config is not None:
-        if not args.config.is_file():
-            raise HarnessError(f"--config {args.config}: file not found")
-        loaded = yaml.safe_load(args.config.read_text()) or {}
-        if not isinstance(loaded, dict):
-            raise HarnessError(f"--config {args.config}: expected a mapping of key: value")
-        overrides.update(loaded)
+    overrides = read_overrides_file(args.config) if args.config is not None else {}
     overrides.update(parse_sets(args.sets))
     return overrides
 
