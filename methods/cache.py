@@ -29,7 +29,7 @@ def atomic_write(path: Path, write: Callable[[str], None]) -> None:
     """Call ``write(tmp_path)`` and move the result onto ``path`` in one rename."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = new_temporary_file(path)
+    tmp = new_temporary(path)
     try:
         write(tmp)
         os.replace(tmp, path)
@@ -38,13 +38,17 @@ def atomic_write(path: Path, write: Callable[[str], None]) -> None:
             os.unlink(tmp)
 
 
-def new_temporary_file(path: Path) -> str:
-    """An empty ``.<name>.<random>.tmp`` beside ``path``, created with mode 0666 less the umask
-    (``tempfile.mkstemp`` makes 0600: results and reports nobody else could read)."""
+def new_temporary(path: Path, folder: bool = False) -> str:
+    """An empty ``.<name>.<random>.tmp`` file (or folder) beside ``path``, made with the mode the
+    umask gives any new one, 0644 (0755) under umask 022; ``tempfile``'s are 0600 (0700): results,
+    reports and cache entries nobody else could read once renamed into place."""
     while True:
         tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
         try:
-            os.close(os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666))
+            if folder:
+                os.mkdir(tmp, 0o777)
+            else:
+                os.close(os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666))
             return str(tmp)
         except FileExistsError:  # another writer drew the same name
             continue

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from methods.base import HarnessError
-from methods.cache import atomic_write, load_torch, save_torch
+from methods.cache import atomic_write, load_torch, new_temporary, save_torch
 
 
 class RunsCode:
@@ -36,6 +36,12 @@ def test_atomic_write_gives_the_mode_a_new_file_gets_under_the_umask(tmp_path, u
     assert stat.S_IMODE(path.stat().st_mode) == mode
     assert path.read_text() == "a,b\n"
     assert [p.name for p in tmp_path.iterdir()] == ["results.csv"]  # no temporary file left
+
+
+def test_a_temporary_folder_gets_the_mode_of_a_new_folder(tmp_path, umask):
+    umask(0o022)
+    folder = new_temporary(tmp_path / "index", folder=True)
+    assert os.path.isdir(folder) and stat.S_IMODE(os.stat(folder).st_mode) == 0o755
 
 
 def test_a_failed_write_leaves_neither_file_nor_temporary(tmp_path):
