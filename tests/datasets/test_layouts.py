@@ -96,7 +96,7 @@ def test_fingerprint_of_an_image_gone_after_loading_names_it(miniature):
     ds = miniature.load()
     miniature.image.unlink()
     with pytest.raises(DatasetError, match=f"image file .*{miniature.image.name} is missing") as e:
-        ds.fingerprint
+        _ = ds.fingerprint
     assert "\n" not in str(e.value)
 
 

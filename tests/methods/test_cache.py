@@ -2,22 +2,14 @@
 tensors and plain data only."""
 import os
 import stat
+from pathlib import Path
 
 import pytest
 import torch
 
 from methods.base import HarnessError
 from methods.cache import atomic_write, load_torch, new_temporary, save_torch
-
-
-class RunsCode:
-    """Pickles to a call of os.mkdir: loading it with full unpickling would create ``marker``."""
-
-    def __init__(self, marker):
-        self.marker = str(marker)
-
-    def __reduce__(self):
-        return os.mkdir, (self.marker,)
+from tests.malicious import RunsCode
 
 
 @pytest.fixture
@@ -32,7 +24,7 @@ def umask():
 def test_atomic_write_gives_the_mode_a_new_file_gets_under_the_umask(tmp_path, umask, mask, mode):
     umask(mask)
     path = tmp_path / "results.csv"
-    atomic_write(path, lambda tmp: open(tmp, "w").write("a,b\n"))
+    atomic_write(path, lambda tmp: Path(tmp).write_text("a,b\n"))
     assert stat.S_IMODE(path.stat().st_mode) == mode
     assert path.read_text() == "a,b\n"
     assert [p.name for p in tmp_path.iterdir()] == ["results.csv"]  # no temporary file left
@@ -46,7 +38,7 @@ def test_a_temporary_folder_gets_the_mode_of_a_new_folder(tmp_path, umask):
 
 def test_a_failed_write_leaves_neither_file_nor_temporary(tmp_path):
     def fail(tmp):
-        open(tmp, "w").write("half")
+        Path(tmp).write_text("half")
         raise OSError("disk full")
 
     with pytest.raises(OSError):
