@@ -62,9 +62,9 @@ def checked_value(name: str, kind, current, value, where: str):
     """``value`` for the field ``name`` (type hint ``kind``, present value ``current``), or a one-line
     error when it has the wrong type: numbers and booleans are checked, a section takes no value."""
     if dataclasses.is_dataclass(current):
-        first = dataclasses.fields(current)[0].name
+        keys = ", ".join(sorted(f.name for f in dataclasses.fields(current)))
         raise HarnessError(f"{where}: {name} is a section ({type(current).__name__}), not a value "
-                           f"(got {value!r}); set its keys instead, e.g. {name}.{first}=...")
+                           f"(got {value!r}); set its keys instead, {name}.KEY=VALUE with KEY one of: {keys}")
     if kind in (int, float) and (isinstance(value, bool) or not isinstance(value, (int, float))):
         raise HarnessError(f"{where}: {name}={value!r} is not a number")
     if kind is int and isinstance(value, float):
