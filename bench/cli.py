@@ -17,7 +17,7 @@ from pathlib import Path
 from datasets import DatasetError, load_dataset
 from methods.backends import BACKENDS, BackendUnavailable
 from methods.base import HarnessError, RunContext
-from methods.config import parse_sets, parse_value
+from methods.config import parse_sets, parse_value, read_overrides_file
 from methods.registry import DEFAULT_BEAMS, MethodOptions, make_method
 
 UNAVAILABLE = 3  # exit code: a backend's library is not installed here (the message says how)
@@ -147,16 +147,9 @@ def backend_params(pairs: list[str]) -> dict:
 
 def method_overrides(args) -> dict:
     """The method config overrides of ``--config FILE`` then ``--set`` (which wins)."""
-    import yaml
-
     overrides = {}
     if getattr(args, "config", None) is not None:
-        if not args.config.is_file():
-            raise HarnessError(f"--config {args.config}: file not found")
-        loaded = yaml.safe_load(args.config.read_text()) or {}
-        if not isinstance(loaded, dict):
-            raise HarnessError(f"--config {args.config}: expected a mapping of key: value")
-        overrides.update(loaded)
+        overrides.update(read_overrides_file(args.config))
     overrides.update(parse_sets(getattr(args, "sets", [])))
     return overrides
 

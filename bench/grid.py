@@ -38,6 +38,7 @@ import yaml
 
 from datasets import DatasetError, load_dataset
 from methods.base import HarnessError
+from methods.config import yaml_problem
 
 from .cli import guarded, parser, positive_int, quiet_libraries
 from .launch import Cell, Outcome, Settings, run_local, run_submitit
@@ -63,8 +64,10 @@ def tool_flags(tool: str) -> set[str]:
 def load_grid(path: Path) -> dict:
     try:
         grid = yaml.safe_load(Path(path).read_text()) or {}
-    except (OSError, yaml.YAMLError) as e:
+    except OSError as e:
         raise HarnessError(f"grid {path}: cannot be read ({e})") from None
+    except yaml.YAMLError as e:
+        raise HarnessError(f"grid: {yaml_problem(path, e)}; fix the YAML there") from None
     if not isinstance(grid, dict):
         raise HarnessError(f"grid {path}: expected a mapping with datasets, defaults and cells")
     unknown = set(grid) - {"datasets", "defaults", "cells"}

@@ -110,7 +110,7 @@ def load_dataset(
 ) -> Dataset:
     """Load ``name`` from its official layout under ``root`` and split it by ``protocol``.
 
-    ``limit`` keeps at most that many images per split, drawn with ``seed``; a split
+    ``limit`` (at least 1) keeps at most that many images per split, drawn with ``seed``; a split
     shared by two roles (train = database in the paper protocol, database = query in
     ``dml``) keeps one common subset.
     """
@@ -120,6 +120,8 @@ def load_dataset(
         raise DatasetError(f"unknown dataset {name!r}: choose one of {', '.join(sorted(LAYOUTS))}")
     if protocol not in PROTOCOLS:
         raise DatasetError(f"unknown protocol {protocol!r}: choose one of {', '.join(PROTOCOLS)}")
+    if limit is not None and limit < 1:
+        raise DatasetError(f"--limit {limit}: give a positive number of images per split, e.g. --limit 1000")
     layout = LAYOUTS[name]
     folder = _resolve_dir(layout, root)
     if not folder.is_dir():

@@ -7,6 +7,7 @@ and ``load_batch(split, indices, size)`` gives a uint8 tensor batch for the mode
 from __future__ import annotations
 
 import hashlib
+import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,11 +15,19 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 
 
 class DatasetError(Exception):
     """A dataset is missing or malformed; the message names the thing and the fix."""
+
+
+def unreadable_image(path: Path, error: OSError) -> DatasetError:
+    """The one-line answer to an image file that is missing or cannot be read."""
+    if isinstance(error, FileNotFoundError):
+        return DatasetError(f"image file {path} is missing: restore it from the official dataset archive")
+    return DatasetError(f"image file {path} cannot be read ({error.__class__.__name__}): "
+                        f"replace it with the official file")
 
 
 class ImageSource:
@@ -34,7 +43,7 @@ class ImageSource:
         raise NotImplementedError
 
     def digest(self) -> str:
-        """A stable hash of what the source points at (paths or pixel bytes)."""
+        """A stable hash of what the source points at (pixel bytes, or file paths, sizes and times)."""
         raise NotImplementedError
 
 
@@ -63,6 +72,7 @@ class FileSource(ImageSource):
 
     root: Path
     paths: list[str]
+    _digest: str | None = field(default=None, init=False, repr=False, compare=False)
 
     def __len__(self) -> int:
         return len(self.paths)
@@ -72,18 +82,34 @@ class FileSource(ImageSource):
         try:
             with Image.open(path) as im:
                 return im.convert("RGB")
-        except FileNotFoundError:
-            raise DatasetError(f"image file {path} is missing: restore it from the official dataset archive") from None
-        except (UnidentifiedImageError, OSError) as e:
-            raise DatasetError(
-                f"image file {path} cannot be read ({e.__class__.__name__}): replace it with the official file"
-            ) from None
+        except OSError as e:  # FileNotFoundError and PIL's UnidentifiedImageError among them
+            raise unreadable_image(path, e) from None
 
     def subset(self, indices: np.ndarray) -> "FileSource":
         return FileSource(self.root, [self.paths[i] for i in indices])
 
     def digest(self) -> str:
-        return hashlib.sha1("\n".join(self.paths).encode()).hexdigest()
+        """A hash of every file's relative path, size in bytes and modification time (whole seconds).
+
+        It sees an image replaced, truncated or rewritten in place for the cost of one ``stat``
+        per file, no reads (0.5 s per 100,000 files with the folder in the page cache), and is
+        taken once per source. It misses a rewrite that keeps both the size and the time (within
+        the same second, or with the time set back). The data root is not part of it: a copy that
+        keeps times (``cp -a``, ``rsync -a``) keeps the fingerprint, one that does not (plain
+        ``cp``) changes it, and the cells are computed again.
+        """
+        if self._digest is None:
+            self._digest = hashlib.sha1("\n".join(map(self._stamp, self.paths)).encode()).hexdigest()
+        return self._digest
+
+    def _stamp(self, rel: str) -> str:
+        """``path<TAB>size<TAB>mtime`` of one image file."""
+        path = os.path.join(self.root, rel)
+        try:
+            st = os.stat(path)
+        except OSError as e:
+            raise unreadable_image(Path(path), e) from None
+        return f"{rel}\t{st.st_size}\t{st.st_mtime_ns // 1_000_000_000}"
 
 
 @dataclass

@@ -1,18 +1,22 @@
 """On-disk caches shared by every method: stable keys and atomic writes.
 
 A cache entry is written to a temporary file in the same folder and renamed into
-place, so an interrupted run never leaves a half-written entry behind.
+place, so an interrupted run never leaves a half-written entry behind; the file gets the
+mode the umask gives any new file (0644 under umask 022), so others can read it. Torch
+files are read back as tensors and plain data only: a file in a shared cache cannot run code.
 """
 from __future__ import annotations
 
 import hashlib
 import json
 import os
-import tempfile
+import secrets
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
+
+from .base import HarnessError
 
 
 def digest(*objects) -> str:
@@ -25,14 +29,29 @@ def atomic_write(path: Path, write: Callable[[str], None]) -> None:
     """Call ``write(tmp_path)`` and move the result onto ``path`` in one rename."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
+    tmp = new_temporary(path)
     try:
         write(tmp)
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+
+
+def new_temporary(path: Path, folder: bool = False) -> str:
+    """An empty ``.<name>.<random>.tmp`` file (or folder) beside ``path``, made with the mode the
+    umask gives any new one, 0644 (0755) under umask 022; ``tempfile``'s are 0600 (0700): results,
+    reports and cache entries nobody else could read once renamed into place."""
+    while True:
+        tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
+        try:
+            if folder:
+                os.mkdir(tmp, 0o777)
+            else:
+                os.close(os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666))
+            return str(tmp)
+        except FileExistsError:  # another writer drew the same name
+            continue
 
 
 def save_torch(obj, path: Path) -> None:
@@ -42,9 +61,17 @@ def save_torch(obj, path: Path) -> None:
 
 
 def load_torch(path: Path):
+    """What ``save_torch`` wrote: tensors, state dicts and plain data. Anything else (a pickled
+    object, which could run code on loading) or a damaged file is refused with a one-line error
+    naming the file to delete; the next run then computes the entry again."""
     import torch
 
-    return torch.load(path, map_location="cpu", weights_only=False)
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # noqa: BLE001 - unpickling errors, torch's zip reader, EOF: one answer
+        raise HarnessError(f"cache file {path} cannot be read as tensors and plain data "
+                           f"({e.__class__.__name__}: it is damaged or holds other objects); "
+                           f"delete it and run again to compute it afresh") from None
 
 
 def loss_curve_path(model_path: Path) -> Path:

@@ -21,6 +21,8 @@ from typing import Callable
 
 import numpy as np
 
+from ..cache import new_temporary
+
 log = logging.getLogger(__name__)
 
 METRICS = ("l2", "cosine")
@@ -240,7 +242,7 @@ def atomic_dir(path: Path, write: Callable[[Path], None]) -> None:
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"))
+    tmp = Path(new_temporary(path, folder=True))  # the umask's mode, not mkdtemp's 0700
     try:
         write(tmp)
         old = None

@@ -21,6 +21,9 @@ INDEX_FILE = "index.faiss"
 
 
 def load_faiss(backend: str):
+    # faiss's loader logs at INFO, with a ModuleNotFoundError, every optional CPU build
+    # (AVX512, AVX2) that is not installed: noise in every command's output, not a problem
+    logging.getLogger("faiss.loader").setLevel(logging.WARNING)
     return require("faiss", backend, "pip install -e .[cpu]  (faiss-cpu; or .[gpu] for faiss-gpu-cu12)")
 
 

@@ -22,6 +22,14 @@ float vectors are not cut from their lists as they would be with the uint8-sized
 
 Query parameters: ``SearchInternalResultNum`` (posting lists read per query, swept
 1, 2, 4, ... 64 by ``grid_for``), ``MaxDistRatio``, ``MaxCheck``.
+
+Small databases: SPTAG 1.6.8 makes about n x ``Ratio`` of the vectors heads and fails with
+fewer than 2 ("Can't select any vector as head"), or aborts, on some sizes below 7; with
+the default Ratio 0.12 the smallest database that builds is 13 vectors (measured for 2 to
+200 vectors, 8 to 1280 dimensions, both metrics). Below that size, and when head selection
+fails on a larger one (too few distinct vectors), the build is a one-line ``HarnessError``
+that names another backend, not a fallback to another SPTAG index: a row labelled spann
+holds SPANN's numbers or does not exist.
 ``memory_bytes`` counts the head vectors and head index, ``disk_bytes`` the posting
 lists file.
 """
@@ -40,6 +48,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..base import HarnessError
 from .base import Backend, BackendUnavailable, doubling, folder_bytes
 
 log = logging.getLogger(__name__)
@@ -61,6 +70,10 @@ DEFAULTS = {
                       "MaxCheck": 16324, "SearchInternalResultNum": 64, "MaxDistRatio": 8.0, "ResultNum": 10},
 }
 QUERY_PARAMS = ("SearchInternalResultNum", "MaxDistRatio", "MaxCheck")
+FEWEST_HEADS_BUILDABLE = 1.5  # n * Ratio rounds to the 2 heads SPTAG needs
+FEWEST_VECTORS = 7  # below this, SPTAG's head selection fails or aborts at any Ratio < 1
+NO_HEADS = "Can't select any vector as head"  # SPTAG's log line when head selection fails
+OTHER_BACKEND = "another backend (--backend linear)"
 
 
 def sptag_venv() -> Path:
@@ -77,6 +90,11 @@ def sptag_python() -> Path:
     if not glob.glob(str(venv / "lib" / "python3*" / "site-packages" / "sptag" / "_SPTAG*.so")):
         raise BackendUnavailable(f"the venv {venv} has no sptag package: {SETUP_HINT}")
     return python
+
+
+def fewest_vectors(ratio: float) -> int:
+    """The smallest database SPTAG builds a SPANN index over, at head ratio ``ratio`` (measured)."""
+    return max(FEWEST_VECTORS, math.ceil(round(FEWEST_HEADS_BUILDABLE / ratio, 9)))
 
 
 def posting_page_limit(dim: int) -> int:
@@ -181,14 +199,31 @@ class SpannBackend(Backend):
         self.build_seconds = self._worker_seconds  # SPTAG's own build time, not the hand-over
 
     def _build(self, X: np.ndarray) -> None:
+        self._check_size(len(X))  # before a worker starts: on some small sizes SPTAG aborts
         worker = self._start()
         data = worker.workdir / "data.npy"
         np.save(data, X)
         self.index_dir = worker.workdir / "index"
-        reply = worker.request(cmd="build", data=str(data), index_dir=str(self.index_dir), metric=self.metric,
-                               params=self.sections(X.shape[1], worker.workdir))
+        try:
+            reply = worker.request(cmd="build", data=str(data), index_dir=str(self.index_dir),
+                                   metric=self.metric, params=self.sections(X.shape[1], worker.workdir))
+        except RuntimeError:
+            if NO_HEADS in worker.log_tail(lines=200):
+                raise HarnessError(f"spann: SPTAG selected no head vectors among the {len(X)} database "
+                                   f"vectors (too few distinct ones, e.g. duplicate images or an untrained "
+                                   f"model's features); use {OTHER_BACKEND}") from None
+            raise
         data.unlink()
         self._worker_seconds = float(reply["seconds"])
+
+    def _check_size(self, n: int) -> None:
+        ratio = float(self.build_params.get("Ratio", DEFAULTS["SelectHead"]["Ratio"]))
+        fewest = fewest_vectors(ratio)
+        if n < fewest:
+            raise HarnessError(f"spann: SPTAG cannot build a SPANN index over {n} database vectors: with "
+                               f"Ratio={ratio:g} it needs at least {fewest} (about n x Ratio "
+                               f"become heads, and it needs 2); use a larger database (--limit) or "
+                               f"{OTHER_BACKEND}")
 
     def _search(self, Q: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         if self.worker is None:

@@ -28,6 +28,12 @@ def test_unknown_dataset_and_protocol():
         load_dataset("digits", protocol="metric")
 
 
+@pytest.mark.parametrize("limit", [0, -5])
+def test_a_limit_below_one_is_refused(limit):
+    with pytest.raises(DatasetError, match=f"--limit {limit}: give a positive number"):
+        load_dataset("digits", limit=limit)
+
+
 def test_data_root_from_environment(build, monkeypatch):
     m = build("cub200")
     monkeypatch.setenv("IRGEN_DATA_ROOT", str(m.root))

@@ -1,6 +1,9 @@
 """What every official-layout reader must do, checked on a miniature of each layout."""
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -60,12 +63,41 @@ def test_limit_is_seeded(miniature, protocol):
         assert a.database.source.paths == a.train.source.paths
 
 
+def same_times(source: Path, copy: Path) -> None:
+    """Give the files under ``copy`` the times of their twins under ``source``, as ``cp -a`` does."""
+    for path in source.rglob("*"):
+        twin = copy / path.relative_to(source)
+        if twin.exists():
+            stat = path.stat()
+            os.utime(twin, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+
+
 def test_fingerprint_is_portable_and_follows_labels(layout_kind, build):
     first, same, relabelled = build(layout_kind), build(layout_kind), build(layout_kind, relabel=True)
-    assert first.load().fingerprint == same.load().fingerprint  # another folder, same content
+    same_times(first.root, same.root)
+    same_times(first.root, relabelled.root)
+    assert first.load().fingerprint == same.load().fingerprint  # another folder, same files and times
     assert first.load().fingerprint != relabelled.load().fingerprint
     assert first.load(protocol="dml").fingerprint != relabelled.load(protocol="dml").fingerprint
     assert first.load().fingerprint != first.load(protocol="dml").fingerprint
+
+
+def test_fingerprint_sees_an_image_replaced_in_place(miniature):
+    before = miniature.load().fingerprint
+    stat = miniature.image.stat()
+    miniature.image.write_bytes(miniature.image.read_bytes()[:40])  # truncated
+    truncated = miniature.load().fingerprint
+    assert truncated != before
+    os.utime(miniature.image, ns=(stat.st_atime_ns, stat.st_mtime_ns + 5 * 10**9))  # same size, later time
+    assert miniature.load().fingerprint not in (before, truncated)
+
+
+def test_fingerprint_of_an_image_gone_after_loading_names_it(miniature):
+    ds = miniature.load()
+    miniature.image.unlink()
+    with pytest.raises(DatasetError, match=f"image file .*{miniature.image.name} is missing") as e:
+        _ = ds.fingerprint
+    assert "\n" not in str(e.value)
 
 
 def test_unreadable_image_fails_when_read(miniature):
