@@ -25,6 +25,7 @@ as a Slurm job array (see ``bench.launch``).
 """
 from __future__ import annotations
 
+import functools
 import importlib
 import itertools
 import logging
@@ -54,11 +55,17 @@ SWITCHES = {"sweep", "untrained", "no_irgen"}  # true: the bare flag; false: not
 GRID_OWNS = {"results", "cache", "device", "data_root", "weights", "force", "no_progress", "dtype"}
 
 
-def tool_flags(tool: str) -> set[str]:
-    """The keys a cell of ``tool`` may have: its command's flags, as grid keys (``--seq-len``: ``seq_len``)."""
+@functools.cache
+def command_flags(tool: str) -> frozenset[str]:
+    """Every flag of ``bench.<tool>``, as a grid key (``--seq-len``: ``seq_len``)."""
     command = importlib.import_module(f"bench.{tool}")
-    options = {o for action in command.build_parser()._actions for o in action.option_strings if o.startswith("--")}
-    return {o[2:].replace("-", "_") for o in options} - {"help"} - GRID_OWNS
+    return frozenset(o[2:].replace("-", "_") for a in command.build_parser()._actions for o in a.option_strings
+                     if o.startswith("--"))
+
+
+def tool_flags(tool: str) -> set[str]:
+    """The keys a cell of ``tool`` may have: its command's flags but those the grid sets for every cell."""
+    return set(command_flags(tool)) - {"help"} - GRID_OWNS
 
 
 def load_grid(path: Path) -> dict:
@@ -157,11 +164,6 @@ def common_for(tool: str, common: list[str]) -> list[str]:
             out += common[i:i + n]
         i += n
     return out
-
-
-def command_flags(tool: str) -> set[str]:
-    command = importlib.import_module(f"bench.{tool}")
-    return {o[2:].replace("-", "_") for a in command.build_parser()._actions for o in a.option_strings}
 
 
 def flag_values(argv: tuple[str, ...], flag: str) -> list[str]:
