@@ -24,6 +24,7 @@ from datasets import Split, load_batch
 from .. import distributed
 from ..checkpoint import Resumable
 from ..data_parallel import DataParallel
+from ..rng import cpu_generator
 
 log = logging.getLogger(__name__)
 
@@ -106,7 +107,7 @@ def run_steps(model, nets: list[nn.Module], groups: list[tuple[list, float]], ob
     exactly as an uninterrupted one."""
     opt = make_optimizer(groups, cfg)
     warmup = max(1, int(cfg.warmup_frac * steps))
-    gen = torch.Generator().manual_seed(ctx.seed)
+    gen = cpu_generator(ctx.seed)
     losses: list[float] = []
     resumed = run.load() if run is not None else None
     if resumed is not None:

@@ -32,6 +32,7 @@ from ..cache import digest, load_torch, save_torch
 from ..features.base import MEAN_STD_HALF
 from ..features.clip import OPENAI_MEAN, OPENAI_STD
 from ..features.training import apply_flips, flip_mask
+from ..rng import cpu_generator
 from .config import EncoderConfig
 
 log = logging.getLogger(__name__)
@@ -284,7 +285,7 @@ class StemInputs:
             return self.table[torch.from_numpy(rows)].to(self.ctx.device).float()
         x = load_batch(self.split, rows, self.encoder.image_size)
         if flips is None and flip_seed is not None:
-            flips = flip_mask(len(x), torch.Generator().manual_seed(flip_seed))
+            flips = flip_mask(len(x), cpu_generator(flip_seed))
         if flips is not None:
             x = apply_flips(x, flips)
         return self.encoder.stem(self.encoder.normalise(x, self.ctx.device))

@@ -39,6 +39,7 @@ from ..cache import digest
 from ..checkpoint import Resumable
 from ..data_parallel import DataParallel
 from ..features.training import TrainConfig, batches, cosine_lr, flip_mask, make_optimizer
+from ..rng import cpu_generator
 from .config import IRGenConfig, TokenizerConfig
 from .tokenizer import ResidualQuantizer, all_features, tokenizer_loss
 
@@ -73,7 +74,7 @@ class Schedule:
         """Which images of a step's batch of n are flipped (None: no flips), drawn for the whole batch."""
         if not self.cfg.flip:
             return None
-        return flip_mask(n, torch.Generator().manual_seed(self.ctx.seed * 1_000_003 + step))
+        return flip_mask(n, cpu_generator(self.ctx.seed * 1_000_003 + step))
 
     def step(self, step: int, n: int, forward, criterion, postfix=None) -> None:
         """One AdamW step on a batch of n items (``DataParallel.backward`` for forward / criterion)."""
