@@ -57,7 +57,7 @@ class FeatureModel(ABC):
         """Features (n, d) float32 for a whole split, in order."""
         self.eval_mode()
         out = []
-        batches = iter_batches(split, self.image_size, batch_size)
+        batches = iter_batches(split, self.image_size, batch_size, device=ctx.device)
         total = (len(split) + batch_size - 1) // batch_size
         for _, x in tqdm(batches, total=total, desc=f"{self.name} features ({split.name})",
                          disable=not ctx.progress, leave=False):

@@ -18,6 +18,7 @@ spent in its first, high-resolution blocks.
 from __future__ import annotations
 
 import logging
+import math
 from pathlib import Path
 
 import numpy as np
@@ -25,7 +26,7 @@ import torch
 import torch.nn as nn
 from tqdm import tqdm
 
-from datasets import Split, load_batch
+from datasets import Split, iter_batches, load_batch
 from ..base import HarnessError
 from .. import distributed
 from ..cache import digest, load_torch, save_torch
@@ -283,7 +284,7 @@ class StemInputs:
         rows = self.items[np.asarray(indices, dtype=np.int64)]
         if self.table is not None:
             return self.table[torch.from_numpy(rows)].to(self.ctx.device).float()
-        x = load_batch(self.split, rows, self.encoder.image_size)
+        x = load_batch(self.split, rows, self.encoder.image_size, self.ctx.device)
         if flips is None and flip_seed is not None:
             flips = flip_mask(len(x), cpu_generator(flip_seed))
         if flips is not None:
@@ -301,11 +302,10 @@ def cached_stem(encoder: Encoder, split: Split, ctx, batch_size: int = 256) -> t
     was_training = encoder.training
     encoder.eval()
     out = []
-    for start in tqdm(range(0, len(split), batch_size), desc=f"irgen encoder stem ({split.name})",
-                      disable=not ctx.progress, leave=False):
-        idx = np.arange(start, min(start + batch_size, len(split)))
-        x = encoder.normalise(load_batch(split, idx, encoder.image_size), ctx.device)
-        out.append(encoder.stem(x).half().cpu())
+    for _, x in tqdm(iter_batches(split, encoder.image_size, batch_size, ctx.device),
+                     total=math.ceil(len(split) / batch_size), desc=f"irgen encoder stem ({split.name})",
+                     disable=not ctx.progress, leave=False):
+        out.append(encoder.stem(encoder.normalise(x, ctx.device)).half().cpu())
     encoder.train(was_training)
     table = torch.cat(out)
     if distributed.is_main():  # under torchrun every process computes it, rank 0 keeps it
