@@ -7,9 +7,9 @@
 #    ratios, printed and written to $OUT/throughput/results.csv;
 # 2. the GPU tests (pytest -m gpu: CUDA against the CPU, the compiled decoder step, a search loop
 #    that never waits on the host, bench.train under torchrun with nccl), log in $OUT/pytest.log.
-# Output goes under $OUT when set, else gpu-checks/. About 8 minutes on one H100.
+# Output goes under $OUT when set, else results/gpu-checks/. About 8 minutes on one H100.
 set -uo pipefail
-out=${OUT:-gpu-checks}
+out=${OUT:-results/gpu-checks}
 py=${PYTHON:-python3}
 cache=$(mktemp -d)
 mkdir -p "$out"
