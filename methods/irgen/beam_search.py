@@ -85,7 +85,7 @@ def beam_search(decoder: Decoder, memory: Tensor, tree: PrefixTree, beam: int, s
                 rows = (query * width + parent).view(-1)  # (B * beam,) grouped by query
                 codes = torch.cat([codes[query, parent], token[..., None]], dim=2)
                 if level + 1 < tree.seq_len:
-                    step.keep(query, parent, width)
+                    step.keep(rows, width)
                 prev = token.view(-1)
             with clock("masks"):
                 node = tree.child(node[rows], prev).masked_fill(scores.view(-1) == float("-inf"), -1)
@@ -105,9 +105,9 @@ class GrowingCache:
         logits, self.state = self.decoder.step(self.state, prev)
         return logits
 
-    def keep(self, query: Tensor, parent: Tensor, width: int) -> None:
-        """Row j of query q continues row parent[q, j] of that query's ``width`` rows."""
-        self.state = self.decoder.expand(self.state, (query * width + parent).view(-1))
+    def keep(self, rows: Tensor, width: int) -> None:
+        """New row j continues row rows[j] of the ``width`` rows per query so far."""
+        self.state = self.decoder.expand(self.state, rows)
 
 
 class StaticCache:
@@ -115,7 +115,7 @@ class StaticCache:
     same shapes at every step; each call returns the rows beam search reads."""
 
     def __init__(self, decoder: Decoder, memory: Tensor, beam: int, compiled: bool):
-        self.static = decoder.static(decoder.cross_kv(memory), beam, compiled)
+        self.static = decoder.static_decoder(decoder.cross_kv(memory), beam, compiled)
         self.beam, self.width = beam, 1
         self.rows = torch.arange(len(memory) * beam, device=memory.device)  # no reordering before the first step
         self.positions = iter(torch.arange(decoder.config.seq_len, device=memory.device))
@@ -127,8 +127,8 @@ class StaticCache:
         logits = self.static(prev.repeat_interleave(self.beam // self.width), self.rows, next(self.positions))
         return logits[:: self.beam // self.width]  # the first step: each query's row, not its beam copies
 
-    def keep(self, query: Tensor, parent: Tensor, width: int) -> None:
-        self.rows = (query * self.beam + parent).view(-1)
+    def keep(self, rows: Tensor, width: int) -> None:
+        self.rows = rows // width * self.beam + rows % width  # the same rows in the layout of beam per query
         self.width = self.beam
 
 

@@ -181,7 +181,7 @@ class Decoder(nn.Module):
         self.blocks = nn.ModuleList(Block(config) for _ in range(config.depth))
         self.ln_f = nn.LayerNorm(config.width)
         self.head = nn.Linear(config.width, config.vocab_size, bias=False)
-        self._static: dict[tuple, StaticDecoder] = {}  # Decoder.static's, per shape
+        self._static: dict[tuple, StaticDecoder] = {}  # static_decoder's, per shape
         self.apply(self._init_weights)
         for name, p in self.named_parameters():  # GPT-2: scale the residual projections by depth
             if name.endswith(("attn.proj.weight", "mlp.proj.weight")):
@@ -251,7 +251,7 @@ class Decoder(nn.Module):
         """The blocks' output (N, 1, C) -> logits (N, vocab) of the next code."""
         return self.head(self.ln_f(x[:, 0]))
 
-    def static(self, cross_kv: list[tuple[Tensor, Tensor]], group: int, compiled: bool) -> StaticDecoder:
+    def static_decoder(self, cross_kv: list[tuple[Tensor, Tensor]], group: int, compiled: bool) -> StaticDecoder:
         """A StaticDecoder for ``group`` rows per query of memory shaped as ``cross_kv``, started
         on it. One is made per shape and kept: compiling and CUDA-graph capture are per shape."""
         k = cross_kv[0][0]  # (B, heads, S, head_dim)
