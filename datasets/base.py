@@ -189,16 +189,20 @@ def load_batch(split: Split, indices, size: int, device=None) -> torch.Tensor:
 
 
 def device_batch(src: ImageSource, indices: np.ndarray, size: int, device) -> torch.Tensor:
-    """``load_batch`` with the resizing on ``device``: an array batch is copied there raw
-    (through pinned memory, without waiting, on CUDA) and resized whole, as on the CPU; files
-    are decoded on the thread pool and each image is resized there (``_resize_center_tensor``)."""
+    """``load_batch`` with the resizing on ``device``. The raw pixels go there in one copy,
+    from pinned memory without waiting on CUDA (a copy from pageable memory would wait for the
+    work queued before it): an array batch, resized whole as on the CPU, or the files' images,
+    decoded on the thread pool and each resized there (``_resize_center_tensor``)."""
     cuda = torch.device(device).type == "cuda"
     if isinstance(src, ArraySource):
         raw = torch.empty((len(indices), *src.array.shape[1:]), dtype=torch.uint8, pin_memory=cuda)
         np.take(src.array, indices, axis=0, out=raw.numpy())
         return _resize_arrays(raw.to(device, non_blocking=cuda), size)
-    decoded = _POOL.map(lambda i: torch.from_numpy(np.array(src.pil(int(i)))), indices)
-    return torch.stack([_resize_center_tensor(img.to(device), size) for img in decoded])
+    decoded = list(_POOL.map(lambda i: np.asarray(src.pil(int(i))), indices))
+    raw = torch.empty(sum(img.size for img in decoded), dtype=torch.uint8, pin_memory=cuda)
+    np.concatenate([img.ravel() for img in decoded], out=raw.numpy())
+    pixels = raw.to(device, non_blocking=cuda).split([img.size for img in decoded])
+    return torch.stack([_resize_center_tensor(p.view(img.shape), size) for p, img in zip(pixels, decoded)])
 
 
 def _resize_arrays(x: torch.Tensor, size: int) -> torch.Tensor:

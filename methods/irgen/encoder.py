@@ -30,7 +30,7 @@ from datasets import Split, iter_batches, load_batch
 from ..base import HarnessError
 from .. import distributed
 from ..cache import digest, load_torch, save_torch
-from ..features.base import MEAN_STD_HALF
+from ..features.base import MEAN_STD_HALF, normalise
 from ..features.clip import OPENAI_MEAN, OPENAI_STD
 from ..features.training import apply_flips, flip_mask
 from ..rng import cpu_generator
@@ -191,10 +191,7 @@ class Encoder(nn.Module):
         return [*self.cls_proj.parameters(), *self.token_proj.parameters()]
 
     def normalise(self, x_uint8: torch.Tensor, device) -> torch.Tensor:
-        x = x_uint8.to(device).float().div_(255.0)
-        mean = torch.tensor(self.backbone.mean, device=device).view(1, -1, 1, 1)
-        std = torch.tensor(self.backbone.std, device=device).view(1, -1, 1, 1)
-        return (x - mean) / std
+        return normalise(x_uint8, self.backbone.mean, self.backbone.std, device)
 
     @torch.no_grad()
     def stem(self, x: torch.Tensor) -> torch.Tensor:

@@ -4,14 +4,16 @@ features against its fp32 CPU ones."""
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 
-from datasets import load_batch, load_dataset
+from datasets import FileSource, Split, load_batch, load_dataset
+from datasets.base import device_batch
 from methods.backends import make_backend
+from methods.base import RunContext
 from methods.config import override
 from methods.features import FEATURE_MODELS, feature_model_classes
 from methods.features.training import TrainConfig, make_optimizer
 from methods.irgen.tokenizer import kmeans, kmeans_plus_plus, nearest
-from methods.base import RunContext
 from methods.rng import cpu_generator
 
 from .common import GPU, cosine_rows
@@ -46,13 +48,20 @@ def test_linear_scan_on_cuda_returns_the_cpu_neighbours(metric):
     assert differ.mean() < 0.001 and np.allclose(cuda_dists[differ], dists[differ], atol=1e-5)
 
 
-def test_load_batch_on_cuda_is_the_cpu_batch_within_a_rounding():
-    ds = load_dataset("digits", limit=64)
-    for size in (8, 32, 64):
-        on_cpu = load_batch(ds.query, np.arange(40), size)
-        on_cuda = load_batch(ds.query, np.arange(40), size, device="cuda")
-        assert on_cuda.is_cuda and on_cuda.dtype == torch.uint8
-        assert (on_cuda.cpu().int() - on_cpu.int()).abs().max() <= 1
+def test_load_batch_on_cuda_is_the_cpu_batch_within_a_rounding(tmp_path):
+    arrays = load_dataset("digits", limit=64).query
+    photos = []
+    for i, shape in enumerate([(40, 70, 3), (90, 50, 3), (33, 33, 3)]):
+        Image.fromarray(np.random.default_rng(i).integers(0, 256, shape, dtype=np.uint8)).save(tmp_path / f"{i}.png")
+        photos.append(f"{i}.png")
+    files = Split("f", FileSource(tmp_path, photos), np.arange(3))
+    for split in (arrays, files):
+        idx = np.arange(min(40, len(split)))
+        for size in (8, 32, 64):
+            on_cuda = load_batch(split, idx, size, device="cuda")
+            assert on_cuda.is_cuda and on_cuda.dtype == torch.uint8
+            on_cpu = device_batch(split.source, idx, size, "cpu")  # the same resizing, on the CPU
+            assert (on_cuda.cpu().int() - on_cpu.int()).abs().max() <= 1
 
 
 def test_adamw_is_fused_for_parameters_on_cuda():
