@@ -2,7 +2,9 @@
 
 A split holds its images either in memory (an array, e.g. Fashion-MNIST) or as
 files on disk (every official layout); both give ``split[i] -> (PIL image, label)``
-and ``load_batch(split, indices, size)`` gives a uint8 tensor batch for the models.
+and ``load_batch(split, indices, size, device)`` gives a uint8 tensor batch for the models,
+resized on the CPU or on the device; ``iter_batches`` streams a whole split, the next
+batch loading in the background.
 """
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Iterable, Iterator
 
 import numpy as np
 import torch
@@ -179,30 +182,87 @@ def _resize_center(img: Image.Image, size: int) -> np.ndarray:
     return np.asarray(img.crop((left, top, left + size, top + size)), dtype=np.uint8)
 
 
+def _resize_center_tensor(img: torch.Tensor, size: int) -> torch.Tensor:
+    """``_resize_center`` in torch, on the image's device: uint8 (H, W, 3) -> uint8 (3, size, size).
+    Bilinear with antialiasing, as PIL resizes; the pixels may differ from PIL's by a rounding."""
+    h, w = img.shape[:2]
+    scale = size / min(w, h)
+    new_h, new_w = max(size, round(h * scale)), max(size, round(w * scale))
+    x = F.interpolate(img.permute(2, 0, 1)[None].float(), size=(new_h, new_w), mode="bilinear",
+                      align_corners=False, antialias=True)[0]
+    top, left = (new_h - size) // 2, (new_w - size) // 2
+    return x[:, top:top + size, left:left + size].round().clamp(0, 255).to(torch.uint8)
+
+
 _POOL = ThreadPoolExecutor(max_workers=4)
 
 
-def load_batch(split: Split, indices, size: int) -> torch.Tensor:
-    """uint8 tensor (n, 3, size, size) of the images at ``indices``.
+def load_batch(split: Split, indices, size: int, device=None) -> torch.Tensor:
+    """uint8 tensor (n, 3, size, size) of the images at ``indices``, on ``device`` (default: the CPU).
 
-    In-memory arrays are resized in one interpolate call; files are decoded on a
-    small thread pool (PIL releases the GIL while decoding).
+    On the CPU, in-memory arrays are resized in one interpolate call, and files are decoded
+    and resized on a small thread pool (PIL releases the GIL while decoding). On another
+    device the raw pixels go there and are resized there (``device_batch``).
     """
     indices = np.asarray(indices, dtype=np.int64)
+    if device is not None and torch.device(device).type != "cpu":
+        return device_batch(split.source, indices, size, device)
     src = split.source
     if isinstance(src, ArraySource):
-        x = torch.from_numpy(np.ascontiguousarray(src.array[indices]))
-        x = x.unsqueeze(1).expand(-1, 3, -1, -1) if x.ndim == 3 else x.permute(0, 3, 1, 2)
-        if x.shape[-1] != size or x.shape[-2] != size:
-            x = F.interpolate(x.float(), size=(size, size), mode="bilinear", align_corners=False)
-            x = x.round().clamp(0, 255).to(torch.uint8)
-        return x.contiguous()
+        return _resize_arrays(torch.from_numpy(np.ascontiguousarray(src.array[indices])), size)
     arrays = list(_POOL.map(lambda i: _resize_center(src.pil(int(i)), size), indices))
     return torch.from_numpy(np.stack(arrays)).permute(0, 3, 1, 2).contiguous()
 
 
-def iter_batches(split: Split, size: int, batch_size: int = 256):
-    """Yield (indices, uint8 batch) over the whole split in order."""
-    for start in range(0, len(split), batch_size):
-        idx = np.arange(start, min(start + batch_size, len(split)))
-        yield idx, load_batch(split, idx, size)
+def device_batch(src: ImageSource, indices: np.ndarray, size: int, device) -> torch.Tensor:
+    """``load_batch`` with the resizing on ``device``. The raw pixels go there in one copy,
+    from pinned memory without waiting on CUDA (a copy from pageable memory would wait for the
+    work queued before it): an array batch, resized whole as on the CPU, or the files' images,
+    decoded on the thread pool and each resized there (``_resize_center_tensor``)."""
+    cuda = torch.device(device).type == "cuda"
+    if isinstance(src, ArraySource):
+        raw = torch.empty((len(indices), *src.array.shape[1:]), dtype=torch.uint8, pin_memory=cuda)
+        np.take(src.array, indices, axis=0, out=raw.numpy())
+        return _resize_arrays(raw.to(device, non_blocking=cuda), size)
+    decoded = list(_POOL.map(lambda i: np.asarray(src.pil(int(i))), indices))
+    raw = torch.empty(sum(img.size for img in decoded), dtype=torch.uint8, pin_memory=cuda)
+    np.concatenate([img.ravel() for img in decoded], out=raw.numpy())
+    pixels = raw.to(device, non_blocking=cuda).split([img.size for img in decoded])
+    return torch.stack([_resize_center_tensor(p.view(img.shape), size) for p, img in zip(pixels, decoded)])
+
+
+def _resize_arrays(x: torch.Tensor, size: int) -> torch.Tensor:
+    """uint8 (n, H, W) grayscale or (n, H, W, 3) RGB -> uint8 (n, 3, size, size), on x's device."""
+    x = x.unsqueeze(1).expand(-1, 3, -1, -1) if x.ndim == 3 else x.permute(0, 3, 1, 2)
+    if x.shape[-1] != size or x.shape[-2] != size:
+        x = F.interpolate(x.float(), size=(size, size), mode="bilinear", align_corners=False)
+        x = x.round().clamp(0, 255).to(torch.uint8)
+    return x.contiguous()
+
+
+def iter_batches(split: Split, size: int, batch_size: int = 256, device=None):
+    """Yield (indices, uint8 batch on ``device``) over the whole split in order, each batch
+    loaded in the background while the caller works on the one before."""
+    def batches():
+        for start in range(0, len(split), batch_size):
+            idx = np.arange(start, min(start + batch_size, len(split)))
+            yield idx, load_batch(split, idx, size, device)
+
+    return prefetched(batches())
+
+
+_END = object()
+
+
+def prefetched(items: Iterable) -> Iterator:
+    """The items of ``items`` in order, the next one computed on a background thread while
+    the caller works on the current one. An error raised computing an item is raised here."""
+    source = iter(items)
+    worker = ThreadPoolExecutor(max_workers=1)
+    try:
+        pending = worker.submit(next, source, _END)
+        while (item := pending.result()) is not _END:
+            pending = worker.submit(next, source, _END)
+            yield item
+    finally:
+        worker.shutdown(wait=True, cancel_futures=True)

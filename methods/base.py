@@ -44,6 +44,7 @@ class RunContext:
     accumulate: int = 1
     amp: bool = False
     checkpoint_every: int = 200  # training steps between checkpoints (feature models, IRGen's encoder-decoder)
+    compile: bool = False  # torch.compile the search-time networks (methods/compile.py)
 
     def cache(self, *parts: str) -> Path:
         path = Path(self.cache_dir).joinpath(*parts)

@@ -41,8 +41,10 @@ def is_main() -> bool:
 
 
 def launched() -> bool:
-    """Whether torchrun (or any launcher using its variables) started more than one process."""
-    return int(os.environ.get("WORLD_SIZE", "1")) > 1
+    """Whether torchrun started this process (its agent sets TORCHELASTIC_RUN_ID), or another
+    launcher using its variables started several. Then the process joins the launch's group, also
+    as its only member: on one GPU, nccl is set up and torn down as on many."""
+    return "TORCHELASTIC_RUN_ID" in os.environ or int(os.environ.get("WORLD_SIZE", "1")) > 1
 
 
 def init_from_env(device: str = "cpu") -> str:

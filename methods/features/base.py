@@ -2,6 +2,7 @@
 to vectors, with the distance it is meant for (``cosine`` or ``l2``)."""
 from __future__ import annotations
 
+import functools
 import logging
 from abc import ABC, abstractmethod
 
@@ -14,6 +15,20 @@ from datasets import Split, iter_batches
 log = logging.getLogger(__name__)
 
 MEAN_STD_HALF = (0.5, 0.5)  # (x - 0.5) / 0.5: EfficientNet-Lite's and our small models' input range
+
+
+def normalise(x_uint8: torch.Tensor, mean: tuple[float, ...], std: tuple[float, ...], device) -> torch.Tensor:
+    """uint8 images (n, C, s, s) -> float (x / 255 - mean) / std per channel, on ``device``."""
+    x = x_uint8.to(device, non_blocking=True).float().div_(255.0)
+    mean_t, std_t = channel_stats(tuple(mean), tuple(std), str(device))
+    return (x - mean_t) / std_t
+
+
+@functools.lru_cache(maxsize=None)
+def channel_stats(mean: tuple[float, ...], std: tuple[float, ...], device: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """mean, std as (1, C, 1, 1) tensors on ``device``, made once: a copy from pageable memory to a
+    GPU waits for the work queued before it, which every batch would pay."""
+    return torch.tensor(mean, device=device).view(1, -1, 1, 1), torch.tensor(std, device=device).view(1, -1, 1, 1)
 
 
 class FeatureModel(ABC):
@@ -53,17 +68,14 @@ class FeatureModel(ABC):
         return {"name": self.name, "cfg": vars(self.cfg) if hasattr(self.cfg, "__dict__") else self.cfg}
 
     def normalise(self, x_uint8: torch.Tensor, device: str) -> torch.Tensor:
-        x = x_uint8.to(device, non_blocking=True).float().div_(255.0)
-        mean = torch.tensor(self.mean, device=device).view(1, -1, 1, 1)
-        std = torch.tensor(self.std, device=device).view(1, -1, 1, 1)
-        return (x - mean) / std
+        return normalise(x_uint8, self.mean, self.std, device)
 
     @torch.no_grad()
     def embed(self, split: Split, ctx, batch_size: int = 256) -> np.ndarray:
         """Features (n, d) float32 for a whole split, in order."""
         self.eval_mode()
         out = []
-        batches = iter_batches(split, self.image_size, batch_size)
+        batches = iter_batches(split, self.image_size, batch_size, device=ctx.device)
         total = (len(split) + batch_size - 1) // batch_size
         for _, x in tqdm(batches, total=total, desc=f"{self.name} features ({split.name})",
                          disable=not ctx.progress, leave=False):

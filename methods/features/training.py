@@ -24,6 +24,7 @@ from datasets import Split, load_batch
 from .. import distributed
 from ..checkpoint import Resumable
 from ..data_parallel import DataParallel
+from ..rng import cpu_generator
 
 log = logging.getLogger(__name__)
 
@@ -49,9 +50,12 @@ def cosine_lr(step: int, total: int, warmup: int) -> float:
 
 
 def make_optimizer(groups: list[tuple[list, float]], cfg: TrainConfig) -> torch.optim.Optimizer:
-    """AdamW over (params, lr) groups; each group keeps its base lr for the schedule."""
+    """AdamW over (params, lr) groups; each group keeps its base lr for the schedule. With every
+    parameter on CUDA, the fused kernel (one launch per step instead of several per tensor)."""
     param_groups = [{"params": p, "lr": lr, "base_lr": lr} for p, lr in groups if p]
-    return torch.optim.AdamW(param_groups, betas=(0.9, 0.96), weight_decay=cfg.weight_decay)
+    on_cuda = all(p.is_cuda for group in param_groups for p in group["params"])
+    return torch.optim.AdamW(param_groups, betas=(0.9, 0.96), weight_decay=cfg.weight_decay,
+                             fused=True if param_groups and on_cuda else None)
 
 
 def batches(n: int, batch_size: int, steps: int, seed: int):
@@ -106,7 +110,7 @@ def run_steps(model, nets: list[nn.Module], groups: list[tuple[list, float]], ob
     exactly as an uninterrupted one."""
     opt = make_optimizer(groups, cfg)
     warmup = max(1, int(cfg.warmup_frac * steps))
-    gen = torch.Generator().manual_seed(ctx.seed)
+    gen = cpu_generator(ctx.seed)
     losses: list[float] = []
     resumed = run.load() if run is not None else None
     if resumed is not None:
@@ -130,7 +134,7 @@ def run_steps(model, nets: list[nn.Module], groups: list[tuple[list, float]], ob
         labels = torch.from_numpy(split.labels[idx]).to(ctx.device)
 
         def forward(pos):
-            x = model.normalise(load_batch(split, idx[pos], model.image_size), ctx.device)
+            x = model.normalise(load_batch(split, idx[pos], model.image_size, ctx.device), ctx.device)
             return objective.forward(x if flips is None else apply_flips(x, flips[pos]))
 
         opt.zero_grad(set_to_none=True)

@@ -16,8 +16,14 @@ Every query and beam is one row of one batch (B * beam rows); a step is one deco
 step with a KV cache, one mask gather from the tree, one top-k over beam * L candidates
 per query, and one reorder of the cache. The loop reads nothing back to the host.
 Stopwatch stages: "masks" is the validity check (tree masks and child lookups),
-"decoder" the rest (decoder steps, top-k, reordering). On CUDA the decoder runs under
-bf16 autocast, the scores are summed in fp32.
+"decoder" the rest (decoder steps, top-k, reordering). The decoder runs in fp32 unless
+``bf16`` asks for bf16 autocast; the scores are summed in fp32 either way.
+
+``steps`` picks the decoder's KV cache: "cached" grows it by one position a step (the
+default, the fastest on a CPU); "static" preallocates B * beam rows of every position
+(``StaticDecoder``: the first step runs beam copies of each query's one row, the price
+of fixed shapes); "compiled" is "static" under torch.compile, replayed as CUDA graphs on
+CUDA. All three return the same beams.
 """
 from __future__ import annotations
 
@@ -42,23 +48,28 @@ def check_compatible(decoder: Decoder, memory: Tensor, tree: PrefixTree):
                          f"move the tree once with tree.to(device)")
 
 
+STEPS = ("cached", "static", "compiled")
+
+
 @torch.no_grad()
-def beam_search(decoder: Decoder, memory: Tensor, tree: PrefixTree, beam: int,
-                stopwatch: Stopwatch | None = None, bf16: bool | None = None) -> tuple[Tensor, Tensor, Tensor]:
+def beam_search(decoder: Decoder, memory: Tensor, tree: PrefixTree, beam: int, stopwatch: Stopwatch | None = None,
+                bf16: bool = False, steps: str = "cached") -> tuple[Tensor, Tensor, Tensor]:
     """memory (B, S, D) -> codes (B, beam, M) long, scores (B, beam) float, leaf ids (B, beam)
     long, best first. Beams left empty (the tree holds fewer than ``beam`` identifiers)
     get score -inf, codes -1 and leaf -1. Stopwatch stages: "decoder" and "masks".
-    ``bf16``: run the decoder under bf16 autocast (default: on CUDA only)."""
+    ``bf16``: run the decoder under bf16 autocast; ``steps``: its cache (module doc)."""
     check_compatible(decoder, memory, tree)
     if beam < 1:
         raise ValueError(f"beam size must be at least 1, got {beam}")
+    if steps not in STEPS:
+        raise ValueError(f"steps={steps!r}: choose one of {', '.join(STEPS)}")
     clock = stopwatch or (lambda stage: nullcontext())
     b, device = memory.shape[0], memory.device
     query = torch.arange(b, device=device)[:, None]  # (B, 1)
-    bf16 = memory.is_cuda if bf16 is None else bf16
     with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
         with clock("decoder"):
-            state = decoder.start(memory)  # one row per query until the first choice
+            step = (GrowingCache(decoder, memory) if steps == "cached"
+                    else StaticCache(decoder, memory, beam, compiled=steps == "compiled"))
             prev = torch.full((b,), decoder.bos, dtype=torch.long, device=device)
             scores = memory.new_zeros(b, 1, dtype=torch.float)  # (B, width)
             codes = torch.empty(b, 1, 0, dtype=torch.long, device=device)  # (B, width, level)
@@ -66,8 +77,7 @@ def beam_search(decoder: Decoder, memory: Tensor, tree: PrefixTree, beam: int,
         for level in range(tree.seq_len):
             width = scores.shape[1]  # rows per query: 1, then beam
             with clock("decoder"):
-                logits, state = decoder.step(state, prev)  # (B * width, L)
-                logp = F.log_softmax(logits.float(), dim=-1)
+                logp = F.log_softmax(step(prev).float(), dim=-1)  # (B * width, L)
             with clock("masks"):
                 valid = tree.valid_mask(node, level)  # (B * width, L)
             with clock("decoder"):
@@ -75,13 +85,51 @@ def beam_search(decoder: Decoder, memory: Tensor, tree: PrefixTree, beam: int,
                 rows = (query * width + parent).view(-1)  # (B * beam,) grouped by query
                 codes = torch.cat([codes[query, parent], token[..., None]], dim=2)
                 if level + 1 < tree.seq_len:
-                    state = decoder.expand(state, rows)
+                    step.keep(rows, width)
                 prev = token.view(-1)
             with clock("masks"):
                 node = tree.child(node[rows], prev).masked_fill(scores.view(-1) == float("-inf"), -1)
     empty = scores == float("-inf")
     leaves = (node.view(b, beam) - tree.first_leaf).masked_fill(empty, -1)
     return codes.masked_fill(empty[..., None], -1), scores, leaves
+
+
+class GrowingCache:
+    """Decoder steps over ``Decoder``'s own cache, which grows by one position a step."""
+
+    def __init__(self, decoder: Decoder, memory: Tensor):
+        self.decoder, self.state = decoder, decoder.start(memory)
+
+    def __call__(self, prev: Tensor) -> Tensor:
+        """prev (B * width,) -> logits (B * width, L)"""
+        logits, self.state = self.decoder.step(self.state, prev)
+        return logits
+
+    def keep(self, rows: Tensor, width: int) -> None:
+        """New row j continues row rows[j] of the ``width`` rows per query so far."""
+        self.state = self.decoder.expand(self.state, rows)
+
+
+class StaticCache:
+    """Decoder steps over a ``StaticDecoder``: B * beam rows from the first step on, the
+    same shapes at every step; each call returns the rows beam search reads."""
+
+    def __init__(self, decoder: Decoder, memory: Tensor, beam: int, compiled: bool):
+        self.static = decoder.static_decoder(decoder.cross_kv(memory), beam, compiled)
+        self.beam, self.width = beam, 1
+        self.rows = torch.arange(len(memory) * beam, device=memory.device)  # no reordering before the first step
+        self.positions = iter(torch.arange(decoder.config.seq_len, device=memory.device))
+        self.replay = compiled and memory.is_cuda
+
+    def __call__(self, prev: Tensor) -> Tensor:
+        if self.replay:  # the last step's outputs are read: the next replay may overwrite them
+            torch.compiler.cudagraph_mark_step_begin()
+        logits = self.static(prev.repeat_interleave(self.beam // self.width), self.rows, next(self.positions))
+        return logits[:: self.beam // self.width]  # the first step: each query's row, not its beam copies
+
+    def keep(self, rows: Tensor, width: int) -> None:
+        self.rows = rows // width * self.beam + rows % width  # the same rows in the layout of beam per query
+        self.width = self.beam
 
 
 def best_extensions(scores: Tensor, logp: Tensor, valid: Tensor, beam: int):

@@ -13,6 +13,11 @@ once per query in ``start`` and never copied per row: the G rows of a query atte
 memory together, as one (G x S) attention. ``expand`` keeps that layout, so its ``index``
 must send new row j to a row of query j // G_new (repeat rows, or reorder them within
 their query); the self-attention caches are the only per-row tensors it selects.
+
+Two caches for retrieval: ``step`` grows the self-attention cache by the position it feeds
+(no work on positions not yet written: the default, and the fastest on a CPU);
+``static`` preallocates every position for a fixed number of rows (``StaticDecoder``: the
+same shapes at every step, for torch.compile and CUDA-graph replay).
 """
 from __future__ import annotations
 
@@ -23,6 +28,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from torch import Tensor
+
+from ..compile import compile_module
 
 
 @dataclass
@@ -72,12 +79,26 @@ class SelfAttention(nn.Module):
         """x (N, T, C). Without ``past``: causal attention over the T positions.
         With ``past`` (k, v of the earlier positions): x is the one next position (T = 1).
         Returns the output and this layer's k, v over all positions so far."""
-        q, k, v = (split_heads(t, self.heads) for t in self.qkv(x).chunk(3, dim=2))
+        q, k, v = self._heads(x)
         if past is not None:
             k, v = torch.cat([past[0], k], dim=2), torch.cat([past[1], v], dim=2)
         y = F.scaled_dot_product_attention(q, k, v, is_causal=past is None,
                                            dropout_p=self.dropout if self.training else 0.0)
         return self.resid_drop(self.proj(merge_heads(y))), (k, v)
+
+    def step_static(self, x: Tensor, cache_k: Tensor, cache_v: Tensor, position: Tensor, visible: Tensor) -> Tensor:
+        """x (N, 1, C), the next position of every row: its k, v are written into the caches
+        (N, heads, seq_len, head_dim) at ``position`` (0-d tensor), and it attends to the
+        ``visible`` (1, seq_len) positions of them."""
+        q, k, v = self._heads(x)
+        cache_k.index_copy_(2, position.view(1), k)
+        cache_v.index_copy_(2, position.view(1), v)
+        y = F.scaled_dot_product_attention(q, cache_k, cache_v, attn_mask=visible)
+        return self.resid_drop(self.proj(merge_heads(y)))
+
+    def _heads(self, x: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        q, k, v = self.qkv(x).chunk(3, dim=2)
+        return split_heads(q, self.heads), split_heads(k, self.heads), split_heads(v, self.heads)
 
 
 class CrossAttention(nn.Module):
@@ -130,12 +151,19 @@ class Block(nn.Module):
     def forward(self, x: Tensor, cross_kv: tuple[Tensor, Tensor], past=None):
         """x (N, T, C) with N = B * G (G = 1 when T > 1); returns x and this layer's self k, v."""
         a, kv = self.self_attn(self.ln_1(x), past)
-        x = x + a
+        return self._cross_and_mlp(x + a, cross_kv), kv
+
+    def step_static(self, x: Tensor, cross_kv: tuple[Tensor, Tensor], cache_k: Tensor, cache_v: Tensor,
+                    position: Tensor, visible: Tensor) -> Tensor:
+        """One position of N = B * G rows over a fixed-shape self-attention cache (SelfAttention.step_static)."""
+        return self._cross_and_mlp(x + self.self_attn.step_static(self.ln_1(x), cache_k, cache_v, position, visible),
+                                   cross_kv)
+
+    def _cross_and_mlp(self, x: Tensor, cross_kv: tuple[Tensor, Tensor]) -> Tensor:
         b = cross_kv[0].shape[0]
         # the G rows of a query become G attention positions of that query: no memory copy
         x = x + self.cross_attn(self.ln_2(x).reshape(b, -1, x.shape[-1]), *cross_kv).view_as(x)
-        x = x + self.mlp(self.ln_3(x))
-        return x, kv
+        return x + self.mlp(self.ln_3(x))
 
 
 class Decoder(nn.Module):
@@ -153,6 +181,7 @@ class Decoder(nn.Module):
         self.blocks = nn.ModuleList(Block(config) for _ in range(config.depth))
         self.ln_f = nn.LayerNorm(config.width)
         self.head = nn.Linear(config.width, config.vocab_size, bias=False)
+        self._static: dict[tuple, StaticDecoder] = {}  # static_decoder's, per shape
         self.apply(self._init_weights)
         for name, p in self.named_parameters():  # GPT-2: scale the residual projections by depth
             if name.endswith(("attn.proj.weight", "mlp.proj.weight")):
@@ -207,11 +236,66 @@ class Decoder(nn.Module):
             raise ValueError(f"{n} rows for {b} queries: rows must be grouped, the same number per query")
         if state.position >= self.config.seq_len:
             raise ValueError(f"all {self.config.seq_len} positions already fed")
-        x = self.drop(self.tok_emb(prev_tokens) + self.pos_emb.weight[state.position])  # (N, C)
-        x = x[:, None]  # (N, 1, C)
+        x = self.embed_step(prev_tokens, state.position)
         self_kv = []
         for block, cross, past in zip(self.blocks, state.cross_kv, state.self_kv):
             x, kv = block(x, cross, past)
             self_kv.append(kv)
-        logits = self.head(self.ln_f(x[:, 0]))
-        return logits, DecoderState(state.cross_kv, self_kv, state.position + 1)
+        return self.next_logits(x), DecoderState(state.cross_kv, self_kv, state.position + 1)
+
+    def embed_step(self, prev_tokens: Tensor, position: int | Tensor) -> Tensor:
+        """prev_tokens (N,) fed at ``position`` -> the blocks' input (N, 1, C)."""
+        return self.drop(self.tok_emb(prev_tokens) + self.pos_emb.weight[position])[:, None]
+
+    def next_logits(self, x: Tensor) -> Tensor:
+        """The blocks' output (N, 1, C) -> logits (N, vocab) of the next code."""
+        return self.head(self.ln_f(x[:, 0]))
+
+    def static_decoder(self, cross_kv: list[tuple[Tensor, Tensor]], group: int, compiled: bool) -> StaticDecoder:
+        """A StaticDecoder for ``group`` rows per query of memory shaped as ``cross_kv``, started
+        on it. One is made per shape and kept: compiling and CUDA-graph capture are per shape."""
+        k = cross_kv[0][0]  # (B, heads, S, head_dim)
+        key = (k.shape[0], group, k.shape[2], k.dtype, k.device, compiled)
+        if key not in self._static:
+            runner = StaticDecoder(self, k.shape[0], group, k.shape[2], k.dtype, k.device)
+            self._static[key] = compile_module(runner, k.device, whole=True) if compiled else runner
+        self._static[key].start(cross_kv)
+        return self._static[key]
+
+
+class StaticDecoder(nn.Module):
+    """``Decoder.step`` over preallocated caches of fixed shape: the B queries' cross-attention
+    k, v, and the self-attention k, v of N = B * G rows at all seq_len positions (rows reordered
+    in place, as ``Decoder.expand`` selects them). Every step runs the same shapes on the same
+    buffers with its position a device tensor, so it compiles once, replays as a CUDA graph and
+    reads nothing back to the host. The buffers are no part of the model's state."""
+
+    def __init__(self, decoder: Decoder, queries: int, group: int, memory_tokens: int, dtype: torch.dtype, device):
+        super().__init__()
+        c = decoder.config
+        self.decoder = decoder
+        head_dim = c.width // c.heads
+        rows = (c.depth, queries * group, c.heads, c.seq_len, head_dim)
+        memory = (c.depth, queries, c.heads, memory_tokens, head_dim)
+        for name, shape in (("k", rows), ("v", rows), ("cross_k", memory), ("cross_v", memory)):
+            self.register_buffer(name, torch.zeros(shape, dtype=dtype, device=device), persistent=False)
+        self.register_buffer("positions", torch.arange(c.seq_len, device=device), persistent=False)
+
+    def start(self, cross_kv: list[tuple[Tensor, Tensor]]) -> None:
+        """Take a batch's cross-attention k, v (``Decoder.cross_kv``); the self-attention cache
+        needs no clearing: a step sees only the positions written before it."""
+        for layer, (k, v) in enumerate(cross_kv):
+            self.cross_k[layer].copy_(k)
+            self.cross_v[layer].copy_(v)
+
+    def forward(self, prev_tokens: Tensor, rows: Tensor, position: Tensor) -> Tensor:
+        """New row j continues old row rows[j] (N,), then feeds prev_tokens (N,) at ``position``
+        (0-d long tensor) -> logits (N, vocab) of the next code."""
+        self.k.copy_(self.k.index_select(1, rows))
+        self.v.copy_(self.v.index_select(1, rows))
+        visible = (self.positions <= position)[None]  # (1, seq_len): the one query position's mask
+        x = self.decoder.embed_step(prev_tokens, position)
+        for layer, block in enumerate(self.decoder.blocks):
+            x = block.step_static(x, (self.cross_k[layer], self.cross_v[layer]), self.k[layer], self.v[layer],
+                                  position, visible)
+        return self.decoder.next_logits(x)

@@ -18,6 +18,7 @@ spent in its first, high-resolution blocks.
 from __future__ import annotations
 
 import logging
+import math
 from pathlib import Path
 
 import numpy as np
@@ -25,13 +26,14 @@ import torch
 import torch.nn as nn
 from tqdm import tqdm
 
-from datasets import Split, load_batch
+from datasets import Split, iter_batches, load_batch
 from ..base import HarnessError
 from .. import distributed
 from ..cache import digest, load_torch, save_torch
-from ..features.base import MEAN_STD_HALF
+from ..features.base import MEAN_STD_HALF, normalise
 from ..features.clip import OPENAI_MEAN, OPENAI_STD
 from ..features.training import apply_flips, flip_mask
+from ..rng import cpu_generator
 from .config import EncoderConfig
 
 log = logging.getLogger(__name__)
@@ -189,10 +191,7 @@ class Encoder(nn.Module):
         return [*self.cls_proj.parameters(), *self.token_proj.parameters()]
 
     def normalise(self, x_uint8: torch.Tensor, device) -> torch.Tensor:
-        x = x_uint8.to(device).float().div_(255.0)
-        mean = torch.tensor(self.backbone.mean, device=device).view(1, -1, 1, 1)
-        std = torch.tensor(self.backbone.std, device=device).view(1, -1, 1, 1)
-        return (x - mean) / std
+        return normalise(x_uint8, self.backbone.mean, self.backbone.std, device)
 
     @torch.no_grad()
     def stem(self, x: torch.Tensor) -> torch.Tensor:
@@ -282,9 +281,9 @@ class StemInputs:
         rows = self.items[np.asarray(indices, dtype=np.int64)]
         if self.table is not None:
             return self.table[torch.from_numpy(rows)].to(self.ctx.device).float()
-        x = load_batch(self.split, rows, self.encoder.image_size)
+        x = load_batch(self.split, rows, self.encoder.image_size, self.ctx.device)
         if flips is None and flip_seed is not None:
-            flips = flip_mask(len(x), torch.Generator().manual_seed(flip_seed))
+            flips = flip_mask(len(x), cpu_generator(flip_seed))
         if flips is not None:
             x = apply_flips(x, flips)
         return self.encoder.stem(self.encoder.normalise(x, self.ctx.device))
@@ -300,11 +299,10 @@ def cached_stem(encoder: Encoder, split: Split, ctx, batch_size: int = 256) -> t
     was_training = encoder.training
     encoder.eval()
     out = []
-    for start in tqdm(range(0, len(split), batch_size), desc=f"irgen encoder stem ({split.name})",
-                      disable=not ctx.progress, leave=False):
-        idx = np.arange(start, min(start + batch_size, len(split)))
-        x = encoder.normalise(load_batch(split, idx, encoder.image_size), ctx.device)
-        out.append(encoder.stem(x).half().cpu())
+    for _, x in tqdm(iter_batches(split, encoder.image_size, batch_size, ctx.device),
+                     total=math.ceil(len(split) / batch_size), desc=f"irgen encoder stem ({split.name})",
+                     disable=not ctx.progress, leave=False):
+        out.append(encoder.stem(encoder.normalise(x, ctx.device)).half().cpu())
     encoder.train(was_training)
     table = torch.cat(out)
     if distributed.is_main():  # under torchrun every process computes it, rank 0 keeps it

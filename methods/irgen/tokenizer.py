@@ -26,6 +26,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from ..rng import cpu_generator, weighted_choice
 from .config import TokenizerConfig
 
 log = logging.getLogger(__name__)
@@ -34,7 +35,7 @@ log = logging.getLogger(__name__)
 def kmeans(x: torch.Tensor, k: int, iters: int, seed: int, init: torch.Tensor | None = None) -> torch.Tensor:
     """Lloyd's k-means on x (n, d) -> centroids (k, d). Starts from ``init`` or from k-means++
     seeding drawn with ``seed``; a centroid left empty moves to the point farthest from its centroid."""
-    centroids = init.clone() if init is not None else kmeans_plus_plus(x, k, torch.Generator().manual_seed(seed))
+    centroids = init.clone() if init is not None else kmeans_plus_plus(x, k, cpu_generator(seed))
     for _ in range(iters):
         assign, dist = nearest(x, centroids)
         counts = torch.bincount(assign, minlength=k)
@@ -49,26 +50,29 @@ def kmeans(x: torch.Tensor, k: int, iters: int, seed: int, init: torch.Tensor | 
 
 def kmeans_plus_plus(x: torch.Tensor, k: int, gen: torch.Generator) -> torch.Tensor:
     """k starting centroids, each drawn with probability proportional to its squared distance
-    to the nearest one drawn before (Arthur and Vassilvitskii, 2007); repeats when k > n."""
+    to the nearest one drawn before (Arthur and Vassilvitskii, 2007); repeats when k > n.
+    The draws are ``gen``'s on the CPU whatever x's device (methods/rng.py)."""
     picks = [int(torch.randint(len(x), (1,), generator=gen))]
     d2 = ((x - x[picks[0]]) ** 2).sum(1)
     for _ in range(1, k):
         weights = d2 if float(d2.sum()) > 0 else torch.ones_like(d2)
-        picks.append(int(torch.multinomial(weights, 1, generator=gen)))
+        picks.append(weighted_choice(weights, gen))
         d2 = torch.minimum(d2, ((x - x[picks[-1]]) ** 2).sum(1))
     return x[picks].clone()
 
 
 def nearest(x: torch.Tensor, centroids: torch.Tensor, chunk: int = 8192) -> tuple[torch.Tensor, torch.Tensor]:
-    """Index of the nearest centroid (ties: the lowest index) and its squared distance, per row of x."""
+    """Index of the nearest centroid (ties: the lowest index) and its squared distance, per row of x.
+    In fp32 also under bf16 autocast (training with --amp): codes are chosen at full precision."""
     assign, dist = [], []
-    c_sq = (centroids * centroids).sum(1)
-    for start in range(0, len(x), chunk):
-        part = x[start : start + chunk]
-        d = (part * part).sum(1, keepdim=True) - 2 * part @ centroids.T + c_sq[None]  # (n, k)
-        best = d.min(dim=1)
-        assign.append(best.indices)
-        dist.append(best.values.clamp(min=0))
+    with torch.autocast(x.device.type, enabled=False):
+        c_sq = (centroids * centroids).sum(1)
+        for start in range(0, len(x), chunk):
+            part = x[start : start + chunk]
+            d = (part * part).sum(1, keepdim=True) - 2 * part @ centroids.T + c_sq[None]  # (n, k)
+            best = d.min(dim=1)
+            assign.append(best.indices)
+            dist.append(best.values.clamp(min=0))
     return torch.cat(assign), torch.cat(dist)
 
 

@@ -26,6 +26,7 @@ import dataclasses
 import hashlib
 import logging
 import math
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -39,17 +40,28 @@ from ..cache import digest
 from ..checkpoint import Resumable
 from ..data_parallel import DataParallel
 from ..features.training import TrainConfig, batches, cosine_lr, flip_mask, make_optimizer
+from ..rng import cpu_generator
 from .config import IRGenConfig, TokenizerConfig
 from .tokenizer import ResidualQuantizer, all_features, tokenizer_loss
 
 log = logging.getLogger(__name__)
 
 
+@dataclass
+class Trained:
+    """A training stage's outcome: its loss curve (a resumed run's earlier steps included) and
+    the pace of the steps this run took: images per second of their wall time (the codebook
+    refits between the tokenizer's rounds left out), None when it took none."""
+
+    losses: list[float]
+    images_per_s: float | None
+
+
 class Schedule:
     """What both stages share: batch size and step count for n items, AdamW over the encoder's
     pretrained part (at ``backbone_lr_scale``) and the rest (encoder's new layers + ``head``),
-    the learning rate of each step, the checkpoint to resume from, and the step's gradients
-    on this process or across torchrun's (``step``)."""
+    the learning rate of each step, the checkpoint to resume from, the step's gradients
+    on this process or across torchrun's (``step``), and the steps' pace."""
 
     def __init__(self, encoder, head: nn.Module, cfg: TrainConfig, n: int, ctx, run: Resumable | None,
                  model: nn.Module, desc: str):
@@ -66,6 +78,7 @@ class Schedule:
             self.opt.load_state_dict(self.resumed["optimizer"])
             self.losses = self.resumed["losses"]
         self.parallel = DataParallel([encoder, head], ctx)
+        self.desc, self.images, self.seconds = desc, 0, 0.0
         self.bar = tqdm(total=self.total, initial=len(self.losses), desc=desc,
                         disable=not (ctx.progress and distributed.is_main()), leave=False)
 
@@ -73,15 +86,18 @@ class Schedule:
         """Which images of a step's batch of n are flipped (None: no flips), drawn for the whole batch."""
         if not self.cfg.flip:
             return None
-        return flip_mask(n, torch.Generator().manual_seed(self.ctx.seed * 1_000_003 + step))
+        return flip_mask(n, cpu_generator(self.ctx.seed * 1_000_003 + step))
 
     def step(self, step: int, n: int, forward, criterion, postfix=None) -> None:
         """One AdamW step on a batch of n items (``DataParallel.backward`` for forward / criterion)."""
+        start = time.perf_counter()
         for g in self.opt.param_groups:
             g["lr"] = g["base_lr"] * cosine_lr(step, self.total, self.warmup)
         self.opt.zero_grad(set_to_none=True)
         self.losses.append(self.parallel.backward(n, forward, criterion))
         self.opt.step()
+        self.images += n
+        self.seconds += time.perf_counter() - start  # the loss read-back waited for the device
         self.bar.update(1)
         distributed.crash_if_asked(step + 1)
         if step % 20 == 0:
@@ -92,16 +108,20 @@ class Schedule:
             self.run.save({"model": self.model.state_dict(), "optimizer": self.opt.state_dict(),
                            "losses": self.losses, **position})
 
-    def close(self) -> list[float]:
+    def close(self) -> Trained:
         self.parallel.close()
         self.bar.close()
         self.model.eval()
-        return self.losses
+        pace = self.images / self.seconds if self.images else None
+        if pace is not None:
+            log.info("%s: %d images in %.1f s of training steps, %.0f images/s", self.desc, self.images,
+                     self.seconds, pace)
+        return Trained(self.losses, pace)
 
 
 def train_tokenizer(encoder, quantizer: ResidualQuantizer, classifier: nn.Module, inputs, labels: np.ndarray,
-                    cfg: TokenizerConfig, ctx, run: Resumable | None = None) -> list[float]:
-    """Stage 1 (module doc) on ``inputs`` (a StemInputs); returns the loss curve."""
+                    cfg: TokenizerConfig, ctx, run: Resumable | None = None) -> Trained:
+    """Stage 1 (module doc) on ``inputs`` (a StemInputs); returns the loss curve and pace."""
     n = len(inputs)
     model = nn.ModuleList([encoder, quantizer, classifier])
     sched = Schedule(encoder, classifier, cfg.train, n, ctx, run, model, "train irgen tokenizer")
@@ -134,11 +154,11 @@ def train_tokenizer(encoder, quantizer: ResidualQuantizer, classifier: nn.Module
             sched.step(step, len(idx), forward, criterion,
                        lambda parts=parts: {k: f"{v:.3f}" for k, v in parts["last"].items()})
         sched.checkpoint(round=r + 1)
-    losses = sched.close()
+    trained = sched.close()
     # the codebooks the identifiers come from are fitted to the final network's features
     errors = refit(quantizer, all_features(encoder, inputs), cfg.kmeans_iters, ctx.seed + 1000 * rounds)
     log.info("irgen tokenizer: final mean squared residual per level %s", _fmt(errors))
-    return losses
+    return trained
 
 
 def refit(quantizer: ResidualQuantizer, f: torch.Tensor, iters: int, seed: int) -> list[float]:
@@ -169,10 +189,10 @@ class SameClassPairs:
 
 
 def train_encoder_decoder(encoder, decoder: nn.Module, inputs, labels: np.ndarray, codes: np.ndarray,
-                          cfg: TrainConfig, ctx, run: Resumable | None = None) -> list[float]:
+                          cfg: TrainConfig, ctx, run: Resumable | None = None) -> Trained:
     """Stage 2 (module doc): pairs (x1, same-class x2), target ``codes[x2]`` (n, T); ``inputs``
     is a StemInputs over the same n items; with ``run``, a checkpoint every ``ctx.checkpoint_every``
-    steps. Returns the loss curve."""
+    steps. Returns the loss curve and pace."""
     n = len(inputs)
     model = nn.ModuleList([encoder, decoder])
     sched = Schedule(encoder, decoder, cfg, n, ctx, run, model, "train irgen encoder-decoder")
@@ -197,19 +217,21 @@ def train_encoder_decoder(encoder, decoder: nn.Module, inputs, labels: np.ndarra
         sched.step(step, len(idx), forward, criterion)
         if (step + 1) % ctx.checkpoint_every == 0 and step + 1 < sched.total:
             sched.checkpoint(step=step + 1)
-    losses = sched.close()
-    log.info("irgen encoder-decoder: trained %d steps, final loss %.3f", sched.total, np.mean(losses[-20:]))
-    return losses
+    trained = sched.close()
+    log.info("irgen encoder-decoder: trained %d steps, final loss %.3f", sched.total, np.mean(trained.losses[-20:]))
+    return trained
 
 
 @dataclass
 class TokenizerModel:
-    """The semantic tokenizer's network (encoder + classifier) and codebooks, and their cache key."""
+    """The semantic tokenizer's network (encoder + classifier) and codebooks, their cache key,
+    and the images/s its training steps ran at (None: loaded from the cache)."""
 
     encoder: nn.Module
     quantizer: ResidualQuantizer
     classifier: nn.Module
     key: str
+    images_per_s: float | None = None
 
 
 def data_key(split, items: np.ndarray) -> str:
@@ -227,14 +249,16 @@ def fit_tokenizer(cfg: IRGenConfig, encoder, inputs, labels: np.ndarray, ctx, da
     quantizer = ResidualQuantizer(cfg.tokenizer.M, cfg.tokenizer.L, cfg.encoder.dim).to(ctx.device)
     classifier = nn.Linear(cfg.encoder.dim, int(labels.max()) + 1).to(ctx.device)
     modules = nn.ModuleList([encoder, quantizer, classifier])
+    pace = None
     if (state := run.finished()) is not None:
         modules.load_state_dict(state)
         log.info("irgen: loaded trained tokenizer %s", run.final)
     else:
-        losses = train_tokenizer(encoder, quantizer, classifier, inputs, labels, cfg.tokenizer, ctx, run)
-        run.finish(modules.state_dict(), losses)
+        trained = train_tokenizer(encoder, quantizer, classifier, inputs, labels, cfg.tokenizer, ctx, run)
+        run.finish(modules.state_dict(), trained.losses)
+        pace = trained.images_per_s
     modules.eval()
-    return TokenizerModel(encoder, quantizer, classifier, key)
+    return TokenizerModel(encoder, quantizer, classifier, key, pace)
 
 
 def fit_encoder_decoder(cfg: IRGenConfig, encoder, decoder: nn.Module, inputs, labels: np.ndarray,
@@ -250,7 +274,7 @@ def fit_encoder_decoder(cfg: IRGenConfig, encoder, decoder: nn.Module, inputs, l
         model.load_state_dict(state)
         log.info("irgen: loaded trained encoder-decoder %s", run.final)
     else:
-        losses = train_encoder_decoder(encoder, decoder, inputs, labels, codes, cfg.train, ctx, run)
-        run.finish(model.state_dict(), losses)
+        trained = train_encoder_decoder(encoder, decoder, inputs, labels, codes, cfg.train, ctx, run)
+        run.finish(model.state_dict(), trained.losses)
     model.eval()
     return key

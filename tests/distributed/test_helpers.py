@@ -1,5 +1,6 @@
-"""The distributed helpers without a launch: one process is the identity, the blocks of N
-ranks tile the range in order, and bench.train refuses what it cannot train."""
+"""The distributed helpers without a launch: one process is the identity, torchrun's process
+joins a group even alone, the blocks of N ranks tile the range in order, and bench.train
+refuses what it cannot train."""
 import numpy as np
 import pytest
 import torch
@@ -14,6 +15,16 @@ def test_one_process_is_the_identity():
     x = torch.randn(3, 2)
     assert distributed.gather_rows(x, 3) is x
     assert distributed.broadcast_object({"a": 1}) == {"a": 1}
+
+
+@pytest.mark.parametrize("env,launched", [({}, False), ({"WORLD_SIZE": "1"}, False), ({"WORLD_SIZE": "2"}, True),
+                                          ({"TORCHELASTIC_RUN_ID": "x", "WORLD_SIZE": "1"}, True)])
+def test_a_process_torchrun_started_joins_its_group_even_alone(monkeypatch, env, launched):
+    for name in ("WORLD_SIZE", "TORCHELASTIC_RUN_ID"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    assert distributed.launched() is launched
 
 
 @pytest.mark.parametrize("n,align", [(10, 1), (10, 4), (1000, 256), (3, 4)])

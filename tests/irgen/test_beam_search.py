@@ -1,11 +1,14 @@
-"""Constrained beam search against a plain Python oracle and an exhaustive ranking."""
+"""Constrained beam search against a plain Python oracle and an exhaustive ranking; its
+static and compiled decoder caches against the growing one."""
+import functools
+
 import numpy as np
 import pytest
 import torch
 from hypothesis import given, settings, strategies as st
 
 from methods.base import Stopwatch
-from methods.irgen.beam_search import (beam_search, exhaustive_ranking, expand_to_items,
+from methods.irgen.beam_search import (beam_search, best_extensions, exhaustive_ranking, expand_to_items,
                                        reference_beam_search)
 from methods.irgen.decoder import Decoder, DecoderConfig
 from methods.irgen.prefix_tree import PrefixTree
@@ -110,6 +113,54 @@ def test_larger_search_equals_reference():
     assert torch.equal(got[0], expected[0]) and torch.equal(got[2], expected[2])
     torch.testing.assert_close(got[1], expected[1], atol=1e-5, rtol=0)
     assert len({tuple(row) for row in got[2].tolist()}) > 1  # queries do differ
+
+
+@settings(max_examples=15, deadline=None, derandomize=True)
+@given(searches())
+def test_the_static_cache_returns_the_growing_caches_beams(search):
+    decoder, tree, memory, beam = search
+    got = beam_search(decoder, memory, tree, beam, steps="static")
+    assert_valid(got, tree, beam)
+    assert_same_ranking(got, beam_search(decoder, memory, tree, beam), complete=beam >= tree.n_leaves)
+
+
+@pytest.fixture
+def eager_compile(monkeypatch):
+    """torch.compile traces (a graph break fails a whole-graph module) but runs eagerly: seconds, not a C++ build."""
+    monkeypatch.setattr(torch, "compile", functools.partial(torch.compile, backend="eager"))
+
+
+@pytest.mark.parametrize("steps", ["static", "compiled"])
+def test_fixed_shape_caches_return_exactly_the_growing_caches_beams(steps, eager_compile):
+    rng = np.random.default_rng(0)
+    tree = PrefixTree.build(rng.integers(0, 16, (400, 4)), 16)
+    decoder = random_decoder(1, 16, 4, depth=2)
+    for seed in (1, 2):  # the second batch reuses the first one's buffers
+        memory = random_memory(seed, 4)
+        got, expected = beam_search(decoder, memory, tree, 10, steps=steps), beam_search(decoder, memory, tree, 10)
+        assert torch.equal(got[0], expected[0]) and torch.equal(got[2], expected[2])
+        torch.testing.assert_close(got[1], expected[1], atol=1e-5, rtol=0)
+    assert len(decoder._static) == 1  # one shape, one StaticDecoder
+
+
+def test_the_step_loops_tree_work_traces_as_one_graph():
+    """No .item(), int() or bool() of a tensor in masks, child lookups or extensions: each traces whole."""
+    rng = np.random.default_rng(0)
+    tree = PrefixTree.build(rng.integers(0, 8, (50, 3)), 8)
+    whole = functools.partial(torch.compile, backend="eager", fullgraph=True)
+    node = torch.tensor([0, 0, -1])
+    valid = whole(tree.valid_mask)(node, 0)
+    assert torch.equal(valid, tree.valid_mask(node, 0))
+    assert torch.equal(whole(tree.child)(node, torch.tensor([1, 9, 2])), tree.child(node, torch.tensor([1, 9, 2])))
+    logp = torch.randn(3, 8).log_softmax(-1)
+    got = whole(best_extensions)(torch.zeros(3, 1), logp, valid, 4)
+    assert all(torch.equal(a, b) for a, b in zip(got, best_extensions(torch.zeros(3, 1), logp, valid, 4)))
+
+
+def test_unknown_steps_are_named():
+    tree = PrefixTree.build(np.array([[0, 1]]), 2)
+    with pytest.raises(ValueError, match="cached, static, compiled"):
+        beam_search(random_decoder(0, 2, 2), random_memory(0, 1), tree, 2, steps="graph")
 
 
 def test_stages_are_timed():

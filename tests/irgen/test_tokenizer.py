@@ -85,8 +85,9 @@ def test_train_tokenizer_gives_class_consistent_first_codes():
     rq = ResidualQuantizer(M=2, L=8, dim=8)
     clf = nn.Linear(8, 4)
     cfg = TokenizerConfig(M=2, L=8, kmeans_iters=5, train=TrainConfig(epochs=3, batch_size=64, lr=1e-2))
-    losses = train_tokenizer(encoder, rq, clf, Rows(x), labels.numpy(), cfg, Ctx())
-    assert np.mean(losses[-5:]) < np.mean(losses[:5])
+    trained = train_tokenizer(encoder, rq, clf, Rows(x), labels.numpy(), cfg, Ctx())
+    assert np.mean(trained.losses[-5:]) < np.mean(trained.losses[:5])
+    assert trained.images_per_s > 0
     with torch.no_grad():
         codes = rq.encode(encoder.from_stem(x)[0])
     purity = sum(torch.bincount(labels[codes[:, 0] == j]).max().item() for j in codes[:, 0].unique()) / len(x)
