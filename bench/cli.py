@@ -115,6 +115,9 @@ def add_run(p: argparse.ArgumentParser, results: bool = True) -> None:
     """Where the work runs, with which numbers, and where its results go."""
     p.add_argument("--device", default="cpu", help="cpu or cuda (cuda:N)")
     p.add_argument("--dtype", default="fp32", choices=["fp32", "bf16"], help="bf16: autocast the networks")
+    p.add_argument("--amp", action=argparse.BooleanOptionalAction, default=None,
+                   help="bf16 autocast while training a model (CUDA only; default: on with --device cuda)")
+    p.add_argument("--compile", action="store_true", help="torch.compile the networks that search (worth it on a GPU)")
     p.add_argument("--seed", type=int, default=0)
     if results:
         p.add_argument("--results", type=Path, default=Path("results"))
@@ -171,11 +174,19 @@ def dataset_from(args):
     return load_dataset(args.dataset, root=args.data_root, protocol=args.protocol, limit=args.limit, seed=args.seed)
 
 
+def training_amp(device: str, amp: bool | None) -> bool:
+    """``--amp``: bf16 autocast while training, on by default on CUDA, refused on the CPU."""
+    cuda = device.startswith("cuda")
+    if amp and not cuda:
+        raise HarnessError("--amp: bf16 autocast while training is for CUDA here; use --device cuda or drop --amp")
+    return cuda if amp is None else amp
+
+
 def context_from(args, **execution) -> RunContext:
-    """The run context the flags describe; ``execution`` adds bench.train's choices (accumulate, amp)."""
+    """The run context the flags describe; ``execution`` adds bench.train's choices (accumulate)."""
     return RunContext(device=args.device, seed=args.seed, cache_dir=args.cache, weights_dir=getattr(args, "weights", None),
-                      progress=not args.no_progress, dtype=args.dtype,
-                      checkpoint_every=getattr(args, "checkpoint_every", 200), **execution)
+                      progress=not args.no_progress, dtype=args.dtype, amp=training_amp(args.device, args.amp),
+                      compile=args.compile, checkpoint_every=getattr(args, "checkpoint_every", 200), **execution)
 
 
 # ---------------------------------------------------------------- around the work

@@ -39,8 +39,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(method=None)
     p.add_argument("--accumulate", type=positive_int, default=1,
                    help="micro-batches per step (gradient accumulation; the global batch stays train.batch_size)")
-    p.add_argument("--amp", action=argparse.BooleanOptionalAction, default=None,
-                   help="bf16 autocast while training (CUDA only; default: on with --device cuda)")
     add_run(p, results=False)
     return p
 
@@ -51,11 +49,7 @@ def check(args) -> None:
     if args.method not in TRAINABLE:
         raise HarnessError(f"--method {args.method}: nothing to train (an off-the-shelf model or unknown); "
                            f"bench.train trains one of: {', '.join(TRAINABLE)}")
-    cuda = args.device.startswith("cuda")
-    if args.amp and not cuda:
-        raise HarnessError("--amp: bf16 autocast is for CUDA here; use --device cuda or drop --amp")
     check_device(args.device)
-    args.amp = cuda if args.amp is None else args.amp
 
 
 def train(args) -> int:
@@ -63,10 +57,10 @@ def train(args) -> int:
     args.device = distributed.init_from_env(args.device)
     ds = dataset_from(args)
     method = method_from(args)
-    ctx = context_from(args, accumulate=args.accumulate, amp=args.amp)
+    ctx = context_from(args, accumulate=args.accumulate)
     log.info("training %s on %s: %d train images, %d process(es), %d micro-batch(es) per step%s",
              method.name, ds.name, len(ds.train), distributed.world_size(), args.accumulate,
-             ", bf16 autocast" if args.amp else "")
+             ", bf16 autocast" if ctx.amp else "")
     start = time.time()
     method.fit(ds, ctx)
     distributed.barrier()  # rank 0's files are written before anyone reports or exits

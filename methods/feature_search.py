@@ -94,7 +94,7 @@ class FeatureSearch(Method):
                      stopwatch: Stopwatch) -> np.ndarray:
         self.model.eval_mode()
         with stopwatch("preprocess"):
-            x = self.model.normalise(load_batch(query, rows, self.model.image_size), ctx.device)
+            x = self.model.normalise(load_batch(query, rows, self.model.image_size, ctx.device), ctx.device)
         with stopwatch("feature"), ctx.autocast():
             q = self.model.encode(x).float().cpu().numpy()
         self.index_impl.set_query_params(**setting)

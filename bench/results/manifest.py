@@ -9,7 +9,7 @@ import secrets
 import subprocess
 from pathlib import Path
 
-PACKAGES = ("torch", "torchvision", "numpy", "faiss-cpu", "faiss-gpu-cu12", "scann", "open_clip_torch", "timm",
+PACKAGES = ("torch", "torchvision", "numpy", "faiss-cpu", "faiss-cuda", "scann", "open_clip_torch", "timm",
             "efficientnet-lite-pytorch")
 
 

@@ -19,19 +19,11 @@ from .timer import Timer
 
 log = logging.getLogger(__name__)
 
-TRUTH_BATCH_BYTES = 1 << 30  # the exact scan's (queries x database) distances per matrix product
-
-
 def exact_neighbours(X: np.ndarray, Q: np.ndarray, k: int, metric: str) -> np.ndarray:
-    """Ground-truth ids from the linear scan, in query batches that bound its memory."""
-    linear = make_backend("linear", metric=metric, chunk=linear_chunk(len(X)))
+    """Ground-truth ids from the linear scan (it streams over database blocks: bounded memory)."""
+    linear = make_backend("linear", metric=metric)
     linear.build(X)
     return linear.search(Q, k)[0]
-
-
-def linear_chunk(n: int) -> int:
-    """Queries per matrix product of the linear scan, so (chunk x n) floats fit the budget."""
-    return max(1, TRUTH_BATCH_BYTES // (4 * n))
 
 
 def recall_at_k(found: np.ndarray, truth: np.ndarray) -> float:
@@ -61,13 +53,6 @@ def measure(backend, Q: np.ndarray, k: int, truth: np.ndarray, timer: Timer, sin
             "single_queries": n_single}
 
 
-def backend_for(name: str, n: int, metric: str, build_params: dict):
-    """The backend to measure over n vectors; the linear scan's query chunks bounded in memory.
-    Raises BackendUnavailable where the library is missing."""
-    memory_bound = {"chunk": linear_chunk(n)} if name == "linear" and "chunk" not in build_params else {}
-    return make_backend(name, metric=metric, **memory_bound, **build_params)
-
-
 def grid_rows(backend, Q: np.ndarray, k: int, truth: np.ndarray, timer: Timer, single: int,
               progress: bool = True, seconds: float = math.inf) -> list[dict]:
     """One row per point of a built backend's query grid: recall, QPS and the index's stats.
@@ -90,7 +75,7 @@ def sweep_backend(name: str, X: np.ndarray, Q: np.ndarray, truth: np.ndarray, k:
                   build_params: dict, timer: Timer, single: int, progress: bool = True) -> tuple[list[dict], str]:
     """(grid rows of backend ``name`` built over X, "") or ([], why it could not run here)."""
     try:
-        backend = backend_for(name, len(X), metric, build_params)
+        backend = make_backend(name, metric=metric, **build_params)
     except BackendUnavailable as err:
         log.warning("skipping %s: %s", name, err)
         return [], f"unavailable: {err}"

@@ -49,7 +49,7 @@ from tqdm import tqdm
 from bench.results import SCALING_COMPONENT, SWEEP_SET, KeyedTable, ResultStore, scaling_table, sweeps_table
 from bench.results.manifest import git_version, hardware, new_run_id, package_versions
 from datasets.synthetic import synthetic_features
-from methods.backends import BackendUnavailable
+from methods.backends import BackendUnavailable, make_backend
 from methods.irgen.beam_search import beam_search
 from methods.irgen.decoder import Decoder, DecoderConfig
 from methods.irgen.identifiers import IdentifierSpec, Items, make_identifiers
@@ -57,7 +57,7 @@ from methods.irgen.prefix_tree import PrefixTree
 from methods.irgen.tokenizer import ResidualQuantizer
 
 from ..pareto import operating_point
-from .ann import backend_for, exact_neighbours, grid_rows
+from .ann import exact_neighbours, grid_rows
 from .sweep import set_rows
 from .timer import Timer
 
@@ -217,7 +217,7 @@ def sweep_name(n: int, dim: int, seed: int = 0) -> str:
 
 def measure_backend(name: str):
     def measure(w: Workload, args) -> list[tuple]:
-        backend = backend_for(name, w.n, METRIC, {})  # BackendUnavailable: recorded as skipped
+        backend = make_backend(name, metric=METRIC)  # BackendUnavailable: recorded as skipped
         try:
             X, truth = w.database, w.truth
             log.info("n=%d: %s building", w.n, name)

@@ -24,6 +24,7 @@ from tqdm import tqdm
 
 from datasets import load_batch
 from ..base import HarnessError, Method, Retrieval, RunContext, Stopwatch
+from ..compile import compile_module
 from ..feature_search import FeatureSearch
 from ..features.base import FeatureModel
 from ..registry import DEFAULT_BEAMS
@@ -132,7 +133,9 @@ class IRGen(Method):
         torch.manual_seed(ctx.seed)
         self.decoder = Decoder(self._decoder_config()).to(ctx.device)
         # both encoders share the frozen stem (pretrained, never trained), so its outputs are shared too
-        key = fit_encoder_decoder(cfg, self.encoder, self.decoder, inputs, labels, codes, ctx, data, init)
+        key, decoder_pace = fit_encoder_decoder(cfg, self.encoder, self.decoder, inputs, labels, codes, ctx, data, init)
+        self.training_pace = {"train_images_per_s_tokenizer": self.tokenizer.images_per_s,
+                              "train_images_per_s_encoder_decoder": decoder_pace}
         self.config.update(tokenizer_key=self.tokenizer.key, model_key=key, n_train=len(fit_items),
                            n_held_out=len(held_out))
         self._query_memory = None
@@ -154,6 +157,7 @@ class IRGen(Method):
         else:  # effnet (its packaged weights are always here) or the small ViT (random init)
             self.encoder = build_encoder(self.cfg.encoder, ctx, seed=ctx.seed)
         self.identifiers = make_identifiers(self._spec(ctx))
+        self.training_pace = {}
         torch.manual_seed(ctx.seed)
         self.decoder = Decoder(self._decoder_config()).to(ctx.device)
         self.encoder.eval()
@@ -206,15 +210,23 @@ class IRGen(Method):
     def _memory(self, query, rows: np.ndarray, ctx: RunContext, stopwatch: Stopwatch) -> torch.Tensor:
         """The encoder's spatial tokens for the query images at ``rows``, from the pixels."""
         with stopwatch("preprocess"):
-            x = self.encoder.normalise(load_batch(query, rows, self.encoder.image_size), ctx.device)
+            x = self.encoder.normalise(load_batch(query, rows, self.encoder.image_size, ctx.device), ctx.device)
         with stopwatch("encoder"), ctx.autocast():
-            return self.encoder(x)[1]
+            return self._search_encoder(ctx)(x)[1]
+
+    def _search_encoder(self, ctx: RunContext):
+        """The encoder as search runs it: under torch.compile with ``ctx.compile`` (compiled once)."""
+        if not ctx.compile:
+            return self.encoder
+        if getattr(self, "_compiled_encoder", None) is None:
+            self._compiled_encoder = compile_module(self.encoder, ctx.device)
+        return self._compiled_encoder
 
     def _beam_search(self, memory: torch.Tensor, k: int, beam: int, ctx: RunContext,
                      stopwatch: Stopwatch) -> torch.Tensor:
         """Beam search over the prefix tree, then every image of each beam's identifier: (B, k) ids."""
         _, _, leaves = beam_search(self.decoder, memory, self.tree, beam, stopwatch=stopwatch,
-                                   bf16=ctx.dtype == "bf16")
+                                   bf16=ctx.dtype == "bf16", steps="compiled" if ctx.compile else "cached")
         with stopwatch("lookup"):
             return expand_to_items(leaves, self.tree, k).cpu()
 
@@ -235,9 +247,10 @@ class IRGen(Method):
         return self._beam_search(memory, k, int(setting["beam"]), ctx, stopwatch).numpy().astype(np.int64)
 
     def stats(self) -> dict[str, float]:
+        pace = {name: float(v) for name, v in self.training_pace.items() if v is not None}  # trained in this run
         return {"db_items": float(self.tree.n_items), "n_identifiers": float(self.tree.n_leaves),
                 "index_s": self.index_seconds, "tree_bytes": float(self.tree.nbytes()),
-                "input_px": float(self.encoder.image_size)}
+                "input_px": float(self.encoder.image_size), **pace}
 
 
 def _chunks(n: int, size: int):

@@ -262,19 +262,22 @@ def fit_tokenizer(cfg: IRGenConfig, encoder, inputs, labels: np.ndarray, ctx, da
 
 
 def fit_encoder_decoder(cfg: IRGenConfig, encoder, decoder: nn.Module, inputs, labels: np.ndarray,
-                        codes: np.ndarray, ctx, data: str, init: str) -> str:
+                        codes: np.ndarray, ctx, data: str, init: str) -> tuple[str, float | None]:
     """Train (or load) the encoder-decoder in place; ``init`` names the encoder's starting
-    weights. Returns the model's cache key."""
+    weights. Returns the model's cache key and the images/s its training steps ran at (None:
+    loaded from the cache)."""
     codes_sha1 = hashlib.sha1(np.ascontiguousarray(codes, dtype=np.int64).tobytes()).hexdigest()
     key = digest("irgen-ar", dataclasses.asdict(cfg.encoder), dataclasses.asdict(cfg.decoder),
                  dataclasses.asdict(cfg.train), init, codes_sha1, data, ctx.seed)
     run = Resumable(ctx.cache("models", f"irgen-ar-{key}.pt"), "irgen encoder-decoder", ctx.device)
     model = nn.ModuleList([encoder, decoder])
+    pace = None
     if (state := run.finished()) is not None:
         model.load_state_dict(state)
         log.info("irgen: loaded trained encoder-decoder %s", run.final)
     else:
         trained = train_encoder_decoder(encoder, decoder, inputs, labels, codes, cfg.train, ctx, run)
         run.finish(model.state_dict(), trained.losses)
+        pace = trained.images_per_s
     model.eval()
-    return key
+    return key, pace
