@@ -33,7 +33,8 @@ def slug(rows: pd.DataFrame) -> str:
     return re.sub(r"[^A-Za-z0-9.+-]+", "_", str(first["dataset"]))
 
 
-def plane(rows: pd.DataFrame, out: Path) -> Path:
+def plane(rows: pd.DataFrame) -> plots.Chart:
+    """A set's recall-QPS plane: backend -> [(qps, recall, parameters)]."""
     first = rows.iloc[0]
     points = {backend: [(q, r, p) for q, r, p in zip(g["qps_batch"], g["recall"], g["params"])]
               for backend, g in rows.groupby("backend")}
@@ -41,8 +42,9 @@ def plane(rows: pd.DataFrame, out: Path) -> Path:
     title = (f"{first['dataset']}: {int(first['n']):,} x {int(first['dim'])}-d, {first['metric']}, "
              f"{int(first['n_queries']):,} queries")
     threads = int(first["threads"]) if pd.notna(first["threads"]) else "?"
-    return plots.recall_qps(points, title, f"recall@{int(first['recall_at'])} (vs the exact linear scan)",
-                            f"queries per second (batch, {threads} threads; log)", out / f"pareto-{slug(rows)}.png")
+    return plots.Chart(plots.recall_qps, {"points": points, "title": title,
+                                          "xlabel": f"recall@{int(first['recall_at'])} (vs the exact linear scan)",
+                                          "ylabel": f"queries per second (batch, {threads} threads; log)"})
 
 
 def summary(rows: pd.DataFrame, target: float = TARGET) -> pd.DataFrame:
@@ -94,7 +96,7 @@ def write(results: Path, reports: Path) -> list[Path]:
     rows = sweeps_table(results).load()
     if rows.empty:
         return []
-    written = [plane(group, reports) for group in sets(rows)]
+    written = [plane(group).draw(reports / f"pareto-{slug(group)}.png") for group in sets(rows)]
     table = summary(rows)
     for suffix, text in ((".md", markdown(table)), (".csv", table.to_csv(index=False, lineterminator="\n",
                                                                          float_format="%.4g"))):
