@@ -18,6 +18,10 @@ from ..results import SWEEP_SET, sweeps_table
 from . import names, plots
 
 TARGET = 0.9
+ABOUT = ("From `results/sweeps.csv` (`python -m bench.sweep`, `python -m bench.scaling`). Each backend is built "
+         "once and its query grid swept; QPS is a whole batch of queries per call (the median of the repeats), "
+         f"single-query QPS one query per call. \"at recall>={TARGET}\": the fastest grid point reaching it (- where "
+         "none does). Memory: what the index holds in RAM by the backend's own account.")
 
 
 def sets(rows: pd.DataFrame) -> list[pd.DataFrame]:
@@ -68,11 +72,7 @@ def summary(rows: pd.DataFrame, target: float = TARGET) -> pd.DataFrame:
 
 
 def markdown(table: pd.DataFrame) -> str:
-    out = ["# Search backends: recall against the exact scan, and queries per second", "",
-           "From `results/sweeps.csv` (`python -m bench.sweep`, `python -m bench.scaling`). Each backend is built "
-           "once and its query grid swept; QPS is a whole batch of queries per call (the median of the repeats), "
-           "single-query QPS one query per call. \"at recall>=0.9\": the fastest grid point reaching it (- where "
-           "none does). Memory: what the index holds in RAM by the backend's own account.", ""]
+    out = ["# Search backends: recall against the exact scan, and queries per second", "", ABOUT, ""]
     for name, group in table.groupby("set", sort=False):
         out += [f"## {name}", "", "| " + " | ".join(c for c in group.columns if c != "set") + " |",
                 "|" + "|".join("---" if c in ("backend", "build_params", "parameters there") else "---:"
