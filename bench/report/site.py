@@ -108,11 +108,15 @@ def text(words: str) -> str:
     return esc(words).replace("\n", "<br>")
 
 
+def axis(label: str, log: bool) -> dict:
+    """An axis, log or Plotly's guess ("-"); log ticks labelled 20, 50 rather than 2, 5."""
+    return {"title": {"text": text(label)}, **({"type": "log", "minorloglabels": "complete"} if log else {"type": "-"})}
+
+
 def layout(title: str, xlabel: str, ylabel: str, xlog: bool = False, ylog: bool = False, **extra) -> dict:
     return {"title": {"text": text(title), "font": {"size": 14}}, "hovermode": "closest",
-            "xaxis": {"title": {"text": text(xlabel)}, "type": "log" if xlog else "-"},  # "-": Plotly's guess
-            "yaxis": {"title": {"text": text(ylabel)}, "type": "log" if ylog else "-"},
-            "legend": {"font": {"size": 11}}, "margin": {"t": 70}, **extra}
+            "xaxis": axis(xlabel, xlog), "yaxis": axis(ylabel, ylog), "legend": {"font": {"size": 11}},
+            "margin": {"t": 70}, **extra}
 
 
 def hover(title: str, pairs: list[tuple[str, str]]) -> str:
@@ -255,6 +259,13 @@ def plane_view(groups: list[list[Cell]], styles: list[dict], metric: str, k: int
             "layout": layout(title, plots.TRADEOFF_X, f"{label} (%)", xlog=True)}
 
 
+def spare_color(name: str, taken: set[str]) -> str:
+    """``names.spare_color``, or the next spare colour no other series of the chart has."""
+    first = names.SPARE_COLORS.index(names.spare_color(name))
+    turns = names.SPARE_COLORS[first:] + names.SPARE_COLORS[:first]
+    return next((c for c in turns if c not in taken), turns[0])
+
+
 def plane_chart(section: Section, manifests: dict) -> dict | None:
     """Accuracy against queries per second, every method, the metric on the y axis selectable
     among those present; the Pareto front of the shown metric marked; the device named."""
@@ -264,11 +275,10 @@ def plane_chart(section: Section, manifests: dict) -> dict | None:
         return None
     groups = [sorted(g, key=lambda c: c.get("qps", 0)) for g in series(cells)]
     headline = {id(c) for c in main_cells(section)}
-    styles = []
-    for g in groups:  # an ablation's series keeps its backend's marker but takes a colour of its own
-        style = plots.Line(line_label(g[0], with_setting=False), g[0].fields["features"], g[0].fields["backend"],
-                           [], []).style
-        styles.append(style if id(g[0]) in headline else {**style, "color": names.spare_color(line_label(g[0]))})
+    styles = [plots.Line("", g[0].fields["features"], g[0].fields["backend"], [], []).style for g in groups]
+    for style, g in zip(styles, groups):  # an ablation keeps its backend's marker, takes a colour of its own
+        if id(g[0]) not in headline:
+            style["color"] = spare_color(line_label(g[0]), {s["color"] for s in styles})
     title = f"Accuracy vs queries per second: {section.title}\n{hardware_label(cells, manifests)}"
     default = ("precision", tradeoff_k(section))
     return {"views": [plane_view(groups, styles, m, k, title) for m, k in metrics],
@@ -296,13 +306,14 @@ def scaling_chart(rows: pd.DataFrame) -> dict:
                                      legendgroup=component, showlegend=component not in legend,
                                      mode="lines" if component == "raw" else "lines+markers"))
             legend.add(component)
-        axes[f"xaxis{suffix}"] = {"type": "log", "title": {"text": "database size n (log)"}}
-        axes[f"yaxis{suffix}"] = {"type": yscale, "title": {"text": text(ylabel)}}
+        # few ticks: a panel is a third of the page wide
+        axes[f"xaxis{suffix}"] = {**axis("database size n (log)", True), "nticks": 5}
+        axes[f"yaxis{suffix}"] = {**axis(ylabel, yscale == "log"), "nticks": 6}
         titles.append({"text": f"<b>{text(title)}</b>", "xref": f"x{suffix} domain", "yref": f"y{suffix} domain",
                        "x": 0.5, "y": 1.12, "showarrow": False, "font": {"size": 12}})
     view = {"data": traces, "layout": {"title": {"text": text(scaling.caption(rows)), "font": {"size": 13}},
                                        "grid": {"rows": 2, "columns": 3, "pattern": "independent"},
-                                       "height": 720, "hovermode": "closest", "annotations": titles,
+                                       "height": 800, "hovermode": "closest", "annotations": titles,
                                        "margin": {"t": 110}, **axes}}
     return {"views": [view]}
 
@@ -421,7 +432,8 @@ def backends_page(results: Path) -> Page | None:
             name = str(group.iloc[0]["dataset"])
             chart = sweeps.plane(group)
             page.add(tag("h3", esc(name)), page.chart(REDRAWN[chart.plot](chart.args)),
-                     sortable(summary[summary["set"] == name].drop(columns="set"), lambda c, v: sweeps.cell(v)))
+                     sortable(summary[summary["set"] == name].drop(columns="set"),
+                              lambda c, v: sweeps.cell(v) if isinstance(v, float) else str(v)))
     if not scale.empty:
         latest = scaling.latest_config(scale)
         page.add(tag("h2", "Scaling with the database size"), page.chart(scaling_chart(latest)),
