@@ -58,8 +58,8 @@ def open_page(context, path: Path):
 def screenshot(site: Path, out: Path, context=None) -> Path:
     """The whole of ``site/index.html`` as a PNG at ``out`` (in ``context``, else a browser of its own)."""
     if context is None:
-        with browser() as context:
-            return screenshot(site, out, context)
+        with browser() as own:
+            return screenshot(site, out, own)
     page = open_page(context, Path(site) / "index.html")
     png = page.screenshot(full_page=True)
     page.close()

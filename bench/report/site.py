@@ -350,7 +350,8 @@ class Page:
                    if self.charts else "") + tag("script", src="site.js")
         return ("<!DOCTYPE html>\n" + tag("html", tag("head", '<meta charset="utf-8">'
                 '<meta name="viewport" content="width=device-width, initial-scale=1">'
-                + tag("title", esc(f"{self.title} - irgen-bench")) + '<link rel="stylesheet" href="site.css">')
+                + tag("title", esc(f"{self.title} - irgen-bench")) + '<link rel="stylesheet" href="site.css">'
+                '<link rel="icon" href="data:,">')  # no icon: a static server would answer /favicon.ico with 404
                 + tag("body", tag("header", tag("nav", links)) + tag("main", "\n".join(self.parts)) + scripts),
                 lang="en") + "\n")
 

@@ -10,7 +10,10 @@ import os
 import re
 import shutil
 import stat
+from functools import partial
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from threading import Thread
 from urllib.parse import unquote, urlparse
 
 import pandas as pd
@@ -37,9 +40,9 @@ def throughput_rows() -> list[dict]:
             setting = ",".join(f"{k}={v}" for k, v in sorted({"batch": batch, "db": "dataset", "device": "cpu",
                                                                 "dtype": "fp32", "model": "trained",
                                                                 **({"beam": beam} if beam else {})}.items()))
-            key = dict(run_id="20260101-000005-ffffff", cell_id=f"t-{method}-{batch}", dataset="digits",
-                       protocol="paper", limit="-", seed=0, method=method, variant="-",
-                       features="-" if method == "irgen" else method, backend=backend, setting=setting, k=0)
+            key = {"run_id": "20260101-000005-ffffff", "cell_id": f"t-{method}-{batch}", "dataset": "digits",
+                   "protocol": "paper", "limit": "-", "seed": 0, "method": method, "variant": "-",
+                   "features": "-" if method == "irgen" else method, "backend": backend, "setting": setting, "k": 0}
             per_query = ms / batch ** 0.5
             rows += [{**key, "metric": "qps", "value": 1000 / per_query},
                      {**key, "metric": "ms_per_query_search", "value": per_query}]
@@ -102,7 +105,7 @@ def site(tmp_path_factory):
 
 
 def charts(page: bytes) -> dict:
-    return json.loads(re.search(rb'<script type="application/json" id="charts">(.*?)</script>', page, re.S)[1])
+    return json.loads(re.search(rb'<script type="application/json" id="charts">(.*?)</script>', page, re.DOTALL)[1])
 
 
 def plane_series(results: Path, dataset: str) -> list[tuple[str, str]]:
@@ -127,7 +130,7 @@ def test_pages_and_assets_are_written_and_the_plotting_library_once(site):
     for name in (n for n in files if n.endswith(".html")):
         page = files[name].decode()
         targets = re.findall(r'(?:src|href)="([^"]*)"', page)
-        assert targets and not [t for t in targets if re.match(r"[a-z]+:", t)], name  # nothing off the site
+        assert targets and not [t for t in targets if re.match(r"//|[a-z]+:(?!,$)", t)], name  # nothing off the site
         assert '<script src="site.js">' in page
     inshop = files["dataset-inshop.html"].decode()
     assert "Table 1: Precision@K" in inshop and 'class="paper"' in inshop and "paper P@1" in inshop
@@ -193,25 +196,34 @@ def chromium():
 
 
 class Watched:
-    """A page opened from the file system, with what went wrong while it loaded."""
+    """The page at ``base + name`` once its charts are drawn, with what went wrong while it loaded:
+    console errors, requests anywhere but ``base``, failed requests."""
 
-    def __init__(self, context, path: Path):
+    def __init__(self, context, base: str, name: str):
         self.errors, self.off_site, self.failed = [], [], []
         page = context.new_page()
         page.on("console", lambda m: self.errors.append(m.text) if m.type == "error" else None)
         page.on("pageerror", lambda e: self.errors.append(str(e)))
-        page.on("request", lambda r: None if r.url.startswith("file://") else self.off_site.append(r.url))
+        page.on("request", lambda r: None if r.url.startswith(base) else self.off_site.append(r.url))
         page.on("requestfailed", lambda r: self.failed.append(r.url))
-        page.goto(path.resolve().as_uri())
+        page.goto(base + name)
         page.wait_for_function(CHARTS_DRAWN)
         self.page = page
 
+    @property
+    def trouble(self) -> tuple[list, list, list]:
+        return self.errors, self.off_site, self.failed
+
+
+def pages(site) -> list[str]:
+    return sorted(name for name in site[2] if name.endswith(".html"))
+
 
 def test_every_page_loads_cleanly_and_its_links_and_images_resolve(site, chromium):
-    site_dir = site[1] / "site"
-    for name in sorted(n for n in site[2] if n.endswith(".html")):
-        watched = Watched(chromium, site_dir / name)
-        assert (watched.errors, watched.off_site, watched.failed) == ([], [], []), name
+    base = (site[1] / "site").resolve().as_uri() + "/"
+    for name in pages(site):
+        watched = Watched(chromium, base, name)
+        assert watched.trouble == ([], [], []), name
         page = watched.page
         assert page.evaluate("Array.from(document.images).every(i => i.complete && i.naturalWidth > 0)")
         for url in page.evaluate("Array.from(document.querySelectorAll('a[href]')).map(a => a.href)"):
@@ -220,6 +232,19 @@ def test_every_page_loads_cleanly_and_its_links_and_images_resolve(site, chromiu
             if target.fragment:
                 assert f'id="{target.fragment}"' in Path(unquote(target.path)).read_text(), (name, url)
         watched.page.close()
+
+
+def test_the_site_loads_from_a_static_web_server(site, chromium):
+    handler = partial(SimpleHTTPRequestHandler, directory=site[1] / "site")
+    handler.log_message = lambda *args: None
+    with ThreadingHTTPServer(("127.0.0.1", 0), handler) as server:
+        Thread(target=server.serve_forever, daemon=True).start()
+        try:
+            watched = Watched(chromium, f"http://127.0.0.1:{server.server_port}/", "index.html")
+            assert watched.trouble == ([], [], [])
+            watched.page.close()
+        finally:
+            server.shutdown()
 
 
 def test_plane_series_hover_axis_and_legend(site, chromium):
