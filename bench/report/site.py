@@ -59,9 +59,9 @@ def tag(name: str, content: str = "", **attrs) -> str:
 
 def inline(markdown: str) -> str:
     """The Markdown the reports' sentences use (``code``, **bold**) as HTML."""
-    text = esc(markdown)
-    text = re.sub(r"`([^`]+)`", r"<code>\1</code>", text)
-    return re.sub(r"\*\*(.+?)\*\*", r"<strong>\1</strong>", text)
+    escaped = esc(markdown)
+    escaped = re.sub(r"`([^`]+)`", r"<code>\1</code>", escaped)
+    return re.sub(r"\*\*(.+?)\*\*", r"<strong>\1</strong>", escaped)
 
 
 def bullets(lines: list[str]) -> str:
@@ -362,7 +362,7 @@ def table_blocks(section: Section, tables: list[Table]) -> str:
     for table in tables:
         for s, df, notes in table.blocks:
             if s is section:
-                out.append(tag("h3", esc(table.caption), id=f"{table.name}") + sortable(
+                out.append(tag("h3", esc(table.caption), id=table.name) + sortable(
                     df, lambda c, v: fmt(v, bool(METRIC_COLUMN.match(c))), paper_columns=True) + bullets(notes))
     return "\n".join(out)
 
@@ -381,16 +381,19 @@ def figure_blocks(section: Section, sections: list[Section], figures, page: Page
     return "\n".join(drawn) + (tag("h3", "Not drawn for this dataset") + bullets(missing) if missing else "")
 
 
+PLANE_CAPTION = ("Hover a point for its method, model, backend, setting, accuracy and speed; click a legend entry to "
+                 "hide or show its series (double-click: only it). The Pareto front is that of the metric shown, over "
+                 "every series.")
+
+
 def dataset_part(section: Section, sections, tables, figures, manifests, page: Page) -> str:
+    """One dataset: its plane, its blocks of Tables 1-6, its figures."""
     plane = plane_chart(section, manifests)
-    plane_html = page.chart(plane, "Hover a point for its method, model, backend, setting, accuracy and speed; "
-                                   "click a legend entry to hide or show its series (double-click: only it). "
-                                   "The Pareto front is that of the metric shown, over every series.") if plane else \
-        tag("p", "No cell with both a speed (qps) and an accuracy metric: no plane.")
-    return "\n".join([tag("h2", esc(section.title), id=section.slug),
-                      tag("h3", "Accuracy against queries per second"), plane_html,
-                      tag("h3", "Tables", class_="group"), table_blocks(section, tables) or tag("p", "No table holds this dataset."),
-                      tag("h3", "Figures", class_="group"), figure_blocks(section, sections, figures, page)])
+    return "\n".join([
+        tag("h2", esc(section.title), id=section.slug), tag("h3", "Accuracy against queries per second"),
+        page.chart(plane, PLANE_CAPTION) if plane else tag("p", "No cell with both a speed and an accuracy metric."),
+        tag("h3", "Tables", class_="group"), table_blocks(section, tables) or tag("p", "No table holds this dataset."),
+        tag("h3", "Figures", class_="group"), figure_blocks(section, sections, figures, page)])
 
 
 def not_generated(tables: list[Table], figures) -> list[str]:
@@ -405,13 +408,12 @@ def index_page(sections, tables, figures, manifests, pages: list[tuple[Section, 
                       "from <code>results/</code> alone by <code>python -m bench.report</code> (no model is run); "
                       "the same results give the same files."),
              tag("p", inline(METRIC_WORDS)), tag("blockquote", inline(PAPER_WORDS)))
-    page.add(tag("h2", "Datasets"))
-    if not sections:
-        page.add(tag("p", inline("No results yet: run `./run_all.sh --quick`.")))
     links = {id(s): p.name for s, p in pages}
-    page.add(tag("ul", "".join(tag("li", inline(line) + (" " + tag("a", "open its page", href=links[id(s)])
-                                                            if id(s) in links else ""))
-                               for s, line in zip(sections, (d.removeprefix("- ") for d in dataset_lines(sections))))))
+    items = [tag("li", inline(line.removeprefix("- "))
+                 + (" " + tag("a", "open its page", href=links[id(s)]) if id(s) in links else ""))
+             for s, line in zip(sections, dataset_lines(sections))]
+    page.add(tag("h2", "Datasets"),
+             tag("ul", "".join(items)) if items else tag("p", inline("No results yet: run `./run_all.sh --quick`.")))
     if len(sections) == 1:
         page.add(dataset_part(sections[0], sections, tables, figures, manifests, page))
     lines = not_generated(tables, figures)
