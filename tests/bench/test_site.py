@@ -225,6 +225,8 @@ def test_every_page_loads_cleanly_and_its_links_and_images_resolve(site, chromiu
         watched = Watched(chromium, base, name)
         assert watched.trouble == ([], [], []), name
         page = watched.page
+        buttons = page.locator(".modebar-btn").evaluate_all("bs => bs.map(b => b.getAttribute('data-title'))")
+        assert not [b for b in buttons if "share" in b.lower() or "cloud" in b.lower()]  # nothing uploads a chart
         assert page.evaluate("Array.from(document.images).every(i => i.complete && i.naturalWidth > 0)")
         for url in page.evaluate("Array.from(document.querySelectorAll('a[href]')).map(a => a.href)"):
             target = urlparse(url)
@@ -259,7 +261,8 @@ def test_plane_series_hover_axis_and_legend(site, chromium):
     irgen = [variant for _, variant in expected].index("identifier=rq,T=4")
     seen = set()
     for point in plane.locator(".scatterlayer .trace").nth(irgen).locator("path.point").all():
-        box = point.bounding_box()
+        point.scroll_into_view_if_needed()
+        box = point.bounding_box()  # where the mouse goes: Plotly's drag layer, above the point, takes it
         page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
         page.wait_for_selector(".hoverlayer .hovertext")
         seen.add(plane.locator(".hoverlayer .hovertext tspan.line").evaluate_all(

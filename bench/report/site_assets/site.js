@@ -4,7 +4,8 @@
 (function () {
   "use strict";
 
-  const config = {displaylogo: false, responsive: true};
+  // No "share" button: Plotly's uploads the chart to its cloud.
+  const config = {displaylogo: false, responsive: true, showSendToCloud: false, plotlyServerURL: ""};
   const embedded = document.getElementById("charts");
   const charts = embedded ? JSON.parse(embedded.textContent) : {};
 
