@@ -5,6 +5,7 @@ error, a plane series per method + backend, hover, the metric axis, legend toggl
 every link and image resolving with no request leaving the file system."""
 from __future__ import annotations
 
+import html
 import json
 import os
 import re
@@ -20,9 +21,14 @@ import pandas as pd
 import pytest
 
 from bench.report import __main__ as report_command
+from bench.report import names
 from bench.report.cells import line_label, read_results, sections_from, series
+from bench.report.names import SHORT
+from bench.report.paper import load_paper
 from bench.report.screenshot import CHARTS_DRAWN, browser, open_page, screenshot, unavailable
 from bench.report.screenshot import main as screenshot_command
+from bench.report.site import inline
+from bench.report.tables import build_tables
 from bench.results import COLUMNS
 from tests.bench.test_report import cell, synthetic_results
 
@@ -132,18 +138,31 @@ def test_pages_and_assets_are_written_and_the_plotting_library_once(site):
         targets = re.findall(r'(?:src|href)="([^"]*)"', page)
         assert targets and not [t for t in targets if re.match(r"//|[a-z]+:(?!,$)", t)], name  # nothing off the site
         assert '<script src="site.js">' in page
-    inshop = files["dataset-inshop.html"].decode()
-    assert "Table 1: Precision@K" in inshop and 'class="paper"' in inshop and "paper P@1" in inshop
-    assert "are the IRGen paper&#x27;s Table 1" in inshop  # the table's notes
-    assert 'class="paper"' not in files["dataset-digits.html"].decode()
+
+
+def test_each_table_block_is_on_its_dataset_page_with_its_notes_and_the_paper_marked(site):
+    results, _, files = site
+    blocks = [(t, s, df, notes) for t in build_tables(sections_from(read_results(results)), load_paper())
+              for s, df, notes in t.blocks]
+    assert {s.dataset for _, s, _, _ in blocks} == {"inshop", "digits"}
+    assert any(notes for _, _, _, notes in blocks)
+    for table, section, df, notes in blocks:
+        page = files[f"dataset-{section.slug}.html"].decode()
+        assert f'<h3 id="{table.name}">{html.escape(table.caption)}</h3>' in page
+        assert all(inline(note) in page for note in notes)
+        for column in (c for c in df.columns if c.startswith("paper ")):
+            assert re.search(f'<th class="paper"[^>]*>{re.escape(html.escape(column))}</th>', page)
+    assert 'class="paper"' not in files["dataset-digits.html"].decode()  # not one of the paper's sets
 
 
 def test_plane_offers_every_metric_the_results_hold_and_marks_the_front(site):
     results, _, files = site
     plane = charts(files["dataset-inshop.html"])["chart-1"]
     labels = [v["label"] for v in plane["views"]]
-    assert {"P@1", "P@30", "R@10", "MRR@20", "MAP@100", f"{EXTRA_METRIC}@10"} <= set(labels)
-    assert labels[plane["selected"]] == "P@10"
+    expected = [f"{SHORT[m]}@{k}" for m, k in (("precision", 1), ("precision", 30), ("recall", 10), ("mrr", 20),
+                                               ("map", 100))]
+    assert set(expected + [f"{EXTRA_METRIC}@10"]) <= set(labels)
+    assert labels[plane["selected"]] == f"{SHORT['precision']}@10"
     for view in plane["views"]:
         names = [t["name"] for t in view["data"]]
         assert names == plane_labels(results, "inshop") + ["Pareto front"]
@@ -269,15 +288,16 @@ def test_plane_series_hover_axis_and_legend(site, chromium):
             "lines => lines.map(l => l.textContent).join('\\n')"))
         page.mouse.move(0, 0)
     assert [any(f"setting: beam={b}\n" in text for text in seen) for b in (1, 10, 30)] == [True] * 3
-    assert all("\nqueries/s: " in text and "\nP@10: " in text and "\nbackend: beam search\n" in text for text in seen)
+    shown = ("\nqueries/s: ", f"\n{SHORT['precision']}@10: ", f"\nbackend: {names.backend('beam').label}\n")
+    assert all(words in text for text in seen for words in shown)
 
     drawn = plane.locator(".scatterlayer .trace").count()
     plane.locator(".legend .traces .legendtoggle").first.click()
     # Plotly waits out the double-click delay before it hides the series
     page.wait_for_function("document.querySelector('.chart').data[0].visible === 'legendonly'")
     assert plane.locator(".scatterlayer .trace").count() == drawn - 1
-    page.select_option("select[data-chart]", label="R@1")
-    assert "R@1" in plane.locator(".g-ytitle").text_content()
+    page.select_option("select[data-chart]", label=f"{SHORT['recall']}@1")
+    assert f"{SHORT['recall']}@1" in plane.locator(".g-ytitle").text_content()
     assert page.evaluate("document.querySelector('.chart').data[0].visible") == "legendonly"  # still hidden
     page.close()
 
@@ -291,7 +311,7 @@ def column(table, index: int) -> list[str]:
 def test_clicking_a_heading_sorts_the_rows(site, chromium):
     page = open_page(chromium, site[1] / "site" / "dataset-inshop.html")
     table = page.locator("table.sortable").first  # Table 1
-    index = table.locator("thead th").all_inner_texts().index("P@1")
+    index = table.locator("thead th").all_inner_texts().index(f"{SHORT['precision']}@1")
     heading = table.locator("thead th").nth(index)
     before = column(table, index)
     heading.click()
