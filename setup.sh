@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # One-time (and idempotent) set-up: the Python 3.11 venv with every dependency, the
-# embedded Fashion-MNIST dataset, and the Python 3.9 worker venv for SPANN (SPTAG).
+# embedded Fashion-MNIST dataset, Chromium for the site's browser tests, and the Python 3.9
+# worker venv for SPANN (SPTAG).
 # A second run reuses all of it: pip is skipped while pyproject.toml is unchanged.
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -40,24 +41,33 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   echo "$want" > "$stamp"
 fi
 
-# System packages: the embedded dataset (Debian's dataset-fashion-mnist; without it the
-# embedded default falls back to scikit-learn's digits) and the libraries SPTAG links to.
-missing=""
-for pkg in dataset-fashion-mnist libnuma1 libzstd1 libgomp1; do
-  dpkg -s "$pkg" >/dev/null 2>&1 || missing="$missing $pkg"
-done
-if [ -n "$missing" ]; then
+# apt_install WITHOUT PKG...: install the Debian packages not installed yet (a second run checks
+# and skips them); WITHOUT says what goes missing when apt cannot.
+apt_install() {
+  local without=$1 missing="" pkg
+  shift
+  for pkg in "$@"; do
+    dpkg -s "$pkg" >/dev/null 2>&1 || missing="$missing $pkg"
+  done
+  [ -n "$missing" ] || return 0
   if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
     echo "setup: apt-get install$missing"
     # shellcheck disable=SC2086
     (apt-get install -y -qq $missing >/dev/null 2>&1 \
       || { apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq $missing >/dev/null 2>&1; }) \
-      || echo "setup: NOTE: apt-get could not install$missing (the embedded default falls back to digits; spann may be unavailable)"
+      || echo "setup: NOTE: apt-get could not install$missing ($without)"
   else
-    echo "setup: NOTE: not installed:$missing, and apt-get is not available here as root;" \
-         "the embedded default falls back to scikit-learn's digits and spann may be unavailable"
+    echo "setup: NOTE: not installed:$missing, and apt-get is not available here as root ($without)"
   fi
-fi
+}
+
+# The embedded dataset (Debian's dataset-fashion-mnist; without it the embedded default falls
+# back to scikit-learn's digits) and the libraries SPTAG links to.
+apt_install "the embedded default falls back to scikit-learn's digits; spann may be unavailable" \
+  dataset-fashion-mnist libnuma1 libzstd1 libgomp1
+# Chromium for the results site's browser tests (Playwright drives /usr/bin/chromium; it never
+# downloads a browser of its own).
+apt_install "the browser tests of reports/site/ are skipped" chromium
 
 if [ -x setup/sptag.sh ]; then
   setup/sptag.sh || echo "setup: NOTE: the SPANN (SPTAG) worker could not be set up; spann cells will be reported as unavailable"

@@ -2,8 +2,10 @@
 ``names`` (the one registry of names, colours and markers), ``paper`` (the paper's own
 numbers), ``tables`` (Tables 1-6), ``figures`` (Figures 3-6, the trade-off plane), ``timings``
 (the throughput rows), ``sweeps`` (the backends' recall-QPS planes and table), ``scaling``
-(the scaling figure), ``plots`` (drawing), ``readme`` (reports/README.md), ``terminal``
-(the table a command prints), ``build`` (all of it). ``python -m bench.report`` runs it."""
+(the scaling figure), ``plots`` (drawing), ``readme`` (reports/README.md), ``site`` (the
+same as pages for a browser, reports/site/; ``screenshot`` takes a picture of them),
+``terminal`` (the table a command prints), ``build`` (all of it). ``python -m bench.report``
+runs it."""
 from .build import build
 
 __all__ = ["build"]

@@ -3,8 +3,9 @@
 Reads ``results/`` (the results table, the manifests, the throughput timings, the sweeps,
 the scaling rows, the failed cells) and rewrites ``reports/``: the paper's Tables 1-6
 (Markdown and CSV), Figures 3-6, an accuracy-versus-throughput plane per dataset, the
-backends' recall-QPS planes and table, the scaling figure, and ``README.md`` tying them
-together with the hardware, packages and commit they came from. It never loads a model,
+backends' recall-QPS planes and table, the scaling figure, ``README.md`` tying them
+together with the hardware, packages and commit they came from, and the same as an
+interactive site (``site/index.html``, ``bench.report.site``). It never loads a model,
 and the same results give byte-identical reports.
 
 The IRGen paper's own numbers (``configs/paper_numbers.yaml``) appear only in columns headed
@@ -24,6 +25,7 @@ from .figures import build_figures
 from .paper import load_paper
 from .readme import readme
 from .scaling import write_scaling_figures
+from .site import write_site
 from .tables import build_tables
 
 log = logging.getLogger("bench.report")
@@ -61,4 +63,5 @@ def build(results: Path, reports: Path) -> list[Path]:
     written += sweeps.write(results, reports)
     failures = failures_table(results).load()
     written.append(write_text(reports / "README.md", readme(sections, tables, figures, manifests, reports, failures)))
+    written += write_site(reports / "site", sections, tables, figures, manifests, results, failures)
     return written

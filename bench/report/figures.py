@@ -17,6 +17,7 @@ class Figure:
     kind: str  # what the figure shows, for the README
     path: Path | None = None
     skipped: str = ""
+    chart: plots.Chart | None = None  # the data drawn, for the site
 
 
 def hardware_label(cells: list[Cell], manifests: dict) -> str:
@@ -27,7 +28,7 @@ def hardware_label(cells: list[Cell], manifests: dict) -> str:
     return f"on {labels.pop()}" if len(labels) == 1 else "on several machines (see README)"
 
 
-def fig3(section: Section, out: Path) -> Path | None:
+def fig3(section: Section) -> plots.Chart | None:
     lines = []
     for group in series(main_cells(section)):
         cell = representative(group)
@@ -38,19 +39,19 @@ def fig3(section: Section, out: Path) -> Path | None:
                                     [100 * cell.get("curve_precision", k) for k in ks]))
     if not lines:
         return None
-    return plots.pr_curves(lines, f"Figure 3: precision vs true-positive rate, {section.title}",
-                           out / f"fig3_pr_{section.slug}.png")
+    return plots.Chart(plots.pr_curves, {"lines": lines, "title": f"Figure 3: precision vs true-positive rate, "
+                                                                  f"{section.title}"})
 
 
-def fig4(section: Section, out: Path) -> Path | None:
+def fig4(section: Section) -> plots.Chart | None:
     cells = [representative(g) for g in series(main_cells(section))]
     ks = section.ks("mrr", cells)
     bars = [plots.Line(line_label(c), c.fields["features"], c.fields["backend"], ks,
                        [pct(c.get("mrr", k)) for k in ks]) for c in cells if c.ks("mrr")]
     if not bars:
         return None
-    return plots.grouped_bars(bars, ks, "K", "MRR@K (%)", f"Figure 4: mean reciprocal rank, {section.title}",
-                              out / f"fig4_mrr_{section.slug}.png")
+    return plots.Chart(plots.grouped_bars, {"lines": bars, "groups": ks, "xlabel": "K", "ylabel": "MRR@K (%)",
+                                            "title": f"Figure 4: mean reciprocal rank, {section.title}"})
 
 
 def stage_times(cell: Cell) -> dict[str, float]:
@@ -59,8 +60,8 @@ def stage_times(cell: Cell) -> dict[str, float]:
             if m.startswith("ms_per_query_")}
 
 
-def fig5(section: Section, out: Path, paper: dict, manifests: dict, timings: list | None = None,
-         timing_hw: str = "") -> Path | None:
+def fig5(section: Section, paper: dict, manifests: dict, timings: list | None = None,
+         timing_hw: str = "") -> plots.Chart | None:
     """From ``bench.throughput``'s timings of this dataset where there are any (warm-up, median
     of repeats, one batch size), else from the timings ``bench.run`` recorded while searching."""
     measured = timing_rows.fig5_bars(timing_rows.for_section(timings or [], section.dataset,
@@ -87,7 +88,7 @@ def fig5(section: Section, out: Path, paper: dict, manifests: dict, timings: lis
     what = ("IRGen search time vs beam size, beside feature + ANN search" if n_beams
             else "feature + ANN search time (no IRGen timings yet)")
     title = f"Figure 5: {what}\n{section.title}; {source}"
-    return plots.stage_bars(bars, n_beams, refs, title, out / f"fig5_speed_{section.slug}.png")
+    return plots.Chart(plots.stage_bars, {"bars": bars, "n_irgen": n_beams, "refs": refs, "title": title})
 
 
 def timing_bar_label(t) -> str:
@@ -98,11 +99,13 @@ def timing_bar_label(t) -> str:
     return f"{model}\n{names.backend(t.backend).label}" + (f"\n{px} px" if px else "")
 
 
-def throughput_fig(section: Section, out: Path, timings: list, timing_hw: str) -> Path | None:
+def throughput_fig(section: Section, timings: list, timing_hw: str) -> plots.Chart | None:
     mine = [t for t in timings if (t.dataset, t.protocol, t.limit) == (section.dataset, section.protocol, section.limit)]
-    return timing_rows.qps_figure(mine, f"Queries per second vs batch size: {section.title}\n{timing_hw}",
-                                        out / f"throughput_{section.slug}.png",
-                                 lambda t: f"{names.model(t.features).label} / {names.backend(t.backend).label}")
+    lines = timing_rows.qps_lines(mine, lambda t: f"{names.model(t.features).label} / {names.backend(t.backend).label}")
+    if not lines:
+        return None
+    return plots.Chart(plots.qps_vs_batch, {"lines": lines, "title": f"Queries per second vs batch size: "
+                                                                    f"{section.title}\n{timing_hw}"})
 
 
 def fig6_sections(sections: list[Section]) -> list[Section]:
@@ -112,7 +115,7 @@ def fig6_sections(sections: list[Section]) -> list[Section]:
     return large or deep
 
 
-def fig6(section: Section, out: Path) -> Path | None:
+def fig6(section: Section) -> plots.Chart | None:
     lines = []
     for group in series(main_cells(section)):
         cell = representative(group)
@@ -121,15 +124,14 @@ def fig6(section: Section, out: Path) -> Path | None:
         ks = sorted(values)
         lines.append(plots.Line(line_label(cell), cell.fields["features"], cell.fields["backend"], ks,
                                 [100 * values[k] for k in ks]))
-    return plots.precision_vs_k(lines, f"Figure 6: precision vs K, {section.title}",
-                                out / f"fig6_precision_{section.slug}.png")
+    return plots.Chart(plots.precision_vs_k, {"lines": lines, "title": f"Figure 6: precision vs K, {section.title}"})
 
 
 def tradeoff_k(section: Section) -> int | None:
     return max((k for k in section.ks("precision") if k <= 10), default=None)
 
 
-def tradeoff(section: Section, out: Path, manifests: dict) -> Path | None:
+def tradeoff(section: Section, manifests: dict) -> plots.Chart | None:
     k = tradeoff_k(section)
     cells = [c for c in main_cells(section) if c.get("qps", 0) and k and c.get("precision", k) is not None]
     if not cells:
@@ -140,30 +142,31 @@ def tradeoff(section: Section, out: Path, manifests: dict) -> Path | None:
                         [c.setting for c in g]) for g in groups]
     title = (f"Accuracy vs throughput, every method: {section.title}\n"
              f"{hardware_label(cells, manifests)}")
-    return plots.tradeoff(lines, k, title, out / f"tradeoff_{section.slug}.png")
+    return plots.Chart(plots.tradeoff, {"lines": lines, "k": k, "title": title})
 
 
 def build_figures(sections: list[Section], paper: dict, manifests: dict, out: Path,
                   results: Path | None = None) -> list[tuple[str, list[Figure]]]:
-    """Per kind of figure, one Figure per dataset (path, or why it was not drawn)."""
+    """Per kind of figure, one Figure per dataset (path and the data drawn, or why it was not drawn)."""
     deep = fig6_sections(sections)
     timings = timing_rows.load_timings(results) if results is not None else []
     timing_hw = timing_rows.hardware(results, timings) if timings else ""
-    kinds = [("Figure 3: precision vs true-positive rate", "no curve_precision / curve_tpr rows", lambda s: fig3(s, out)),
-             ("Figure 4: MRR@K", "no mrr rows", lambda s: fig4(s, out)),
-             ("Figure 5: search time per 100 queries vs beam size", "no timings (ms_per_query_<stage>)",
-              lambda s: fig5(s, out, paper, manifests, timings, timing_hw)),
-             ("Queries per second vs batch size (bench.throughput)", "no bench.throughput rows",
-              lambda s: throughput_fig(s, out, timings, timing_hw)),
-             ("Figure 6: precision vs K", "not a million-scale set, nor ranked to depth 100",
-              lambda s: fig6(s, out) if any(s is d for d in deep) else None),
-             ("Accuracy (P@10 or the largest K <= 10) vs queries per second, Pareto front marked",
-              "no cell with both qps and P@K for a K <= 10", lambda s: tradeoff(s, out, manifests))]
+    kinds = [("Figure 3: precision vs true-positive rate", "fig3_pr", "no curve_precision / curve_tpr rows", fig3),
+             ("Figure 4: MRR@K", "fig4_mrr", "no mrr rows", fig4),
+             ("Figure 5: search time per 100 queries vs beam size", "fig5_speed", "no timings (ms_per_query_<stage>)",
+              lambda s: fig5(s, paper, manifests, timings, timing_hw)),
+             ("Queries per second vs batch size (bench.throughput)", "throughput", "no bench.throughput rows",
+              lambda s: throughput_fig(s, timings, timing_hw)),
+             ("Figure 6: precision vs K", "fig6_precision", "not a million-scale set, nor ranked to depth 100",
+              lambda s: fig6(s) if any(s is d for d in deep) else None),
+             ("Accuracy (P@10 or the largest K <= 10) vs queries per second, Pareto front marked", "tradeoff",
+              "no cell with both qps and P@K for a K <= 10", lambda s: tradeoff(s, manifests))]
     built = []
-    for kind, why, draw in kinds:
+    for kind, stem, why, chart_of in kinds:
         figures = []
         for s in sections:
-            path = draw(s)
-            figures.append(Figure(f"{kind}, {s.title}", path, "" if path else f"{s.title}: {why}"))
+            chart = chart_of(s)
+            path = chart.draw(out / f"{stem}_{s.slug}.png") if chart else None
+            figures.append(Figure(f"{kind}, {s.title}", path, "" if path else f"{s.title}: {why}", chart))
         built.append((kind, figures))
     return built

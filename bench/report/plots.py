@@ -4,6 +4,7 @@ search backend in every figure (``names``), legends outside the axes."""
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import wraps
 from pathlib import Path
@@ -22,6 +23,14 @@ from . import names  # noqa: E402
 STYLE = {"font.family": "DejaVu Sans", "font.size": 9, "axes.titlesize": 10, "axes.labelsize": 9,
          "legend.fontsize": 8, "axes.grid": True, "grid.alpha": 0.3, "figure.dpi": 150, "savefig.dpi": 150,
          "svg.hashsalt": "irgen-bench", "axes.spines.top": False, "axes.spines.right": False}
+# (x, y) axis labels of the drawings that fix their own; the site labels its axes the same way
+PR_AXES = ("true-positive rate: share of the query's class retrieved (%)", "precision (%)")
+STAGE_AXIS = "seconds per 100 queries"
+PRECISION_K_AXES = ("K (number of results returned, log scale)", "Precision@K (%)")
+TRADEOFF_X = "queries per second (all stages, log scale)"
+BATCH_AXES = ("queries per batch (log scale)", "queries per second (log scale)")
+
+
 @dataclass
 class Line:
     """One method's series: its legend label, model and backend (for the style), x and y."""
@@ -39,6 +48,18 @@ class Line:
         thick = self.model == "irgen"
         return {"color": names.model(self.model).color, "marker": backend.marker, "linestyle": backend.line,
                 "linewidth": 2.2 if thick else 1.4, "markersize": 9 if thick else 5, "zorder": 3 if thick else 2}
+
+
+@dataclass
+class Chart:
+    """A figure's data before it is drawn: ``draw`` writes it as a PNG; the site
+    (``bench.report.site``) draws the same data interactively."""
+
+    plot: Callable[..., Path]  # one of this module's drawing functions
+    args: dict  # its arguments, all but the path
+
+    def draw(self, path: Path) -> Path:
+        return self.plot(**self.args, path=path)
 
 
 def styled(draw):
@@ -70,11 +91,15 @@ def pr_curves(lines: list[Line], title: str, path: Path):
     for line in lines:
         style = line.style
         ax.plot(line.x, line.y, label=line.label, markevery=max(len(line.x) // 8, 1), **style)
-    ax.set(xlabel="true-positive rate: share of the query's class retrieved (%)", ylabel="precision (%)",
-           title=title, ylim=(0, 101))
+    ax.set(xlabel=PR_AXES[0], ylabel=PR_AXES[1], title=title, ylim=(0, 101))
     ax.set_xlim(left=0)
     legend_outside(ax)
     return fig, path
+
+
+def hatch(line: Line) -> str | None:
+    """A bar's hatching: the backend's line style as a pattern (IRGen's bars plain)."""
+    return None if line.model == "irgen" else {"--": "//", "-.": "..", ":": "xx"}.get(line.style["linestyle"])
 
 
 @styled
@@ -86,8 +111,7 @@ def grouped_bars(lines: list[Line], groups: list[int], xlabel: str, ylabel: str,
         style = line.style
         xs = [g + (i - (len(lines) - 1) / 2) * width for g in range(len(groups))]
         ax.bar(xs, [v if v is not None else 0 for v in line.y], width, label=line.label, color=style["color"],
-               edgecolor="black", linewidth=0.4, hatch=None if line.model == "irgen" else
-               {"-": None, "--": "//", "-.": "..", ":": "xx"}.get(style["linestyle"]))
+               edgecolor="black", linewidth=0.4, hatch=hatch(line))
     ax.set_xticks(range(len(groups)), [f"K={g}" for g in groups])
     ax.set(xlabel=xlabel, ylabel=ylabel, title=title, ylim=(0, 105))
     ax.grid(axis="x", visible=False)
@@ -131,7 +155,7 @@ def stage_bars(bars: list[tuple[str, dict[str, float]]], n_irgen: int, refs: lis
     pad = (max(len(bars), 3) - len(bars)) / 2  # a lone bar stays bar-shaped
     ax.set_xlim(-0.6 - pad, len(bars) - 0.4 + pad)
     ax.set_xticks(range(len(bars)), labels, fontsize=8)
-    ax.set(ylabel="seconds per 100 queries", ylim=(0, top * 1.15 or 1))
+    ax.set(ylabel=STAGE_AXIS, ylim=(0, top * 1.15 or 1))
     ax.set_title(title, pad=16)
     ax.grid(axis="x", visible=False)
     legend_outside(ax)
@@ -148,7 +172,7 @@ def precision_vs_k(lines: list[Line], title: str, path: Path):
     top = max((max(line.x) for line in lines if line.x), default=100)
     ticks = [t for t in (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000) if t <= top]
     ax.set_xticks(ticks, [str(t) for t in ticks])
-    ax.set(xlabel="K (number of results returned, log scale)", ylabel="Precision@K (%)", title=title, ylim=(0, 101))
+    ax.set(xlabel=PRECISION_K_AXES[0], ylabel=PRECISION_K_AXES[1], title=title, ylim=(0, 101))
     legend_outside(ax)
     return fig, path
 
@@ -182,9 +206,16 @@ def tradeoff(lines: list[Line], k: int, title: str, path: Path):
     xs, ys = [p[0] for p in points], [p[1] for p in points]
     plain_log_x(ax, min(xs) / 3, max(xs) * 3)
     ax.set_ylim(max(0.0, min(ys) - 10), min(101.0, max(ys) + 5))
-    ax.set(xlabel="queries per second (all stages, log scale)", ylabel=f"Precision@{k} (%)", title=title)
+    ax.set(xlabel=TRADEOFF_X, ylabel=f"Precision@{k} (%)", title=title)
     legend_outside(ax)
     return fig, path
+
+
+def batch_style(i: int, line: Line) -> dict:
+    """The i-th line of the QPS-vs-batch figure: the lines are method x setting x database, more
+    than the registry's colours tell apart, so they take the default colour cycle in turn."""
+    return {"marker": "os^vDP*"[i % 7], "color": matplotlib.colors.to_hex(f"C{i % 10}"),
+            "linestyle": "-" if line.model == "irgen" else "--"}
 
 
 @styled
@@ -192,8 +223,7 @@ def qps_vs_batch(lines: list[Line], title: str, path: Path):
     """Queries per second against queries per batch, log-log, one line per method x setting."""
     fig, ax = plt.subplots(figsize=(7.5, 4.5))
     for i, line in enumerate(lines):
-        ax.plot(line.x, line.y, label=line.label, marker="os^vDP*"[i % 7], color=f"C{i % 10}",
-                linestyle="-" if line.model == "irgen" else "--")
+        ax.plot(line.x, line.y, label=line.label, **batch_style(i, line))
     ax.set_xscale("log")
     ax.set_yscale("log")
     batches = sorted({b for line in lines for b in line.x})
@@ -201,7 +231,7 @@ def qps_vs_batch(lines: list[Line], title: str, path: Path):
     ax.xaxis.set_minor_formatter(ticker.NullFormatter())
     ax.yaxis.set_major_formatter(ticker.FuncFormatter(lambda v, _: f"{v:g}"))
     ax.yaxis.set_minor_formatter(ticker.FuncFormatter(lambda v, _: f"{v:g}" if str(v)[0] in "25" else ""))
-    ax.set(xlabel="queries per batch (log scale)", ylabel="queries per second (log scale)", title=title)
+    ax.set(xlabel=BATCH_AXES[0], ylabel=BATCH_AXES[1], title=title)
     legend_outside(ax)
     return fig, path
 

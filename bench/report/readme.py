@@ -12,6 +12,18 @@ from .cells import Section
 from .names import PAPER_DATASETS, STAND_INS
 from .tables import Table
 
+# What the numbers mean and whose they are: said once, here, for the README and the site
+METRIC_WORDS = ("Accuracy values are percentages: P@K is Precision@K, R@K Recall@K as the paper defines it "
+                "(1 if any of the top K shares the query's class), MRR@K mean reciprocal rank, MAP@100 mean average "
+                "precision at 100.")
+PAPER_WORDS = ("**The paper's numbers are the paper's, not ours.** Columns headed \"paper ...\" (and the paper's "
+               "marks in Figure 5) are copied from the IRGen paper (Zhang et al., ECCV 2024; "
+               "`configs/paper_numbers.yaml`) for comparison; this harness did not produce them and they are never "
+               "mixed into our columns. They appear only for the paper's datasets (In-shop, CUB200, Cars196, "
+               "ImageNet, Places365) under the paper protocol. Where a dataset is the embedded stand-in "
+               "(fashion-mnist / digits) there is no paper column.")
+
+
 def provenance(sections: list[Section], manifests: dict) -> list[str]:
     """One block per distinct machine + packages + commit among the runs the reports show."""
     envs: dict[str, dict] = {}
@@ -80,14 +92,7 @@ def readme(sections: list[Section], tables: list[Table], figures, manifests: dic
     out = ["# Reports", "",
            "Rebuilt from `results/` alone by `python -m bench.report --results results --reports reports` "
            "(no model is run); the same results give byte-identical files. Do not edit by hand.", "",
-           "Accuracy values are percentages: P@K is Precision@K, R@K Recall@K as the paper defines it "
-           "(1 if any of the top K shares the query's class), MRR@K mean reciprocal rank, MAP@100 mean average "
-           "precision at 100.", "",
-           "> **The paper's numbers are the paper's, not ours.** Columns headed \"paper ...\" (and the paper's "
-           "marks in Figure 5) are copied from the IRGen paper (Zhang et al., ECCV 2024; `configs/paper_numbers.yaml`) "
-           "for comparison; this harness did not produce them and they are never mixed into our columns. They appear "
-           "only for the paper's datasets (In-shop, CUB200, Cars196, ImageNet, Places365) under the paper protocol. "
-           "Where a dataset is the embedded stand-in (fashion-mnist / digits) there is no paper column.", "",
+           METRIC_WORDS, "", f"> {PAPER_WORDS}", "",
            "## Datasets", "", *(dataset_lines(sections) or ["No results yet: run `./run_all.sh --quick`."]), "",
            "## Contents", ""]
     for t in tables:

@@ -56,6 +56,20 @@ def skipped_lines(rows: pd.DataFrame) -> list[str]:
     return [f"{r['component']} at n={int(r['n']):,} skipped: {r['note']}" for _, r in skipped.iterrows()]
 
 
+def raw_vectors(rows: pd.DataFrame) -> tuple[str, list, list]:
+    """The index-size panel's reference: (label, sizes n, bytes of the raw float32 vectors)."""
+    sizes = sorted(rows["n"].unique())
+    dim = int(rows["dim"].iloc[0])
+    return f"raw float32 vectors ({dim}-d)", sizes, [4 * dim * n for n in sizes]
+
+
+def caption(rows: pd.DataFrame) -> str:
+    first = rows.iloc[0]
+    return (f"Scaling with the database size: synthetic {int(first['dim'])}-d features, 1,000 classes "
+            f"(bench.scaling); backends over {int(first['queries']):,} queries, at the fastest point with "
+            f"recall@10 >= 0.9 (else their best)\n{first['hardware']}, CPU only; timings on a shared machine")
+
+
 @plots.styled
 def draw(rows: pd.DataFrame, path: Path):
     known = list(IRGEN_PARTS) + list(names.BACKENDS)
@@ -68,10 +82,9 @@ def draw(rows: pd.DataFrame, path: Path):
             label, kw = style(component)
             handles[label], = ax.plot(lines[component].index, lines[component].values / divisor, **kw)
         if title.startswith("Index size"):
-            sizes = sorted(rows["n"].unique())
-            dim = int(rows["dim"].iloc[0])
-            handles[f"raw float32 vectors ({dim}-d)"], = ax.plot(
-                sizes, [4 * dim * n / divisor for n in sizes], color="black", linestyle=":", linewidth=1)
+            label, sizes, sizes_bytes = raw_vectors(rows)
+            handles[label], = ax.plot(sizes, [b / divisor for b in sizes_bytes], color="black", linestyle=":",
+                                      linewidth=1)
         ax.set_xscale("log")
         ax.set_yscale(yscale)
         ax.set_title(title)
@@ -81,11 +94,7 @@ def draw(rows: pd.DataFrame, path: Path):
     legend = axes.flat[-1]
     legend.axis("off")
     legend.legend(handles.values(), handles.keys(), loc="upper left", frameon=False, fontsize=9)
-    first = rows.iloc[0]
-    fig.suptitle(f"Scaling with the database size: synthetic {int(first['dim'])}-d features, 1,000 classes "
-                 f"(bench.scaling); backends over {int(first['queries']):,} queries, at the fastest point with "
-                 f"recall@10 >= 0.9 (else their best)\n{first['hardware']}, CPU only; timings on a shared machine",
-                 fontsize=10)
+    fig.suptitle(caption(rows), fontsize=10)
     notes = skipped_lines(rows)
     if notes:
         fig.text(0.01, -0.01, "\n".join(notes), fontsize=8, va="top")

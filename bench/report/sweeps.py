@@ -18,6 +18,10 @@ from ..results import SWEEP_SET, sweeps_table
 from . import names, plots
 
 TARGET = 0.9
+ABOUT = ("From `results/sweeps.csv` (`python -m bench.sweep`, `python -m bench.scaling`). Each backend is built "
+         "once and its query grid swept; QPS is a whole batch of queries per call (the median of the repeats), "
+         f"single-query QPS one query per call. \"at recall>={TARGET}\": the fastest grid point reaching it (- where "
+         "none does). Memory: what the index holds in RAM by the backend's own account.")
 
 
 def sets(rows: pd.DataFrame) -> list[pd.DataFrame]:
@@ -33,7 +37,8 @@ def slug(rows: pd.DataFrame) -> str:
     return re.sub(r"[^A-Za-z0-9.+-]+", "_", str(first["dataset"]))
 
 
-def plane(rows: pd.DataFrame, out: Path) -> Path:
+def plane(rows: pd.DataFrame) -> plots.Chart:
+    """A set's recall-QPS plane: backend -> [(qps, recall, parameters)]."""
     first = rows.iloc[0]
     points = {backend: [(q, r, p) for q, r, p in zip(g["qps_batch"], g["recall"], g["params"])]
               for backend, g in rows.groupby("backend")}
@@ -41,8 +46,9 @@ def plane(rows: pd.DataFrame, out: Path) -> Path:
     title = (f"{first['dataset']}: {int(first['n']):,} x {int(first['dim'])}-d, {first['metric']}, "
              f"{int(first['n_queries']):,} queries")
     threads = int(first["threads"]) if pd.notna(first["threads"]) else "?"
-    return plots.recall_qps(points, title, f"recall@{int(first['recall_at'])} (vs the exact linear scan)",
-                            f"queries per second (batch, {threads} threads; log)", out / f"pareto-{slug(rows)}.png")
+    return plots.Chart(plots.recall_qps, {"points": points, "title": title,
+                                          "xlabel": f"recall@{int(first['recall_at'])} (vs the exact linear scan)",
+                                          "ylabel": f"queries per second (batch, {threads} threads; log)"})
 
 
 def summary(rows: pd.DataFrame, target: float = TARGET) -> pd.DataFrame:
@@ -66,11 +72,7 @@ def summary(rows: pd.DataFrame, target: float = TARGET) -> pd.DataFrame:
 
 
 def markdown(table: pd.DataFrame) -> str:
-    out = ["# Search backends: recall against the exact scan, and queries per second", "",
-           "From `results/sweeps.csv` (`python -m bench.sweep`, `python -m bench.scaling`). Each backend is built "
-           "once and its query grid swept; QPS is a whole batch of queries per call (the median of the repeats), "
-           "single-query QPS one query per call. \"at recall>=0.9\": the fastest grid point reaching it (- where "
-           "none does). Memory: what the index holds in RAM by the backend's own account.", ""]
+    out = ["# Search backends: recall against the exact scan, and queries per second", "", ABOUT, ""]
     for name, group in table.groupby("set", sort=False):
         out += [f"## {name}", "", "| " + " | ".join(c for c in group.columns if c != "set") + " |",
                 "|" + "|".join("---" if c in ("backend", "build_params", "parameters there") else "---:"
@@ -94,7 +96,7 @@ def write(results: Path, reports: Path) -> list[Path]:
     rows = sweeps_table(results).load()
     if rows.empty:
         return []
-    written = [plane(group, reports) for group in sets(rows)]
+    written = [plane(group).draw(reports / f"pareto-{slug(group)}.png") for group in sets(rows)]
     table = summary(rows)
     for suffix, text in ((".md", markdown(table)), (".csv", table.to_csv(index=False, lineterminator="\n",
                                                                          float_format="%.4g"))):

@@ -123,8 +123,8 @@ def fig5_bars(timings: list[Timing], names) -> tuple[list, int, str] | None:
     return bars, len(beams), words
 
 
-def qps_figure(timings: list[Timing], title: str, path: Path, names=lambda t: f"{t.features} / {t.backend}") -> Path | None:
-    """Queries per second against batch size (log-log), one line per method x setting x database."""
+def qps_lines(timings: list[Timing], names=lambda t: f"{t.features} / {t.backend}") -> list[plots.Line]:
+    """Queries per second against batch size, one line per method x setting x database (of two batch sizes or more)."""
     groups: dict[tuple, list[Timing]] = {}
     for t in timings:
         key = (t.method, t.features, t.backend, t.variant, t.setting.get("beam", ""), t.setting.get("db"), t.where)
@@ -139,6 +139,4 @@ def qps_figure(timings: list[Timing], title: str, path: Path, names=lambda t: f"
         lines.append(plots.Line(f"{what}{db_words} ({where[0]} {where[1]})", "irgen" if method == "irgen" else features,
                                 "beam" if method == "irgen" else backend, [t.batch for t in group],
                                 [t.values["qps"] for t in group]))
-    if not lines:
-        return None
-    return plots.qps_vs_batch(lines, title, path)
+    return lines

@@ -88,8 +88,9 @@ def synthetic_results(root: Path) -> Path:
 
 
 def build(results: Path, reports: Path) -> dict[str, bytes]:
+    """Every file written, by its path under ``reports`` (the site's as ``site/...``)."""
     assert report_command.main(["--results", str(results), "--reports", str(reports)]) == 0
-    return {p.name: p.read_bytes() for p in sorted(reports.iterdir())}
+    return {p.relative_to(reports).as_posix(): p.read_bytes() for p in sorted(reports.rglob("*")) if p.is_file()}
 
 
 @pytest.fixture(scope="module")
@@ -187,7 +188,8 @@ def test_missing_inputs_are_noted_and_stale_outputs_removed(tmp_path):
 
 def test_empty_results_give_a_readme(tmp_path):
     files = build(tmp_path / "nothing", tmp_path / "reports")
-    assert list(files) == ["README.md"] and b"No results yet" in files["README.md"]
+    assert [name for name in files if not name.startswith("site/")] == ["README.md"]
+    assert b"No results yet" in files["README.md"] and b"No results yet" in files["site/index.html"]
 
 
 def test_large_sets_get_table5_paper_columns(tmp_path):
