@@ -95,3 +95,40 @@ def test_force_recomputes(run_dirs, monkeypatch):
     assert cli(run_dirs, "--method", "fake", *QUICK, "--force") == 0
     assert ThreeSettings.searched == [1, 2, 3, 1, 2, 3]
     assert len(pd.read_csv(run_dirs[0] / "results.csv").query("metric == 'precision' and k == 1")) == 3
+
+
+@pytest.mark.parametrize("backend", ["linear", "faiss-flat", "ivfpq", "scann", "spann"])
+def test_sweep_makes_one_cell_per_point_of_the_grid_known_before_the_build(run_dirs, backend):
+    """--sweep takes the backend's query grid from the database size and the build parameters alone,
+    and the built index agrees with it."""
+    from methods.backends import BackendUnavailable, backend_class, make_backend
+
+    params = {"nlist": 8} if backend == "ivfpq" else {}
+    try:
+        make_backend(backend).close()
+    except BackendUnavailable as e:
+        pytest.skip(str(e))
+    extra = [f"--backend-param=nlist={params['nlist']}"] if params else []
+    assert cli(run_dirs, "--method", "smallcnn", "--backend", backend, "--sweep", *extra, *QUICK) == 0
+    table = pd.read_csv(run_dirs[0] / "results.csv", keep_default_na=False)
+    grid = backend_class(backend).grid_for(901, params)  # digits' database: 901 images
+    labels = {",".join(f"{k}={v}" for k, v in sorted(point.items())) or "-" for point in grid}
+    assert set(table["setting"]) == labels
+    assert len(grid) > 1 or backend in ("linear", "faiss-flat", "scann")  # scann at this size: brute force
+    import numpy as np
+
+    built = make_backend(backend, **params)
+    built.build(np.random.default_rng(0).standard_normal((901, 16)).astype(np.float32))
+    try:
+        assert built.query_grid() == grid
+    finally:
+        built.close()
+
+
+def test_bf16_runs_say_so_in_their_variant_and_are_cells_of_their_own(run_dirs):
+    assert cli(run_dirs, "--method", "smallcnn", *QUICK) == 0
+    assert cli(run_dirs, "--method", "smallcnn", "--dtype", "bf16", *QUICK) == 0
+    table = pd.read_csv(run_dirs[0] / "results.csv", keep_default_na=False)
+    assert set(table["variant"]) == {"-", "dtype=bf16"} and table["cell_id"].nunique() == 2
+    p1 = table[(table.metric == "precision") & (table.k == 1)].set_index("variant")["value"]
+    assert abs(p1["-"] - p1["dtype=bf16"]) < 0.05  # the same model, its features computed in bf16
