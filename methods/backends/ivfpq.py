@@ -101,6 +101,9 @@ class IVFPQBackend(FaissBackend):
         raw = self.n * self.padded_dim * 4 if self.refine_factor else 0
         return int(codes + centroids + raw)
 
+    def built_with(self) -> dict:
+        return {**self.build_params, "nlist": self.nlist, "nbits": self.nbits}
+
     def _state(self) -> dict:
         return {"nlist": self.nlist, "nbits": self.nbits, "padded_dim": self.padded_dim}
 
