@@ -164,15 +164,15 @@ def series(cells: list[Cell]) -> list[list[Cell]]:
     return list(groups.values())
 
 
-def variant_words(variant: str) -> str:
-    """What a variant adds to a model's name (IRGen's default RQ identifiers, its preset, named in
-    ``irgen_model``, and the held-out share left out)."""
+def variant_words(variant: str, named_apart: tuple[str, ...] = ("fresh",)) -> str:
+    """What a variant adds to a model's name (IRGen's default RQ identifiers and the keys
+    ``named_apart``, by default the held-out share, left out)."""
     if variant == "-":
         return ""
     pairs = parse_pairs(variant)
     if not pairs:
         return variant
-    return ",".join(f"{k}={v}" for k, v in pairs.items() if (k, v) != ("identifier", "rq") and k not in ("fresh", "preset"))
+    return ",".join(f"{k}={v}" for k, v in pairs.items() if (k, v) != ("identifier", "rq") and k not in named_apart)
 
 
 def irgen_model(f: dict) -> str:
@@ -192,9 +192,11 @@ def steps_words(f: dict) -> str:
 
 def model_label(f: dict, variant: str = "-") -> str:
     """``FT-CLIP (size=small)``, ``IRGen (small, EfficientNet-Lite0 64 px; T=4)``."""
-    name = "IRGen" if f["method"] == "irgen" else names.model(f["features"]).label
-    words = "; ".join(w for w in ((irgen_model(f) if f["method"] == "irgen" else ""), variant_words(variant)) if w)
-    return (f"{name} ({words})" if words else name) + steps_words(f)
+    irgen = f["method"] == "irgen"
+    name = "IRGen" if irgen else names.model(f["features"]).label
+    words = [irgen_model(f), variant_words(variant, ("fresh", "preset"))] if irgen else [variant_words(variant)]
+    words = [w for w in words if w]
+    return (f"{name} ({'; '.join(words)})" if words else name) + steps_words(f)
 
 
 def build_words(f: dict) -> str:
@@ -209,7 +211,8 @@ def build_words(f: dict) -> str:
 
 
 def line_label(cell: Cell, with_setting: bool = True) -> str:
-    """``FT-CLIP / SPANN``, ``IRGen (small, EfficientNet-Lite0 64 px; T=4) beam=10``: how a cell is named in legends."""
+    """``FT-CLIP (size=small) / SPANN``, ``IRGen (small, EfficientNet-Lite0 64 px; T=4) beam=10``: how a cell
+    is named in legends."""
     f = cell.fields
     base = model_label(f, cell.variant)
     if not cell.irgen:

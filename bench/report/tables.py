@@ -51,7 +51,7 @@ RULE_NOTES = {
 STEPS_NOTE = ("[N steps < floor F]: a model trained fewer optimisation steps than its preset's floor (min_steps); "
               "beside variants trained at the floor its row measures a smaller training budget, not the variant.")
 NOT_PAPER_NOTE = ("Our rows that did not run the paper's model (IRGen's small preset, a feature model at size=small) "
-                  "never sit beside the paper's numbers; its rows then stand on lines of their own.")
+                  "never sit beside the paper's numbers: the paper's rows then stand on lines of their own.")
 
 
 def fmt(value, metric: bool) -> str:

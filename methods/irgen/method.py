@@ -282,6 +282,11 @@ class IRGenEncoderFeatures(FeatureModel):
         encoder = self.tokenizer.encoder
         return all_features(encoder, StemInputs(encoder, split, ctx)).cpu().numpy().astype(np.float32)
 
+    @property
+    def variant(self) -> str:
+        """The preset, as IRGen's own rows name it."""
+        return f"preset={self.cfg.preset}"
+
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         return self.tokenizer.encoder(x)[0]
 

@@ -55,10 +55,12 @@ def test_variant_settings_and_registry():
     assert method.variant == "preset=small,identifier=hkm200,T=2,fresh=0.5"
     assert method.settings(n_database=100) == [{"beam": 1}, {"beam": 30}]
     assert make_method("irgen", MethodOptions()).variant == "preset=small,identifier=rq,T=4"
-    assert make_method("irgen", MethodOptions(identifier="rqvae")).variant == "preset=small,identifier=rqvae,T=16,grid=2"
+    rqvae = make_method("irgen", MethodOptions(identifier="rqvae"))
+    assert rqvae.variant == "preset=small,identifier=rqvae,T=16,grid=2"
     official = MethodOptions(overrides={"preset": "paper", "tokenizer.loss": "official"})
     assert make_method("irgen", official).variant == "preset=paper,identifier=rq,T=4,tokenizer_loss=official"
-    assert make_method("irgen-enc", MethodOptions()).features == "irgen-enc"
+    encoder = make_method("irgen-enc", MethodOptions())
+    assert encoder.features == "irgen-enc" and encoder.variant == "preset=small"
 
 
 @pytest.mark.parametrize("identifier, length", [("hkm100", 4), ("hkm200", 3), ("hkm500", 2), ("hkm50", 4),
