@@ -185,9 +185,9 @@ def irgen_model(f: dict) -> str:
 
 
 def steps_words(f: dict) -> str:
-    """`` [46 steps < floor 120]`` for a model trained below its preset's step floor, else ``""``."""
+    """`` [46 steps, under the floor of 120]`` for a model trained below its preset's step floor, else ``""``."""
     short = f.get("short_steps")
-    return f" [{short[0]} steps < floor {short[1]}]" if short else ""
+    return f" [{short[0]} steps, under the floor of {short[1]}]" if short else ""
 
 
 def model_label(f: dict, variant: str = "-") -> str:

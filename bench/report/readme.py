@@ -32,7 +32,7 @@ LABEL_WORDS = (
     "with a small backbone, what runs without the pretrained files), an ANN row the build parameters its index was "
     "built with (Build, from the run's manifest, every default resolved). A paper row sits only beside a row that ran "
     "as the paper's model (IRGen's paper preset, a feature model at size=paper). A model trained fewer optimisation "
-    "steps than its preset's floor is marked [N steps < floor F].")
+    "steps than its preset's floor is marked [N steps, under the floor of F].")
 PAPER_WORDS = ("**The paper's numbers are the paper's, not ours.** Columns headed \"paper ...\" (and the paper's "
                "marks in Figure 5) are copied from the IRGen paper (Zhang et al., ECCV 2024; "
                "`configs/paper_numbers.yaml`) for comparison; this harness did not produce them and they are never "

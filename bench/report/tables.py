@@ -48,7 +48,8 @@ RULE_NOTES = {
     "map_found": "The paper does not define MAP@100: MAP@100 divides each query's summed precision at its hits by "
                  "min(R, 100) (R: its relevant images), MAP_found@100 by the relevant images found in the top 100.",
 }
-STEPS_NOTE = ("[N steps < floor F]: a model trained fewer optimisation steps than its preset's floor (min_steps); "
+STEPS_NOTE = ("[N steps, under the floor of F]: a model trained fewer optimisation steps than its preset's floor "
+              "(min_steps); "
               "beside variants trained at the floor its row measures a smaller training budget, not the variant.")
 NOT_PAPER_NOTE = ("Our rows that did not run the paper's model (IRGen's small preset, a feature model at size=small) "
                   "never sit beside the paper's numbers: the paper's rows then stand on lines of their own.")

@@ -13,10 +13,11 @@ import pytest
 
 from bench.evaluate import evaluate, timing_rows
 from bench.report import __main__ as report_command
-from bench.report.cells import sections_from
+from bench.report.cells import read_results, sections_from
 from bench.report.figures import fig6_sections
 from bench.report.paper import load_paper
-from bench.report.tables import map_table
+from bench.report.tables import build_tables, map_table
+from bench.results import ResultStore
 
 REPO = Path(__file__).resolve().parents[2]
 COLUMNS = ["run_id", "cell_id", "dataset", "protocol", "limit", "seed", "method", "variant", "features",
@@ -80,9 +81,9 @@ SMALL_STEPS = {"train_steps_tokenizer": 45.0, "train_steps_decoder": 46.0, "pres
 
 
 def synthetic_results(root: Path) -> Path:
-    """In-shop (a paper dataset: backends, IRGen beams, identifier / length / fresh ablations, the
-    paper's models beside a small IRGen trained below its floor) and digits (the stand-in: one
-    feature model, two backends with a query-parameter sweep)."""
+    """In-shop (a paper dataset: the paper's models, backends, IRGen beams, identifier / length /
+    fresh ablations) and digits (the stand-in: one feature model, two backends with a
+    query-parameter sweep)."""
     rows = []
     for backend, quality in (("linear", 0.6), ("spann", 0.5)):
         rows += cell("20260101-000000-aaaaaa", "inshop", "ftclip", backend, quality=quality, variant="size=paper")
@@ -94,8 +95,6 @@ def synthetic_results(root: Path) -> Path:
     rows += irgen_cells("20260101-000001-bbbbbb", "inshop", "preset=paper,identifier=rq,T=2", beams=(10,), quality=0.4)
     rows += irgen_cells("20260101-000001-bbbbbb", "inshop", "preset=paper,identifier=rq,T=4,fresh=0.5", beams=(30,),
                         quality=0.2)
-    rows += irgen_cells("20260101-000001-bbbbbb", "inshop", "preset=small,identifier=rq,T=4", beams=(30,), quality=0.8,
-                        stats=SMALL_STEPS)
     rows += cell("20260101-000002-cccccc", "digits", "smallcnn", "linear", quality=0.7)
     for nprobe, quality in ((1, 0.3), (8, 0.6)):
         rows += cell("20260101-000002-cccccc", "digits", "smallcnn", "ivfpq", f"nprobe={nprobe}", quality=quality,
@@ -186,22 +185,32 @@ def test_both_precision_rules_sit_side_by_side(built):
         reports / "table6_fresh.csv")
 
 
-def test_labels_say_what_ran(built):
+def test_labels_say_what_ran(built, tmp_path):
     """Presets and encoders named, a small model never beside the paper's numbers, a model trained below its
     preset's step floor marked, and an ANN row's build parameters as built (from its manifest)."""
-    reports = built[1]
-    table1 = pd.read_csv(reports / "table1_precision.csv")
-    inshop = table1[table1.dataset == "inshop"]
+    rows = pd.read_csv(built[0] / "results.csv", dtype={"limit": str, "variant": str, "setting": str}).to_dict("records")
+    rows += irgen_cells("20260101-000004-ffffff", "inshop", "preset=small,identifier=rq,T=4", beams=(30,),
+                        quality=0.8, stats=SMALL_STEPS)
+    results = write_results(tmp_path / "results", rows, [IVFPQ_RUN, "20260101-000004-ffffff"],
+                            built_with={IVFPQ_RUN: IVFPQ_BUILT})
+    table1 = next(t for t in tables_of(results) if t.name == "table1_precision")
+    inshop = next(df for s, df, _ in table1.blocks if s.dataset == "inshop")
     small = inshop[inshop.Model.str.startswith("IRGen (small")]
-    assert small.Model.item() == "IRGen (small, EfficientNet-Lite0; T=4) [45 steps < floor 120]"
+    assert small.Model.item() == "IRGen (small, EfficientNet-Lite0; T=4) [45 steps, under the floor of 120]"
     assert small["paper P_off@10"].isna().all() and small["paper row"].isna().all()
     assert len(set(inshop[inshop.Search == "beam search"].Model)) == 2  # two presets, two labels
     ivfpq = inshop[(inshop.Search == "Faiss IVF-PQ") & inshop["P@1"].notna()]
     assert ivfpq.Build.item() == "M=4, nbits=8, nlist=300, refine_factor=0"
     assert ivfpq.Model.item() == "FT-CLIP (size=paper,nlist=300)" and ivfpq["paper P_off@1"].item() == 63.7
     assert set(inshop[inshop.Search == "linear scan"].Build) == {"exact"}
-    md = (reports / "table1_precision.md").read_text()
-    assert "never sit beside the paper's numbers" in md and "[N steps < floor F]" in md
+    md = table1.markdown()
+    assert "never sit beside the paper's numbers" in md and "[N steps, under the floor of F]" in md
+
+
+def tables_of(results: Path):
+    """The tables bench.report writes from ``results`` (no figures drawn)."""
+    rows = read_results(results)
+    return build_tables(sections_from(rows, ResultStore(results).read_manifests(set(rows["run_id"]))), load_paper())
 
 
 def test_ablation_tables(built):
