@@ -14,7 +14,7 @@ import logging
 import sys
 from pathlib import Path
 
-from datasets import DatasetError, load_dataset
+from datasets import PROTOCOLS, DatasetError, load_dataset
 from methods.backends import BACKENDS, BackendUnavailable
 from methods.base import HarnessError, RunContext
 from methods.config import parse_sets, parse_value, read_overrides_file
@@ -86,7 +86,9 @@ def add_data(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dataset", default="embedded",
                    help="cub200, cars196, inshop, imagenet, places365, fashion-mnist, digits, or embedded "
                         "(Fashion-MNIST where installed, else digits)")
-    p.add_argument("--protocol", default="paper", choices=["paper", "dml"])
+    p.add_argument("--protocol", default="paper", choices=list(PROTOCOLS),
+                   help="paper (ImageNet: every tenth val image, as the official code), paper-random (ImageNet: "
+                        "5,000 val images drawn at random, as the paper's text), dml (metric-learning protocol)")
     p.add_argument("--limit", type=positive_int, help="keep at most N images per split (seeded)")
     p.add_argument("--data-root", type=Path, help="folder holding the datasets (or $IRGEN_DATA_ROOT)")
 

@@ -13,10 +13,22 @@ query counts). Queries with ``n_relevant == 0``:
 
 * precision_at_k, recall_at_k, mrr_at_k: no special case (nothing relevant can be found, so
   they score 0) and they stay in the mean.
-* map_at_k: scores 0 and stays in the mean (the divisor min(n_relevant, K) would be 0).
+* map_at_k, map_found_at_k: score 0 and stay in the mean (their divisors would be 0).
+* precision_official_at_k, official_precision_curve: left out of the mean, as the official
+  IRGen evaluation does (``compute_map`` skips a query with no positive image).
 * map_at_r, r_precision: left out of the mean, as pytorch-metric-learning does (R = 0 has no
   first R ranks to look at).
 * pr_curve: left out of the true-positive rate, kept in the precision.
+
+Two precision rules, named apart: ``precision_at_k`` divides the hits in the top K by K;
+``precision_official_at_k`` is the rule of the official IRGen evaluation
+(``utils/evaluate.py``, ``compute_map`` with ``kappas``), which the paper's tables report: a
+query whose relevant images were all returned, the last of them at 1-based rank r < K, has
+its hits divided by r instead of K. With 30-40 relevant images per query and K <= 8 (CUB200,
+Cars196) the rules agree; with about 3 (In-shop) hits/K cannot pass 3/K while the official
+rule reaches 1. Likewise two conventions of MAP@K, which the paper does not define:
+``map_at_k`` divides by min(n_relevant, K), ``map_found_at_k`` by the relevant results found
+in the top K.
 """
 from __future__ import annotations
 
@@ -24,12 +36,16 @@ import numpy as np
 
 __all__ = [
     "precision_at_k",
+    "precision_official_at_k",
     "recall_at_k",
     "mrr_at_k",
     "map_at_k",
+    "map_found_at_k",
     "map_at_r",
     "r_precision",
     "pr_curve",
+    "official_precision_curve",
+    "beyond_depth",
     "relevance",
     "count_relevant",
 ]
@@ -95,6 +111,26 @@ def precision_at_k(rel, k) -> float:
     return _mean(_hits_in_top(rel, k) / k)
 
 
+def _official_precision(rel: np.ndarray, n: np.ndarray, ks: np.ndarray) -> np.ndarray:
+    """(n_queries, len(ks)) precision under the official IRGen rule (module doc); n > 0 per row."""
+    cum = np.cumsum(rel, axis=1, dtype=np.int64)
+    hits = cum[:, np.minimum(ks, rel.shape[1]) - 1] if rel.shape[1] else np.zeros((len(rel), len(ks)), np.int64)
+    found_all = (cum[:, -1] if rel.shape[1] else np.zeros(len(rel), np.int64)) == n
+    # 1-based rank of the last relevant result: the width minus the run of misses after it
+    last = rel.shape[1] - np.argmax(rel[:, ::-1], axis=1) if rel.shape[1] else np.zeros(len(rel), np.int64)
+    early = found_all[:, None] & (last[:, None] < ks[None, :])
+    return np.where(early, n[:, None] / np.maximum(last, 1)[:, None], hits / ks[None, :])
+
+
+def precision_official_at_k(rel, n_relevant, k) -> float:
+    """Mean precision@k under the official IRGen rule: hits / r where every relevant image was
+    returned, the last at rank r < k, else hits / k; queries with n_relevant 0 left out."""
+    rel, k = _as_rel(rel), _check_k(k)
+    n = _as_n_relevant(n_relevant, rel.shape[0])
+    keep = n > 0
+    return _mean(_official_precision(rel[keep], n[keep], np.array([k]))[:, 0])
+
+
 def recall_at_k(rel, k) -> float:
     """Mean of 1 if any of the top k is relevant else 0 (the IRGen paper's Recall@K)."""
     rel, k = _as_rel(rel), _check_k(k)
@@ -118,6 +154,14 @@ def map_at_k(rel, n_relevant, k) -> float:
     summed = _sum_precision_at_hits(rel[:, :k])
     denom = np.minimum(n, k)
     return _mean(np.where(denom > 0, summed / np.maximum(denom, 1), 0.0))
+
+
+def map_found_at_k(rel, k) -> float:
+    """Mean AP@k over the relevant results found in the top k (0 where none is found)."""
+    rel, k = _as_rel(rel), _check_k(k)
+    found = _hits_in_top(rel, k)
+    summed = _sum_precision_at_hits(rel[:, :k])
+    return _mean(np.where(found > 0, summed / np.maximum(found, 1), 0.0))
 
 
 def map_at_r(rel, n_relevant) -> float:
@@ -154,6 +198,24 @@ def pr_curve(rel, n_relevant) -> tuple[np.ndarray, np.ndarray]:
     else:
         tpr = np.full(rel.shape[1], np.nan)
     return precision, tpr
+
+
+def official_precision_curve(rel, n_relevant) -> np.ndarray:
+    """precision@k under the official IRGen rule for k = 1..rel's width, a mean over the queries
+    with n_relevant > 0 (NaN where there are none)."""
+    rel = _as_rel(rel)
+    n = _as_n_relevant(n_relevant, rel.shape[0])
+    keep = n > 0
+    if not keep.any():
+        return np.full(rel.shape[1], np.nan)
+    return _official_precision(rel[keep], n[keep], np.arange(1, rel.shape[1] + 1)).mean(axis=0)
+
+
+def beyond_depth(n_relevant, depth: int) -> float:
+    """Share of the queries with more relevant images than the ranking ``depth``: for them MAP@R
+    and R-Precision, computed from the ranking cut at that depth, are lower bounds."""
+    n = np.asarray(n_relevant, dtype=np.int64)
+    return _mean((n > depth).astype(np.float64))
 
 
 def relevance(ranked_ids, db_labels, query_labels) -> np.ndarray:

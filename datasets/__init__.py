@@ -6,7 +6,12 @@ declares which parts form the paper protocol's train, database and query splits.
 The protocols themselves live here, once, for every dataset:
 
 - ``paper``: the splits of the IRGen paper (MISSION.md): models train on ``train``,
-  the database and the queries are the parts the layout names.
+  the database and the queries are the parts the layout names. Where the layout picks its
+  queries (ImageNet), it picks them as the official IRGen code does: every tenth image of
+  the validation list ordered class by class (``val[0:50000:10]``, 5 per class).
+- ``paper-random``: the same, but the queries drawn at random (a fixed seed), as the paper's
+  text says ("we randomly sample 5,000 images as queries"); only for a layout that draws
+  queries.
 - ``dml``: the metric-learning protocol: all parts pooled, the first half of the
   classes (sorted by id) for training, the second half as both query and gallery,
   each query's own item excluded from its ranking (``Dataset.query_in_database``).
@@ -30,7 +35,7 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-PROTOCOLS = ("paper", "dml")
+PROTOCOLS = ("paper", "paper-random", "dml")
 
 
 @dataclass(frozen=True)
@@ -45,7 +50,8 @@ class Layout:
     train: tuple[str, ...]
     database: tuple[str, ...]
     query: tuple[str, ...]
-    query_sample: int | None = None  # draw this many queries at random (ImageNet: 5,000 val)
+    query_every: int | None = None  # paper: every n-th query, class by class (ImageNet: 10, as the official code)
+    query_sample: int | None = None  # paper-random: this many queries drawn at random (ImageNet: 5,000 val)
     default_root: str | None = None  # where it lives when no data root is given
 
 
@@ -86,19 +92,52 @@ def _pick(parts: dict[str, Split], names: tuple[str, ...], split_name: str) -> S
     return concat_splits(split_name, [parts[n] for n in names])
 
 
-def _dml(parts: dict[str, Split]) -> tuple[Split, Split, Split]:
+def _sample(n: int, limit: int, rng: np.random.Generator) -> np.ndarray:
+    return np.sort(rng.choice(n, size=limit, replace=False))
+
+
+def _limited(split: Split, limit: int | None, rng: np.random.Generator) -> Split:
+    """At most ``limit`` images of ``split``, drawn with ``rng`` (all of them without a limit)."""
+    if limit is None or len(split) <= limit:
+        return split
+    return split.subset(_sample(len(split), limit, rng))
+
+
+def _paper_queries(layout: Layout, query: Split, protocol: str) -> Split:
+    """The queries of the paper protocols: the layout's official pick (``paper``), or its
+    seeded random draw (``paper-random``); the whole part where the layout picks none."""
+    if protocol == "paper-random":
+        if layout.query_sample is None:
+            raise DatasetError(f"--protocol paper-random: {layout.name} takes every image of its query part, "
+                               f"there is nothing to draw at random; use --protocol paper")
+        return _limited(query, layout.query_sample, np.random.default_rng(0))
+    if layout.query_every is None:
+        return query
+    by_class = np.argsort(query.labels, kind="stable")  # the official list is built class by class
+    return query.subset(np.sort(by_class[:: layout.query_every]))
+
+
+def _paper(layout: Layout, parts: dict[str, Split], protocol: str, limit: int | None,
+           rng: np.random.Generator) -> tuple[Split, Split, Split]:
+    """The paper protocols' splits. ``limit`` applies to each part the models train on or search
+    before the splits are made of them, so a part in two splits (CUB's train part is the train
+    split and the database; In-shop's gallery is the database and half of the train split) keeps
+    one subset: a limited run keeps the full protocol's overlap between training and database."""
+    for name in dict.fromkeys(layout.train + layout.database):
+        parts = {**parts, name: _limited(parts[name], limit, rng)}
+    query = _limited(_paper_queries(layout, _pick(parts, layout.query, "query"), protocol), limit, rng)
+    return _pick(parts, layout.train, "train"), _pick(parts, layout.database, "database"), query
+
+
+def _dml(parts: dict[str, Split], limit: int | None, rng: np.random.Generator) -> tuple[Split, Split, Split]:
+    """The metric-learning protocol's splits (module doc); ``limit`` applies to each split."""
     pooled = concat_splits("all", list(parts.values()))
     classes = np.unique(pooled.labels)
     train_classes = classes[: len(classes) // 2]
     is_train = np.isin(pooled.labels, train_classes)
-    train = pooled.subset(np.flatnonzero(is_train))
-    test = pooled.subset(np.flatnonzero(~is_train))
-    train.name = "train"
+    train = _limited(pooled.subset(np.flatnonzero(is_train)), limit, rng)
+    test = _limited(pooled.subset(np.flatnonzero(~is_train)), limit, rng)
     return train, Split("database", test.source, test.labels), Split("query", test.source, test.labels)
-
-
-def _sample(n: int, limit: int, rng: np.random.Generator) -> np.ndarray:
-    return np.sort(rng.choice(n, size=limit, replace=False))
 
 
 def load_dataset(
@@ -110,9 +149,9 @@ def load_dataset(
 ) -> Dataset:
     """Load ``name`` from its official layout under ``root`` and split it by ``protocol``.
 
-    ``limit`` (at least 1) keeps at most that many images per split, drawn with ``seed``; a split
-    shared by two roles (train = database in the paper protocol, database = query in
-    ``dml``) keeps one common subset.
+    ``limit`` (at least 1) keeps at most that many images of each part a split is made of,
+    drawn with ``seed``; a part shared by two roles (train and database in the paper protocols,
+    database and query in ``dml``) keeps one common subset.
     """
     _import_layouts()
     name = resolve_name(name)
@@ -131,28 +170,8 @@ def load_dataset(
         )
     parts = layout.read(folder)
     rng = np.random.default_rng(seed)
-    if protocol == "paper":
-        train = _pick(parts, layout.train, "train")
-        database = _pick(parts, layout.database, "database")
-        query = _pick(parts, layout.query, "query")
-        if layout.query_sample is not None and len(query) > layout.query_sample:
-            query = query.subset(_sample(len(query), layout.query_sample, np.random.default_rng(0)))
-        shared_train = layout.train == layout.database
-        in_db = False
-    else:
-        train, database, query = _dml(parts)
-        shared_train, in_db = False, True
-    if limit is not None:
-        if len(train) > limit:
-            train = train.subset(_sample(len(train), limit, rng))
-        if shared_train:
-            database = Split("database", train.source, train.labels)
-        elif len(database) > limit:
-            database = database.subset(_sample(len(database), limit, rng))
-        if in_db:
-            query = Split("query", database.source, database.labels)
-        elif len(query) > limit:
-            query = query.subset(_sample(len(query), limit, rng))
+    in_db = protocol == "dml"
+    train, database, query = _dml(parts, limit, rng) if in_db else _paper(layout, parts, protocol, limit, rng)
     train.name, database.name, query.name = "train", "database", "query"
     return Dataset(name, protocol, train, database, query, query_in_database=in_db,
                    info={"folder": str(folder), "limit": limit, "seed": seed})

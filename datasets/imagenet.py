@@ -94,5 +94,6 @@ LAYOUT = register(Layout(
     source="ILSVRC2012 (ImageNet-1k), https://image-net.org",
     read=read_imagenet,
     train=("train",), database=("train",), query=("val",),
-    query_sample=5000,
+    query_every=10,  # the official code's val[0:50000:10]: 5 per class
+    query_sample=5000,  # --protocol paper-random: the paper's text, "randomly sample 5,000 images"
 ))

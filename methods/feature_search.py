@@ -13,6 +13,7 @@ from . import distributed
 from .backends import BACKENDS, backend_class, cached_build, make_backend
 from .base import HarnessError, Method, Retrieval, RunContext, Stopwatch
 from .features.cache import cached_features
+from .fresh import held_out_items
 
 log = logging.getLogger(__name__)
 
@@ -21,10 +22,13 @@ class FeatureSearch(Method):
     """Embed the database with ``model``, index it with ``backend``, embed and search the queries.
 
     ``build_params`` are the backend's build parameters; with ``sweep`` every point of the
-    backend's query grid is a setting (one results cell each), else its defaults are.
+    backend's query grid is a setting (one results cell each), else its defaults are. ``fresh``
+    holds that share of the database out of the model's training (methods/fresh.py); the whole
+    database is indexed.
     """
 
-    def __init__(self, model, backend: str = "linear", build_params: dict | None = None, sweep: bool = False):
+    def __init__(self, model, backend: str = "linear", build_params: dict | None = None, sweep: bool = False,
+                 fresh: float = 0.0):
         if backend not in BACKENDS:
             raise HarnessError(f"unknown backend {backend!r}: choose one of {', '.join(BACKENDS)}")
         super().__init__(model=model.identity(), backend=backend, build_params=build_params or {})
@@ -32,6 +36,7 @@ class FeatureSearch(Method):
         self.backend_name = backend
         self.build_params = build_params or {}
         self.sweep = sweep
+        self.fresh = fresh
         self.index_impl = None
         self.n_items = 0
 
@@ -45,7 +50,12 @@ class FeatureSearch(Method):
 
     @property
     def variant(self) -> str:
-        return self.model.variant
+        """The model's variant, the build parameters given to the backend (an index built with
+        nlist=300 is not the default one), and the share of the database held out of training."""
+        pairs = [] if self.model.variant == "-" else [self.model.variant]
+        pairs += [f"{k}={v}" for k, v in sorted(self.build_params.items())]
+        pairs += [f"fresh={self.fresh:g}"] if self.fresh else []
+        return ",".join(pairs) or "-"
 
     def settings(self, n_database: int) -> list[dict]:
         return backend_class(self.backend_name).grid_for(n_database, self.build_params) if self.sweep else [{}]
@@ -54,8 +64,9 @@ class FeatureSearch(Method):
         return self.model.pretrained_files()
 
     def fit(self, dataset, ctx: RunContext) -> None:
-        self.model.fit(dataset.train, ctx)
-        self.config["model"] = self.model.identity()
+        held_out, fit_items = held_out_items(dataset.database, dataset.train, self.fresh, ctx.seed)
+        self.model.fit(dataset.train.subset(fit_items) if self.fresh else dataset.train, ctx)
+        self.config.update(model=self.model.identity(), n_train=len(fit_items), n_held_out=len(held_out))
 
     def index(self, database, ctx: RunContext) -> None:
         X, _ = cached_features(self.model, database, ctx, shared=True)
@@ -101,6 +112,12 @@ class FeatureSearch(Method):
         ids, _ = self.index_impl.search(q, k)
         stopwatch.add("search", self.index_impl.last_search_s)
         return ids
+
+    def describe(self) -> dict:
+        """The manifest's entry, with the build parameters the index was built with once it is
+        built (every default resolved: IVF-PQ's nlist for this database, ScaNN's mode, ...)."""
+        built = {"backend_built_with": self.index_impl.built_with()} if self.index_impl is not None else {}
+        return {**super().describe(), **built}
 
     def stats(self) -> dict[str, float]:
         stats = self.index_impl.stats()

@@ -49,9 +49,10 @@ def write_text(path: Path, text: str) -> Path:
 def build(results: Path, reports: Path) -> list[Path]:
     """Rewrite ``reports`` from ``results``; returns the files written."""
     results, reports = Path(results), Path(reports)
-    sections = sections_from(read_results(results))
+    rows = read_results(results)
+    manifests = ResultStore(results).read_manifests(set(rows["run_id"]) if not rows.empty else set())
+    sections = sections_from(rows, manifests)
     paper = load_paper()
-    manifests = ResultStore(results).read_manifests({r for s in sections for c in s.cells for r in c.run_ids})
     reports.mkdir(parents=True, exist_ok=True)
     clear_outputs(reports)
     tables = build_tables(sections, paper)

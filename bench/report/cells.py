@@ -1,7 +1,9 @@
 """Results rows -> what the reports show: a ``Section`` per dataset x protocol x size limit,
 holding a ``Cell`` per method x variant x backend x setting (its metric values, the latest
-run of each seed, seeds averaged); which cells are the headline rows, how they group into
-one series per method, and how a cell is named in tables and legends."""
+run of each seed, seeds averaged, and from its manifest the build parameters of its search
+backend); which cells are the headline rows, how they group into one series per method, and
+how a cell is named in tables and legends: every IRGen row names its preset and encoder, and
+a model that trained fewer steps than its preset's floor says so."""
 from __future__ import annotations
 
 import re
@@ -34,6 +36,7 @@ class Cell:
     values: dict[tuple[str, int], float]
     run_ids: tuple[str, ...]
     seeds: int
+    built_with: dict | None = None  # the search backend's build parameters as built (its latest manifest)
 
     @property
     def irgen(self) -> bool:
@@ -41,13 +44,27 @@ class Cell:
 
     @cached_property
     def fields(self) -> dict:
-        """What a paper row's key can name: method, features, backend, identifier, T, fresh."""
+        """What a paper row's key can name (method, features, backend, identifier, T, fresh) and what
+        a row's label says: whether it ran as the paper's model (``as_paper``: IRGen's paper preset,
+        a feature model at size=paper), IRGen's preset, encoder and input side, the backend's build
+        parameters, and the steps of a model trained below its preset's floor."""
         v = parse_pairs(self.variant)
         return {"method": self.method, "features": self.features if not self.irgen else "irgen",
                 "backend": self.backend if not self.irgen else "beam",
                 "identifier": v.get("identifier", "rq") if self.irgen else None,
                 "T": int(v["T"]) if "T" in v else None, "fresh": float(v.get("fresh", 0.0)),
-                "beam": int(parse_pairs(self.setting).get("beam", 0)), "setting": self.setting}
+                "beam": int(parse_pairs(self.setting).get("beam", 0)), "setting": self.setting,
+                "as_paper": "paper" in (v.get("preset"), v.get("size")), "preset": v.get("preset"),
+                "encoder": self.features.removeprefix("irgen-") if self.irgen else None,
+                "input_px": self.get("input_px", 0), "built_with": self.built_with,
+                "short_steps": self.short_steps()}
+
+    def short_steps(self) -> tuple[int, int] | None:
+        """(the fewest optimisation steps a trained part of this model took, its preset's floor)
+        where that is below the floor (``--set min_steps=...``), else None."""
+        floor = self.get("preset_min_steps", 0) or 0
+        steps = [v for (m, _), v in self.values.items() if m.startswith("train_steps_")]
+        return (int(min(steps)), int(floor)) if steps and min(steps) < floor else None
 
     def get(self, metric: str, k: int) -> float | None:
         return self.values.get((metric, k))
@@ -91,8 +108,9 @@ def read_results(results: Path) -> pd.DataFrame:
     return ResultStore(results).load().dropna(subset=["value"])
 
 
-def sections_from(df: pd.DataFrame) -> list[Section]:
-    """Latest run per cell and metric (run ids sort by time), then the mean over seeds."""
+def sections_from(df: pd.DataFrame, manifests: dict | None = None) -> list[Section]:
+    """Latest run per cell and metric (run ids sort by time), then the mean over seeds; with the
+    runs' ``manifests``, each cell's search backend's build parameters as built."""
     if df.empty:
         return []
     cell_keys = [c for c in CELL_KEYS if c != "seed"]
@@ -101,8 +119,11 @@ def sections_from(df: pd.DataFrame) -> list[Section]:
     sections: dict[tuple, Section] = {}
     for keys, rows in df.groupby(cell_keys, sort=True):
         meaned = rows.groupby(["metric", "k"], sort=True)["value"].mean()
+        run_ids = tuple(sorted(set(rows["run_id"])))
+        latest = (manifests or {}).get(run_ids[-1], {})
         cell = Cell(*keys[3:], values={(m, int(k)): float(v) for (m, k), v in meaned.items()},
-                    run_ids=tuple(sorted(set(rows["run_id"]))), seeds=rows["seed"].nunique())
+                    run_ids=run_ids, seeds=rows["seed"].nunique(),
+                    built_with=latest.get("method", {}).get("backend_built_with"))
         sections.setdefault(keys[:3], Section(*keys[:3])).cells.append(cell)
     return [sections[k] for k in sorted(sections, key=lambda k: (k[0] not in names.PAPER_DATASETS, k))]
 
@@ -143,27 +164,57 @@ def series(cells: list[Cell]) -> list[list[Cell]]:
     return list(groups.values())
 
 
-def variant_words(variant: str) -> str:
-    """What a variant adds to a model's name (IRGen's default RQ identifiers and held-out share left out)."""
+def variant_words(variant: str, named_apart: tuple[str, ...] = ("fresh",)) -> str:
+    """What a variant adds to a model's name (IRGen's default RQ identifiers and the keys
+    ``named_apart``, by default the held-out share, left out)."""
     if variant == "-":
         return ""
     pairs = parse_pairs(variant)
     if not pairs:
         return variant
-    return ",".join(f"{k}={v}" for k, v in pairs.items() if (k, v) != ("identifier", "rq") and k != "fresh")
+    return ",".join(f"{k}={v}" for k, v in pairs.items() if (k, v) != ("identifier", "rq") and k not in named_apart)
+
+
+def irgen_model(f: dict) -> str:
+    """``small, EfficientNet-Lite0 64 px``: IRGen's preset and encoder, and its input side where recorded."""
+    parts = [f["preset"]] if f.get("preset") else []
+    if f.get("encoder"):
+        px = f" {int(f['input_px'])} px" if f.get("input_px") else ""
+        parts.append(names.encoder(f["encoder"]) + px)
+    return ", ".join(parts)
+
+
+def steps_words(f: dict) -> str:
+    """`` [46 steps, under the floor of 120]`` for a model trained below its preset's step floor, else ``""``."""
+    short = f.get("short_steps")
+    return f" [{short[0]} steps, under the floor of {short[1]}]" if short else ""
 
 
 def model_label(f: dict, variant: str = "-") -> str:
-    name = names.model(f["features"]).label
-    words = variant_words(variant)
-    return f"{name} ({words})" if words else name
+    """``FT-CLIP (size=small)``, ``IRGen (small, EfficientNet-Lite0 64 px; T=4)``."""
+    irgen = f["method"] == "irgen"
+    name = "IRGen" if irgen else names.model(f["features"]).label
+    words = [irgen_model(f), variant_words(variant, ("fresh", "preset"))] if irgen else [variant_words(variant)]
+    words = [w for w in words if w]
+    return (f"{name} ({'; '.join(words)})" if words else name) + steps_words(f)
+
+
+def build_words(f: dict) -> str:
+    """The search backend's build parameters as built: ``nlist=300, M=4, nbits=8``; ``exact`` for the
+    exact scans, ``not recorded`` where its run's manifest (an older one) does not say."""
+    if f["backend"] in names.EXACT_BACKENDS:
+        return "exact"
+    if f["backend"] == "beam" or f.get("paper_only"):
+        return names.MISSING
+    built = f.get("built_with")
+    return ", ".join(f"{k}={v}" for k, v in sorted(built.items())) if built is not None else "not recorded"
 
 
 def line_label(cell: Cell, with_setting: bool = True) -> str:
-    """``FT-CLIP / SPANN``, ``IRGen beam=10``: how a cell is named in legends."""
+    """``FT-CLIP (size=small) / SPANN``, ``IRGen (small, EfficientNet-Lite0 64 px; T=4) beam=10``: how a cell
+    is named in legends."""
     f = cell.fields
-    name = names.model(f["features"]).label if not cell.irgen else "IRGen"
-    base = name if cell.irgen else f"{name} / {names.backend(f['backend']).label}"
-    if variant_words(cell.variant):
-        base += f" ({variant_words(cell.variant)})"
+    base = model_label(f, cell.variant)
+    if not cell.irgen:
+        base += f" / {names.backend(f['backend']).label}"
     return f"{base} {cell.setting}" if with_setting and cell.setting != "-" else base

@@ -44,8 +44,11 @@ BACKENDS = {
     "spann": Look("SPANN", "#9467bd", "v", ":"),
     "beam": Look("beam search", "#d62728", "*", "-"),
 }
+EXACT_BACKENDS = ("linear", "faiss-flat")  # no build parameter changes their answers
 IDENTIFIERS = {"random": "Random", "hkm100": "HKM_100", "hkm200": "HKM_200", "hkm500": "HKM_500",
-               "rqvae": "RQ-VAE", "rq": "RQ (ours)"}
+               "rqvae": "RQ-VAE-style", "rq": "RQ (ours)"}
+# IRGen's encoders (the ``features`` column irgen-<kind>)
+ENCODERS = {"effnet": "EfficientNet-Lite0", "vit": "ViT from scratch", "clip-vit-b16": "CLIP ViT-B/16"}
 STAGES = {
     "preprocess": Look("image decode + preprocess", "#d9d9d9"),
     "encoder": Look("encoder", "#fdae6b"),
@@ -61,7 +64,10 @@ IRGEN_PARTS = {  # bench.scaling's IRGen components
     "beam10": Look("IRGen beam search, beam 10", "#e377c2", "*", "-"),
     "beam30": Look("IRGen beam search, beam 30", "#8c564b", "*", "--"),
 }
-SHORT = {"precision": "P", "recall": "R", "mrr": "MRR", "map": "MAP"}
+# P: hits / K; P_off: the official IRGen evaluation's rule (bench/metrics.py), the paper's tables' rule.
+# MAP: AP over min(R, K); MAP_found: AP over the relevant results found in the top K.
+SHORT = {"precision": "P", "precision_official": "P_off", "recall": "R", "mrr": "MRR", "map": "MAP",
+         "map_found": "MAP_found"}
 MISSING = "–"  # a value we have not measured, in every table
 SPARE_COLORS = ["#bcbd22", "#e377c2", "#393b79", "#637939", "#8c6d31", "#843c39", "#bdbdbd", "#636363"]
 
@@ -81,6 +87,10 @@ def backend(name: str) -> Look:
 
 def stage(name: str) -> Look:
     return STAGES.get(name) or Look(name, spare_color(name))
+
+
+def encoder(kind: str) -> str:
+    return ENCODERS.get(kind, kind)
 
 
 def dataset(name: str) -> str:

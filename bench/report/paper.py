@@ -34,4 +34,5 @@ def key_fields(key: dict) -> dict:
     irgen = key.get("method") == "irgen"
     return {"method": "irgen" if irgen else key["features"], "features": "irgen" if irgen else key["features"],
             "backend": "beam" if irgen else key["backend"], "identifier": key.get("identifier", "rq" if irgen else None),
-            "T": key.get("T"), "fresh": float(key.get("fresh", 0.0)), "beam": 0, "setting": MISSING}
+            "T": key.get("T"), "fresh": float(key.get("fresh", 0.0)), "beam": 0, "setting": MISSING,
+            "paper_only": True}

@@ -1,5 +1,8 @@
 """The paper's Tables 1-6 from the cells (Markdown and CSV), our rows in percent beside the
-paper's own where the paper measured the set that way."""
+paper's own where the paper measured the set that way, and measured the paper's way: the
+precision tables give both rules (P: hits / K; P_off: the official evaluation's, which the
+paper's columns use), Table 5 both conventions of MAP@100, and a paper row sits only beside a
+cell that ran as the paper's model (IRGen's paper preset, a feature model at size=paper)."""
 from __future__ import annotations
 
 import re
@@ -10,7 +13,7 @@ import pandas as pd
 from methods.base import parse_setting as parse_pairs
 
 from . import names
-from .cells import Cell, Section, main_cells, model_label, representative, sort_key
+from .cells import Cell, Section, build_words, main_cells, model_label, representative, sort_key
 from .names import IDENTIFIERS, LARGE_SETS, MISSING, SHORT
 from .paper import key_fields, matches
 
@@ -35,7 +38,21 @@ class Table:
         return "\n".join(lines).rstrip() + "\n"
 
 
-METRIC_COLUMN = re.compile(r"^(paper )?(P|R|MRR|MAP)@\d+$")
+METRIC_COLUMN = re.compile(r"^(paper )?(P|P_off|R|MRR|MAP|MAP_found)@\d+$")
+RULE_NOTES = {
+    "precision_official": "P@K is the hits in the top K over K; P_off@K is the official IRGen evaluation's rule "
+                          "(utils/evaluate.py: the hits over r where every relevant image was returned, the last "
+                          "at rank r < K; else over K), the rule of the paper's precision columns. They agree where "
+                          "every query has K or more relevant images (CUB200, Cars196 at K <= 8) and part where it "
+                          "has fewer (In-shop: about 3).",
+    "map_found": "The paper does not define MAP@100: MAP@100 divides each query's summed precision at its hits by "
+                 "min(R, 100) (R: its relevant images), MAP_found@100 by the relevant images found in the top 100.",
+}
+STEPS_NOTE = ("[N steps, under the floor of F]: a model trained fewer optimisation steps than its preset's floor "
+              "(min_steps); "
+              "beside variants trained at the floor its row measures a smaller training budget, not the variant.")
+NOT_PAPER_NOTE = ("Our rows that did not run the paper's model (IRGen's small preset, a feature model at size=small) "
+                  "never sit beside the paper's numbers: the paper's rows then stand on lines of their own.")
 
 
 def fmt(value, metric: bool) -> str:
@@ -69,22 +86,25 @@ def build_rows(section: Section, cells: list[Cell], metrics: list[str], labels, 
         line = {**labels(cell.fields, cell.variant)}
         line.update({f"{SHORT[m]}@{k}": pct(cell.get(m, k)) for m in metrics for k in ks[m]})
         lines.append((cell.fields, line))
-    notes = []
+    notes = [RULE_NOTES[m] for m in metrics if m in RULE_NOTES]
+    notes += [STEPS_NOTE] if any(c.fields["short_steps"] for c in cells) else []
     if paper_table is not None and section.paper:
-        notes = attach_paper(section, cells, lines, metrics, paper_table, labels)
+        notes += attach_paper(section, cells, lines, metrics, paper_table, labels)
     lines.sort(key=lambda fl: sort_key(fl[0]))
     df = pd.DataFrame([line for _, line in lines])
     return df.astype(object).where(df.notna(), None), notes
 
 
 def attach_paper(section: Section, cells: list[Cell], lines: list, metrics: list[str], table: dict, labels) -> list[str]:
-    """Add ``paper row`` and ``paper P@k`` columns: each paper row sits beside the representative
-    of the cells its key matches, or on a line of its own where we have no such cell."""
+    """Add ``paper row`` and ``paper P_off@k`` columns (of the metrics the paper's table has): each
+    paper row sits beside the representative of the cells its key matches among those that ran as
+    the paper's model, or on a line of its own where we have no such cell."""
     rows = [r for r in table["rows"] if section.dataset in r["values"]]
     if not rows:
         return []
     paper_ks = table["ks"][section.dataset]
-    columns = {f"paper {SHORT[m]}@{k}": (m, k) for m in metrics for k in paper_ks}
+    printed = {m for r in rows for m, _ in r["values"][section.dataset]}
+    columns = {f"paper {SHORT[m]}@{k}": (m, k) for m in metrics if m in printed for k in paper_ks}
     blank = {"paper row": None, **({"paper T": None} if any("T" in r for r in rows) else {}), **dict.fromkeys(columns)}
     ours = dict.fromkeys(lines[0][1]) if lines else {}
     for _, line in lines:
@@ -92,7 +112,7 @@ def attach_paper(section: Section, cells: list[Cell], lines: list, metrics: list
     for row in rows:
         paper = {**blank, "paper row": row["label"], **({"paper T": row["T"]} if "T" in row else {}),
                  **{c: row["values"][section.dataset].get(mk) for c, mk in columns.items()}}
-        matched = [c for c in cells if matches(row["key"], c.fields)]
+        matched = [c for c in cells if c.fields["as_paper"] and matches(row["key"], c.fields)]
         if matched:
             lines[cells.index(representative(matched))][1].update(paper)
         else:
@@ -103,6 +123,8 @@ def attach_paper(section: Section, cells: list[Cell], lines: list, metrics: list
              f"setting, IRGen's largest beam), or on a row of its own ({MISSING} in our columns) where we have no such run."]
     if section.limit != "-":
         notes.append(f"Ours ran on at most {section.limit} images per split; the paper used the full set.")
+    if not all(c.fields["as_paper"] for c in cells):
+        notes.append(NOT_PAPER_NOTE)
     return notes
 
 
@@ -112,13 +134,24 @@ def setting_words(setting: str) -> str:
 
 def search_labels(f: dict, variant: str) -> dict:
     return {"Search": names.backend(f["backend"]).label, "Model": model_label(f, variant),
-            "Setting": setting_words(f["setting"])}
+            "Build": build_words(f), "Setting": setting_words(f["setting"])}
+
+
+def identifier_label(f: dict, rest: dict) -> str:
+    """``HKM_100``; RQ-VAE-style rows say what ran (its latent grid over the encoder's stem map),
+    since it is not the paper's RQ-VAE (8 x 8 x depth 4 over pixels, T = 256)."""
+    label = IDENTIFIERS.get(f["identifier"], f["identifier"])
+    rest = dict(rest)
+    if f["identifier"] == "rqvae" and "grid" in rest and f["T"]:
+        grid = int(rest.pop("grid"))
+        label += (f" ({grid}x{grid} latent cells x depth {f['T'] // grid ** 2} over the encoder's stem map; "
+                  f"the paper's RQ-VAE: 8x8 x 4 over pixels, T=256)")
+    return label + (f" ({','.join(f'{k}={v}' for k, v in rest.items())})" if rest else "")
 
 
 def ablation_labels(f: dict, variant: str) -> dict:
-    rest = {k: v for k, v in parse_pairs(variant).items() if k not in ("identifier", "T", "fresh")}
-    label = IDENTIFIERS.get(f["identifier"], f["identifier"])
-    return {"Identifier": label + (f" ({','.join(f'{k}={v}' for k, v in rest.items())})" if rest else ""),
+    rest = {k: v for k, v in parse_pairs(variant).items() if k not in ("identifier", "T", "fresh", "preset")}
+    return {"Model": model_label(f), "Identifier": identifier_label(f, rest),
             "T": f["T"] if f["T"] is not None else MISSING, "Setting": setting_words(f["setting"])}
 
 
@@ -131,10 +164,16 @@ def precision_recall_table(name: str, caption: str, metric: str, paper: dict, se
     for s in sections:
         cells = main_cells(s)
         if any(c.ks(metric) for c in cells):
-            table.blocks.append((s, *build_rows(s, cells, [metric], search_labels, paper)))
+            metrics = [metric, "precision_official"] if metric == "precision" else [metric]
+            table.blocks.append((s, *build_rows(s, cells, metrics, search_labels, paper)))
     if not table.blocks:
         table.skipped = f"no {metric}@K rows in results yet"
     return table
+
+
+ABLATION_METRICS = ["precision", "precision_official", "recall"]
+HKM_NOTE = ("HKM_k rows cluster f_cls of IRGen's own tokenizer encoder (fine-tuned on the train split), not "
+            "FT-CLIP features as the paper does; T defaults to the paper's 4 / 3 / 2 for k = 100 / 200 / 500.")
 
 
 def identifier_table(paper: dict, sections: list[Section]) -> Table:
@@ -142,8 +181,9 @@ def identifier_table(paper: dict, sections: list[Section]) -> Table:
     for s in sections:
         cells = [c for c in s.cells if c.irgen and not c.fields["fresh"]]
         if len({c.fields["identifier"] for c in cells}) > 1:
-            rows, notes = build_rows(s, cells, ["precision", "recall"], ablation_labels, paper)
-            table.blocks.append((s, rows, notes))
+            rows, notes = build_rows(s, cells, ABLATION_METRICS, ablation_labels, paper)
+            hkm = any(c.fields["identifier"].startswith("hkm") for c in cells)
+            table.blocks.append((s, rows, notes + ([HKM_NOTE] if hkm else [])))
     if not table.blocks:
         table.skipped = "no dataset has IRGen runs with two or more identifier kinds (bench.run --identifier)"
     return table
@@ -154,7 +194,7 @@ def length_table(paper: dict, sections: list[Section]) -> Table:
     for s in sections:
         cells = [c for c in s.cells if c.irgen and not c.fields["fresh"] and c.fields["identifier"] == "rq"]
         if len({c.fields["T"] for c in cells}) > 1:
-            table.blocks.append((s, *build_rows(s, cells, ["precision", "recall"], ablation_labels, paper)))
+            table.blocks.append((s, *build_rows(s, cells, ABLATION_METRICS, ablation_labels, paper)))
     if not table.blocks:
         table.skipped = "no dataset has IRGen runs at two or more lengths T (bench.run --seq-len)"
     return table
@@ -166,7 +206,8 @@ def map_table(paper: dict, sections: list[Section]) -> Table:
     large = [s for s in with_map if s.dataset in LARGE_SETS]
     for s in large or with_map:
         cells = [c for c in main_cells(s) if c.get("map", 100) is not None]
-        rows, notes = build_rows(s, cells, ["map"], search_labels, paper, fixed_ks={"map": [100]})
+        rows, notes = build_rows(s, cells, ["map", "map_found"], search_labels, paper,
+                                 fixed_ks={"map": [100], "map_found": [100]})
         table.blocks.append((s, rows, notes))
     if table.blocks and not large:
         table.caption += " (no million-scale set in results yet: shown on the sets present)"
@@ -188,7 +229,7 @@ def fresh_table(paper: dict, sections: list[Section]) -> Table:
         same = {(c.method, c.features, c.backend, without_fresh(c.variant), c.setting) for c in fresh}
         base = [c for c in s.cells if not c.fields["fresh"]
                 and (c.method, c.features, c.backend, c.variant, c.setting) in same]
-        table.blocks.append((s, *build_rows(s, fresh + base, ["precision", "recall"], fresh_labels, paper)))
+        table.blocks.append((s, *build_rows(s, fresh + base, ABLATION_METRICS, fresh_labels, paper)))
     if not table.blocks:
         table.skipped = "no runs with held-out data yet (bench.run --method irgen --fresh 0.5)"
     return table

@@ -8,11 +8,13 @@ LABEL_COLUMNS = ["dataset", "method", "variant", "features", "backend", "setting
 
 
 def wide(df: pd.DataFrame, ks: list[int], group: list[str]) -> pd.DataFrame:
-    """One line per cell: P@k, R@k, MRR@k for each k, MAP@R, R-Prec and queries per second."""
+    """One line per cell: P@k (hits / k), P_off@k (the official IRGen rule), R@k, MRR@k for each k,
+    MAP@R, R-Prec (with ``R>depth``, the share of queries whose R exceeds the ranking depth, where
+    any does: their MAP@R and R-Prec are cut short) and queries per second."""
     df = df.copy()
     df["k"] = df["k"].astype(int)
     wanted = []
-    for metric in ("precision", "recall", "mrr"):
+    for metric in ("precision", "precision_official", "recall", "mrr"):
         wanted += [(metric, k, f"{SHORT[metric]}@{k}") for k in ks]
     lines = []
     for keys, cell in df.groupby(group, sort=False, dropna=False):
@@ -22,9 +24,12 @@ def wide(df: pd.DataFrame, ks: list[int], group: list[str]) -> pd.DataFrame:
             line[name] = values.get((metric, k))
         line["MAP@R"] = next((v for (m, _), v in values.items() if m == "map_at_r"), None)
         line["R-Prec"] = next((v for (m, _), v in values.items() if m == "r_precision"), None)
+        line["R>depth"] = next((v for (m, _), v in values.items() if m == "r_beyond_depth"), None)
         line["QPS"] = values.get(("qps", 0))
         lines.append(line)
     out = pd.DataFrame(lines)
+    if not (out["R>depth"] > 0).any():
+        out = out.drop(columns="R>depth")
     keep = [c for c in group if c in LABEL_COLUMNS and (c in ("method", "setting") or out[c].nunique() > 1)]
     return out[keep + [c for c in out.columns if c not in group]]
 

@@ -65,7 +65,7 @@ def grid_rows(backend, Q: np.ndarray, k: int, truth: np.ndarray, timer: Timer, s
                         len(grid), seconds)
             break
         backend.set_query_params(**point)
-        rows.append({"backend": backend.name, "build_params": json.dumps(backend.build_params, sort_keys=True),
+        rows.append({"backend": backend.name, "build_params": json.dumps(backend.built_with(), sort_keys=True),
                      "params": json.dumps(point, sort_keys=True), **measure(backend, Q, k, truth, timer, single),
                      **stats})
     return rows

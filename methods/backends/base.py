@@ -88,6 +88,11 @@ class Backend(ABC):
         built with ``build_params``; [{}] when none. Known before the build: a sweep is data."""
         return [{}]
 
+    def built_with(self) -> dict:
+        """The build parameters the built index used: the given ones, with the defaults this
+        backend resolves from the data filled in (what a report shows, not ``None``)."""
+        return dict(self.build_params)
+
     def query_grid(self) -> list[dict]:
         """``grid_for`` this built index."""
         return self.grid_for(self.n, self.build_params)

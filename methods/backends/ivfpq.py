@@ -3,7 +3,7 @@
 Build parameters (and why these defaults):
 
 * ``nlist`` -- coarse clusters. The paper uses 300 / 100 / 200 for In-shop / CUB200 /
-  Cars196 (``PAPER_NLIST``, for callers that know the dataset). Without one the
+  Cars196 (``PAPER_NLIST``; the paper grids pass them as ``--backend-param nlist=...``). Without one the
   default is round(4 * sqrt(n)), the usual Faiss rule of thumb, capped at n // 39
   so every list gets the >= 39 training points Faiss's k-means asks for.
 * ``M`` = 4 sub-spaces x ``nbits`` = 8 bits (256 centroids each), the paper's code.
@@ -29,7 +29,7 @@ from .faiss_common import FaissBackend, faiss_metric
 
 log = logging.getLogger(__name__)
 
-PAPER_NLIST = {"inshop": 300, "cub200": 100, "cars196": 200}
+PAPER_NLIST = {"inshop": 300, "cub200": 100, "cars196": 200}  # the paper grids set these (configs/grids)
 MIN_POINTS_PER_LIST = 39  # below this Faiss warns that k-means is poorly trained
 
 
@@ -100,6 +100,9 @@ class IVFPQBackend(FaissBackend):
         centroids = self.nlist * self.padded_dim * 4 + (2 ** self.nbits) * self.padded_dim * 4
         raw = self.n * self.padded_dim * 4 if self.refine_factor else 0
         return int(codes + centroids + raw)
+
+    def built_with(self) -> dict:
+        return {**self.build_params, "nlist": self.nlist, "nbits": self.nbits}
 
     def _state(self) -> dict:
         return {"nlist": self.nlist, "nbits": self.nbits, "padded_dim": self.padded_dim}

@@ -115,6 +115,13 @@ class ScannBackend(Backend):
         return [{"leaves_to_search": v, "pre_reorder_num_neighbors": r}
                 for r in TREE_REORDER_GRID for v in doubling(leaves)]
 
+    def built_with(self) -> dict:
+        """The resolved mode; the tree's leaves only where there is a tree, AH's parameters only with AH."""
+        given = {**self.build_params, "mode": self.mode, "num_leaves": self.num_leaves}
+        unused = {"brute": ("num_leaves", "dims_per_block", "reorder", "training_sample_size"),
+                  "ah": ("num_leaves",), "tree": ()}[self.mode]
+        return {k: v for k, v in given.items() if k not in unused}
+
     def memory_bytes(self) -> int:
         """ScaNN reports no memory use; the size of its serialized searcher stands in."""
         if self._memory is None and self.searcher is not None:

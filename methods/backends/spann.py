@@ -70,6 +70,8 @@ DEFAULTS = {
                       "MaxCheck": 16324, "SearchInternalResultNum": 64, "MaxDistRatio": 8.0, "ResultNum": 10},
 }
 QUERY_PARAMS = ("SearchInternalResultNum", "MaxDistRatio", "MaxCheck")
+# what built_with reports of SPTAG's ~25 values (with any given one): the ones that shape the index
+SHAPING_PARAMS = ("Ratio", "ReplicaCount", "PostingPageLimit", "InternalResultNum", "SearchInternalResultNum")
 FEWEST_HEADS_BUILDABLE = 1.5  # n * Ratio rounds to the 2 heads SPTAG needs
 FEWEST_VECTORS = 7  # below this, SPTAG's head selection fails or aborts at any Ratio < 1
 NO_HEADS = "Can't select any vector as head"  # SPTAG's log line when head selection fails
@@ -188,6 +190,10 @@ class SpannBackend(Backend):
             sections[section] = values
         sections["BuildSSDIndex"]["TmpDir"] = str(tmp_dir)
         return sections
+
+    def built_with(self) -> dict:
+        values = {k: v for section in self.sections(self.dim, Path()).values() for k, v in section.items()}
+        return {**{k: values[k] for k in SHAPING_PARAMS}, **self.build_params}
 
     def _start(self) -> SptagWorker:
         self.close()

@@ -13,4 +13,4 @@ def build(name: str, options) -> FeatureSearch:
                            f"--untrained is for IRGen (a random model of the configured size)")
     model_cls, cfg_cls = feature_model_classes(name)
     model = model_cls(override(cfg_cls(), options.overrides))
-    return FeatureSearch(model, options.backend, options.backend_params, sweep=options.sweep)
+    return FeatureSearch(model, options.backend, options.backend_params, sweep=options.sweep, fresh=options.fresh)

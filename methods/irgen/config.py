@@ -11,10 +11,26 @@ the tokenizer's backbone learns at the head's rate (the paper: 1%), and the
 encoder-decoder's encoder starts from the tokenizer's trained network
 (``encoder_init=tokenizer``; the paper starts both from CLIP). The encoder-decoder's
 encoder keeps the paper's 1% learning rate.
+A floor on optimisation steps (``min_steps``): the small preset's schedule is set in
+epochs, so at small ``--limit`` (or with ``--fresh``, which halves what it trains on) a
+model would train only a few dozen steps and an ablation would rank training budgets, not
+identifiers. Every trained part of the small preset (the tokenizer, the RQ-VAE identifiers,
+the encoder-decoder) trains at least ``min_steps`` steps, so every variant of an ablation
+at a small limit trains the same number of steps; the number each model trained is kept
+beside its results (``Method.stats``), and the report marks a model that trained fewer
+steps than its preset's floor (``--set min_steps=0`` removes it).
+
 ``paper`` is the paper's model (appendix A): a ViT-B/16 encoder initialised from
 CLIP, a 12-block decoder of width 768, M = 4 codebooks of L = 256 entries, 200 epochs
-(``decoder.depth=24`` for the million-scale datasets). ``--set preset=paper`` picks it;
-every other value is then overridable with ``--set`` (``--set train.epochs=2``).
+(``decoder.depth=24`` for the million-scale datasets), no step floor. ``--set preset=paper``
+picks it; every other value is then overridable with ``--set`` (``--set train.epochs=2``).
+
+The tokenizer's loss (``tokenizer.loss``): ``eq3`` (the default) is the paper's equation 3,
+lambda1 = 1 on the classification of the partial reconstructions and lambda2 = 0.01 on the
+residual term, one classifier for f_cls and the reconstructions; ``official`` is the
+official code's weighting (train_tokenizer.py: both terms at 1e-7, the reconstructions
+classified by a classifier of their own, ``fc_rq``), under which the network learns from
+CE(f_cls) alone and the codebooks come from k-means only.
 """
 from __future__ import annotations
 
@@ -27,6 +43,9 @@ from .decoder import DecoderConfig
 
 PRESETS = ("small", "paper")
 ENCODERS = ("effnet", "vit", "clip-vit-b16")
+TOKENIZER_LOSSES = ("eq3", "official")
+OFFICIAL_LOSS_WEIGHT = 1e-7  # the official train_tokenizer.py's weight of both the reconstruction and residual terms
+SMALL_MIN_STEPS = 120  # the small preset's floor on optimisation steps of each trained part (module doc)
 
 
 @dataclass
@@ -51,12 +70,20 @@ class TokenizerConfig:
 
     M: int = 4  # codebooks = identifier length T
     L: int = 256  # entries per codebook = vocabulary
-    lambda1: float = 1.0  # weight of the classification losses on the partial reconstructions
-    lambda2: float = 0.01  # weight of the residual (commitment) term
+    lambda1: float = 1.0  # weight of the classification losses on the partial reconstructions (loss=eq3)
+    lambda2: float = 0.01  # weight of the residual (commitment) term (loss=eq3)
+    loss: str = "eq3"  # eq3 | official (module doc)
     kmeans_iters: int = 10  # Lloyd iterations per level at each codebook update
     # one round per epoch: refit the codebooks, then train the network an epoch with them fixed
     train: TrainConfig = field(default_factory=lambda: TrainConfig(
         epochs=3.0, batch_size=128, lr=1e-3, backbone_lr_scale=1.0, warmup_frac=0.05, flip=False))
+
+
+def loss_weights(cfg: TokenizerConfig) -> tuple[float, float]:
+    """(weight of the reconstructions' classification, weight of the residual term) of ``cfg.loss``."""
+    if cfg.loss == "official":
+        return OFFICIAL_LOSS_WEIGHT, OFFICIAL_LOSS_WEIGHT
+    return cfg.lambda1, cfg.lambda2
 
 
 @dataclass
@@ -84,12 +111,18 @@ class IRGenConfig:
     # budget shortcut); paper: from the pretrained weights, as the paper warm-starts both from CLIP
     encoder_init: str = "tokenizer"  # tokenizer | pretrained
     search_batch: int = 500  # queries per beam-search batch
+    min_steps: int = SMALL_MIN_STEPS  # floor on each trained part's optimisation steps (module doc)
 
 
 def paper_config() -> IRGenConfig:
     """Appendix A: ViT-B/16 from CLIP at 224 px, 12 decoder blocks of width 768, M=4, L=256,
     AdamW (0.9, 0.96), wd 0.05, tokenizer lr 5e-4, decoder lr 4e-5, encoder at 1%, 200 epochs,
-    20 warm-up epochs (10%), batch 128 (tokenizer) and 64 (decoder)."""
+    20 warm-up epochs (10%), batch 128 (tokenizer) and 64 (decoder).
+
+    The encoder-decoder's schedule follows the paper's text (batch 64, lr 4e-5, 200 epochs),
+    not the official code, which trains it with batch 64 per GPU on 8 GPUs (512 in all) at
+    lr 8e-5 for 400 epochs (train_ar.py; ``--set train.batch_size=512 --set train.lr=8e-5
+    --set train.epochs=400`` for that one)."""
     return IRGenConfig(
         preset="paper",
         encoder=EncoderConfig(kind="clip-vit-b16", image_size=224, dim=768, memory_dim=768, frozen_blocks=0),
@@ -100,6 +133,7 @@ def paper_config() -> IRGenConfig:
         train=TrainConfig(epochs=200.0, batch_size=64, lr=4e-5, backbone_lr_scale=0.01, warmup_frac=0.1,
                           label_smoothing=0.1, flip=True),
         encoder_init="pretrained",
+        min_steps=0,  # 200 epochs: the schedule is the paper's, with no floor
     )
 
 
@@ -115,4 +149,13 @@ def make_config(overrides: dict) -> IRGenConfig:
         raise HarnessError(f"--set encoder.kind={cfg.encoder.kind}: choose one of {', '.join(ENCODERS)}")
     if cfg.encoder_init not in ("tokenizer", "pretrained"):
         raise HarnessError(f"--set encoder_init={cfg.encoder_init}: choose tokenizer or pretrained")
+    if cfg.tokenizer.loss not in TOKENIZER_LOSSES:
+        raise HarnessError(f"--set tokenizer.loss={cfg.tokenizer.loss}: choose one of {', '.join(TOKENIZER_LOSSES)}")
+    if cfg.min_steps < 0:
+        raise HarnessError(f"--set min_steps={cfg.min_steps}: give a number of steps >= 0 (0: no floor)")
     return cfg
+
+
+def preset_min_steps(preset: str) -> int:
+    """The step floor a preset ships with (what the report compares a model's steps against)."""
+    return paper_config().min_steps if preset == "paper" else IRGenConfig().min_steps

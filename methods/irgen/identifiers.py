@@ -13,11 +13,13 @@ deterministically for a seed. ``Items`` is what a kind may read about a set of i
 - ``hkm<k>``: hierarchical k-means over f_cls (the paper clusters FT-CLIP features; here
   the features of the tokenizer's fine-tuned network): k clusters per level, a group is
   split again while it has more than ``leaf_size`` items and fewer than T levels are
-  used; shorter paths are padded with 0 to length T.
-- ``rqvae``: an RQ-VAE-style tokenizer: a small conv auto-encoder over the encoder's
-  spatial map (its frozen stem's output), trained to reconstruct it, its latent map
-  pooled to grid x grid cells, each cell quantized by ``depth`` residual levels of one
-  shared codebook; the codes of all cells, cell by cell, are the identifier.
+  used; shorter paths are padded with 0 to length T. T defaults to the paper's length for
+  k (``HKM_LENGTHS``: 100^4, 200^3 and 500^2 codes), else the tokenizer's M.
+- ``rqvae``: an RQ-VAE-style tokenizer, not the paper's RQ-VAE: a small conv auto-encoder
+  over the encoder's spatial map (its frozen stem's output, not the pixels), trained to
+  reconstruct it, its latent map pooled to grid x grid cells (2 x 2 by default; the paper's
+  is 8 x 8), each cell quantized by ``depth`` residual levels of one shared codebook; the
+  codes of all cells, cell by cell, are the identifier (T = 16 by default; the paper's 256).
 """
 from __future__ import annotations
 
@@ -34,8 +36,6 @@ import torch.nn as nn
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from datasets import Split
-from datasets.base import ArraySource, FileSource
 from ..base import HarnessError
 from ..features.training import batches
 from .config import IdentifierConfig
@@ -44,13 +44,15 @@ from .tokenizer import ResidualQuantizer, kmeans, nearest
 log = logging.getLogger(__name__)
 
 NAMES = ("rq", "random", "hkm100", "hkm200", "hkm500", "rqvae")  # the paper's kinds (hkm<k> for any k)
+HKM_LENGTHS = {100: 4, 200: 3, 500: 2}  # paper Table 3: HKM_100 / HKM_200 / HKM_500 at T = 4 / 3 / 2
 
 
 @dataclass
 class IdentifierSpec:
     """What any kind is built from: its name (``hkm`` with ``clusters`` k), the length T, the
-    tokenizer's vocabulary L (random codes' range), the seed, the ablation config, and the
-    tokenizer's fitted quantizer (``rq``)."""
+    tokenizer's vocabulary L (random codes' range), the seed, the ablation config, the
+    tokenizer's fitted quantizer (``rq``), and the floor on a trained kind's optimisation steps
+    (IRGenConfig.min_steps)."""
 
     kind: str
     seq_len: int
@@ -59,6 +61,7 @@ class IdentifierSpec:
     clusters: int | None = None
     cfg: IdentifierConfig = field(default_factory=IdentifierConfig)
     quantizer: ResidualQuantizer | None = None
+    min_steps: int = 0
 
 
 @dataclass
@@ -92,14 +95,14 @@ def _only(what: str):
     return unavailable
 
 
-def item_keys(split: Split) -> list[str]:
-    """A stable name per image: its path for files, a hash of its pixels for arrays."""
-    src = split.source
-    if isinstance(src, FileSource):
-        return list(src.paths)
-    if isinstance(src, ArraySource):
-        return [hashlib.sha1(np.ascontiguousarray(row).tobytes()).hexdigest() for row in src.array]
-    raise HarnessError(f"split {split.name}: no per-image key for a {type(src).__name__}")
+def default_length(kind: str, clusters: int | None, cfg: IdentifierConfig, M: int) -> int:
+    """T where --seq-len does not give it: the paper's for HKM_k (``HKM_LENGTHS``), RQ-VAE's cells x
+    depth, else the tokenizer's M codebooks."""
+    if kind == "hkm":
+        return HKM_LENGTHS.get(clusters, M)
+    if kind == "rqvae":
+        return RQVAEIdentifiers.length(cfg, None)
+    return M
 
 
 def parse_kind(kind: str) -> tuple[str, int | None]:
@@ -255,7 +258,7 @@ class RQVAEIdentifiers:
     """``rqvae``: trains a SpatialRQVAE on the training items' maps, then codes any map."""
 
     def __init__(self, spec: IdentifierSpec):
-        self.cfg, self.seed = spec.cfg, spec.seed
+        self.cfg, self.seed, self.min_steps = spec.cfg, spec.seed, spec.min_steps
         self.seq_len = self.length(spec.cfg, spec.seq_len)
         self.depth = self.seq_len // spec.cfg.rqvae_grid ** 2
         self.model: SpatialRQVAE | None = None
@@ -275,6 +278,10 @@ class RQVAEIdentifiers:
     def vocab_size(self) -> int:
         return self.cfg.rqvae_codebook
 
+    def steps(self, n: int, batch_size: int = 256) -> int:
+        """Optimisation steps over n items: ``rqvae_epochs`` epochs, at least the floor."""
+        return max(1, self.min_steps, int(self.cfg.rqvae_epochs * n / batch_size))
+
     def fit(self, items: Items, ctx, batch_size: int = 256) -> "RQVAEIdentifiers":
         maps, n = items.maps, items.n
         torch.manual_seed(self.seed)
@@ -286,7 +293,7 @@ class RQVAEIdentifiers:
             z = model.latent(sample).reshape(-1, self.cfg.rqvae_dim)
             model.codebook.copy_(kmeans(z, self.cfg.rqvae_codebook, 5, self.seed))
         opt = torch.optim.Adam(model.parameters(), lr=1e-3)
-        steps = max(1, int(self.cfg.rqvae_epochs * n / batch_size))
+        steps = self.steps(n, batch_size)
         model.train()
         for idx in tqdm(batches(n, min(batch_size, n), steps, self.seed), total=steps, desc="train rqvae identifiers",
                         disable=not ctx.progress, leave=False):

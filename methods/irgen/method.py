@@ -6,7 +6,9 @@ image of each beam's identifier, best beam first.
 Variants (the paper's ablations) are method options: ``--identifier`` (rq, random,
 hkm100/200/500, rqvae), ``--seq-len`` T, and ``--fresh`` f: a seeded share f of the
 database is held out of the tokenizer's and the decoder's training and only added to
-the tree at index time, coded by the frozen tokenizer (paper Table 6).
+the tree at index time, coded by the frozen tokenizer (paper Table 6; methods/fresh.py,
+shared with the feature methods). The results' variant names the preset too, so a small
+model's row is never taken for the paper's.
 
 ``irgen-enc`` is the feature model beside it: f_cls of IRGen's tokenizer network (the
 fine-tuned encoder whose features the identifiers quantize), searched by a backend, so
@@ -27,34 +29,18 @@ from ..base import HarnessError, Method, Retrieval, RunContext, Stopwatch
 from ..compile import compile_module
 from ..feature_search import FeatureSearch
 from ..features.base import FeatureModel
+from ..fresh import held_out_items, item_keys
 from ..registry import DEFAULT_BEAMS
 from .beam_search import beam_search, expand_to_items
-from .config import IRGenConfig, make_config
+from .config import IRGenConfig, make_config, preset_min_steps
 from .decoder import Decoder, DecoderConfig
 from .encoder import Encoder, StemInputs, ViTBackbone, build_encoder
-from .identifiers import IdentifierSpec, Items, RQVAEIdentifiers, item_keys, make_identifiers, parse_kind
+from .identifiers import IdentifierSpec, Items, RQVAEIdentifiers, default_length, make_identifiers, parse_kind
 from .prefix_tree import PrefixTree
 from .tokenizer import all_features
-from .train import data_key, fit_encoder_decoder, fit_tokenizer
+from .train import data_key, fit_encoder_decoder, fit_tokenizer, stage_steps, tokenizer_steps
 
 log = logging.getLogger(__name__)
-
-
-def held_out_items(database, train, fresh: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """(database items held out, train items left to train on): a seeded share ``fresh`` of the
-    database, and the train split without those images (matched by path or pixels)."""
-    if not 0.0 <= fresh < 1.0:
-        raise HarnessError(f"--fresh {fresh}: give the share of the database to hold out, in [0, 1)")
-    if fresh == 0.0:
-        return np.zeros(0, dtype=np.int64), np.arange(len(train))
-    rng = np.random.default_rng([seed, 7])
-    held = np.sort(rng.choice(len(database), size=int(round(fresh * len(database))), replace=False))
-    db_keys = item_keys(database)
-    held_keys = {db_keys[i] for i in held}
-    keep = np.array([i for i, key in enumerate(item_keys(train)) if key not in held_keys], dtype=np.int64)
-    if len(keep) == 0:
-        raise HarnessError(f"--fresh {fresh}: nothing is left to train on")
-    return held, keep
 
 
 def clip_files(cfg: IRGenConfig) -> list:
@@ -75,13 +61,14 @@ class IRGen(Method):
         self.identifier_name = identifier
         if self.kind == "rqvae":
             seq_len = RQVAEIdentifiers.length(cfg.identifiers, seq_len)
-        seq_len = seq_len or cfg.tokenizer.M
+        seq_len = seq_len or default_length(self.kind, self.clusters, cfg.identifiers, cfg.tokenizer.M)
         if seq_len < 1:
             raise HarnessError(f"--seq-len {seq_len}: give a positive identifier length")
         if self.kind == "rq":  # the tokenizer's M codebooks are the identifier
             cfg = dataclasses.replace(cfg, tokenizer=dataclasses.replace(cfg.tokenizer, M=seq_len))
         self.cfg, self.seq_len, self.fresh, self.beams = cfg, seq_len, fresh, tuple(beams)
         self.untrained = untrained
+        self.trained_steps: dict[str, float] = {}
         super().__init__(irgen=dataclasses.asdict(cfg), identifier=identifier, seq_len=seq_len, fresh=fresh,
                          untrained=untrained)
 
@@ -95,8 +82,13 @@ class IRGen(Method):
 
     @property
     def variant(self) -> str:
-        fresh = f",fresh={self.fresh:g}" if self.fresh else ""
-        return f"identifier={self.identifier_name},T={self.seq_len}{fresh}"
+        """The preset, the identifiers (with RQ-VAE's grid of latent cells), the tokenizer's loss
+        weighting where it is not eq. 3, and the share of the database held out of training."""
+        pairs = [f"preset={self.cfg.preset}", f"identifier={self.identifier_name}", f"T={self.seq_len}"]
+        pairs += [f"grid={self.cfg.identifiers.rqvae_grid}"] if self.kind == "rqvae" else []
+        pairs += [f"tokenizer_loss={self.cfg.tokenizer.loss}"] if self.cfg.tokenizer.loss != "eq3" else []
+        pairs += [f"fresh={self.fresh:g}"] if self.fresh else []
+        return ",".join(pairs)
 
     def settings(self, n_database: int) -> list[dict]:
         return [{"beam": b} for b in self.beams]
@@ -107,7 +99,7 @@ class IRGen(Method):
     def _spec(self, ctx, quantizer=None) -> IdentifierSpec:
         kind = "random" if self.untrained else self.kind
         return IdentifierSpec(kind, self.seq_len, self.cfg.tokenizer.L, ctx.seed, self.clusters, self.cfg.identifiers,
-                              quantizer)
+                              quantizer, self.cfg.min_steps)
 
     def fit(self, dataset, ctx: RunContext) -> None:
         if self.untrained:
@@ -138,7 +130,18 @@ class IRGen(Method):
                               "train_images_per_s_encoder_decoder": decoder_pace}
         self.config.update(tokenizer_key=self.tokenizer.key, model_key=key, n_train=len(fit_items),
                            n_held_out=len(held_out))
+        self.trained_steps = self._steps(len(fit_items))
         self._query_memory = None
+
+    def _steps(self, n: int) -> dict[str, float]:
+        """The optimisation steps each trained part took over n items, and the preset's floor
+        (the report marks a model below it: its ablation would rank training budgets)."""
+        cfg = self.cfg
+        steps = {"train_steps_tokenizer": tokenizer_steps(cfg.tokenizer.train, n, cfg.min_steps),
+                 "train_steps_decoder": stage_steps(cfg.train, n, cfg.min_steps)}
+        if isinstance(self.identifiers, RQVAEIdentifiers):
+            steps["train_steps_rqvae"] = self.identifiers.steps(n)
+        return {**{k: float(v) for k, v in steps.items()}, "preset_min_steps": float(preset_min_steps(cfg.preset))}
 
     def _decoder_config(self) -> DecoderConfig:
         return dataclasses.replace(self.cfg.decoder, vocab_size=self.identifiers.vocab_size, seq_len=self.seq_len,
@@ -250,7 +253,7 @@ class IRGen(Method):
         pace = {name: float(v) for name, v in self.training_pace.items() if v is not None}  # trained in this run
         return {"db_items": float(self.tree.n_items), "n_identifiers": float(self.tree.n_leaves),
                 "index_s": self.index_seconds, "tree_bytes": float(self.tree.nbytes()),
-                "input_px": float(self.encoder.image_size), **pace}
+                "input_px": float(self.encoder.image_size), **pace, **self.trained_steps}
 
 
 def _chunks(n: int, size: int):
@@ -278,6 +281,11 @@ class IRGenEncoderFeatures(FeatureModel):
     def embed(self, split, ctx, batch_size: int = 256) -> np.ndarray:
         encoder = self.tokenizer.encoder
         return all_features(encoder, StemInputs(encoder, split, ctx)).cpu().numpy().astype(np.float32)
+
+    @property
+    def variant(self) -> str:
+        """The preset, as IRGen's own rows name it."""
+        return f"preset={self.cfg.preset}"
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         return self.tokenizer.encoder(x)[0]

@@ -27,7 +27,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from ..rng import cpu_generator, weighted_choice
-from .config import TokenizerConfig
+from .config import TokenizerConfig, loss_weights
 
 log = logging.getLogger(__name__)
 
@@ -126,16 +126,33 @@ class ResidualQuantizer(nn.Module):
         return errors
 
 
-def tokenizer_loss(f: torch.Tensor, labels: torch.Tensor, quantizer: ResidualQuantizer, classifier: nn.Module,
+class Classifiers(nn.Module):
+    """The tokenizer's linear classifiers: of f_cls, and of the partial reconstructions by the same
+    layer (eq. 3) or, with ``separate``, by one of their own (the official code's ``fc_rq``)."""
+
+    def __init__(self, dim: int, n_classes: int, separate: bool = False):
+        super().__init__()
+        self.of_features = nn.Linear(dim, n_classes)
+        self.own = nn.Linear(dim, n_classes) if separate else None
+
+    def forward(self, f: torch.Tensor) -> torch.Tensor:
+        return self.of_features(f)
+
+    def of_reconstructions(self, recon: torch.Tensor) -> torch.Tensor:
+        return self.of_features(recon) if self.own is None else self.own(recon)
+
+
+def tokenizer_loss(f: torch.Tensor, labels: torch.Tensor, quantizer: ResidualQuantizer, classifier: Classifiers,
                    cfg: TokenizerConfig, label_smoothing: float = 0.0) -> tuple[torch.Tensor, dict]:
-    """Eq. 3 for a batch: f (B, d) from the network, codebooks fixed."""
+    """Eq. 3 for a batch (weighted as ``cfg.loss`` says): f (B, d) from the network, codebooks fixed."""
     _, partial = quantizer.quantize(f.detach())  # (M, B, d), no gradient: sg[f^{<=m}]
     ce = lambda logits: F.cross_entropy(logits, labels, label_smoothing=label_smoothing)  # noqa: E731
     loss_cls = ce(classifier(f))
     straight_through = f[None] + (partial - f[None]).detach()  # values of f^{<=m}, gradient to f
-    loss_rec = sum(ce(classifier(recon)) for recon in straight_through)
+    loss_rec = sum(ce(classifier.of_reconstructions(recon)) for recon in straight_through)
     loss_res = ((f[None] - partial) ** 2).sum(-1).mean(-1).sum()
-    loss = loss_cls + cfg.lambda1 * loss_rec + cfg.lambda2 * loss_res
+    lambda1, lambda2 = loss_weights(cfg)
+    loss = loss_cls + lambda1 * loss_rec + lambda2 * loss_res
     return loss, {"cls": loss_cls.item(), "rec": loss_rec.item() / quantizer.M, "res": loss_res.item() / quantizer.M}
 
 

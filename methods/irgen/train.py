@@ -42,7 +42,7 @@ from ..data_parallel import DataParallel
 from ..features.training import TrainConfig, batches, cosine_lr, flip_mask, make_optimizer
 from ..rng import cpu_generator
 from .config import IRGenConfig, TokenizerConfig
-from .tokenizer import ResidualQuantizer, all_features, tokenizer_loss
+from .tokenizer import Classifiers, ResidualQuantizer, all_features, tokenizer_loss
 
 log = logging.getLogger(__name__)
 
@@ -57,17 +57,35 @@ class Trained:
     images_per_s: float | None
 
 
+def stage_steps(cfg: TrainConfig, n: int, min_steps: int = 0) -> int:
+    """The optimisation steps a stage takes over n items: ``cfg.epochs`` epochs of batches, at
+    least ``min_steps`` (IRGenConfig.min_steps)."""
+    return max(1, min_steps, int(cfg.epochs * n / min(cfg.batch_size, n)))
+
+
+def tokenizer_rounds(cfg: TrainConfig, n: int, min_steps: int = 0) -> tuple[int, int]:
+    """(rounds, steps per round) of the tokenizer: a round per epoch, more where ``min_steps`` needs them."""
+    per_round = max(1, n // min(cfg.batch_size, n))
+    return max(1, math.ceil(cfg.epochs), math.ceil(min_steps / per_round)), per_round
+
+
+def tokenizer_steps(cfg: TrainConfig, n: int, min_steps: int = 0) -> int:
+    """The steps the tokenizer takes over n items: its rounds' steps, up to ``stage_steps``."""
+    rounds, per_round = tokenizer_rounds(cfg, n, min_steps)
+    return min(stage_steps(cfg, n, min_steps), rounds * per_round)
+
+
 class Schedule:
-    """What both stages share: batch size and step count for n items, AdamW over the encoder's
-    pretrained part (at ``backbone_lr_scale``) and the rest (encoder's new layers + ``head``),
-    the learning rate of each step, the checkpoint to resume from, the step's gradients
+    """What both stages share: batch size and step count for n items (``stage_steps``), AdamW over
+    the encoder's pretrained part (at ``backbone_lr_scale``) and the rest (encoder's new layers +
+    ``head``), the learning rate of each step, the checkpoint to resume from, the step's gradients
     on this process or across torchrun's (``step``), and the steps' pace."""
 
     def __init__(self, encoder, head: nn.Module, cfg: TrainConfig, n: int, ctx, run: Resumable | None,
-                 model: nn.Module, desc: str):
+                 model: nn.Module, desc: str, min_steps: int = 0):
         self.cfg, self.ctx, self.run, self.model = cfg, ctx, run, model
         self.batch_size = min(cfg.batch_size, n)
-        self.total = max(1, int(cfg.epochs * n / self.batch_size))
+        self.total = stage_steps(cfg, n, min_steps)
         self.warmup = max(1, int(cfg.warmup_frac * self.total))
         self.opt = make_optimizer([(encoder.pretrained_parameters(), cfg.lr * cfg.backbone_lr_scale),
                                    (encoder.new_parameters() + list(head.parameters()), cfg.lr)], cfg)
@@ -120,13 +138,13 @@ class Schedule:
 
 
 def train_tokenizer(encoder, quantizer: ResidualQuantizer, classifier: nn.Module, inputs, labels: np.ndarray,
-                    cfg: TokenizerConfig, ctx, run: Resumable | None = None) -> Trained:
-    """Stage 1 (module doc) on ``inputs`` (a StemInputs); returns the loss curve and pace."""
+                    cfg: TokenizerConfig, ctx, run: Resumable | None = None, min_steps: int = 0) -> Trained:
+    """Stage 1 (module doc) on ``inputs`` (a StemInputs), ``tokenizer_steps`` steps; returns the
+    loss curve and pace. ``classifier`` is a tokenizer.Classifiers."""
     n = len(inputs)
     model = nn.ModuleList([encoder, quantizer, classifier])
-    sched = Schedule(encoder, classifier, cfg.train, n, ctx, run, model, "train irgen tokenizer")
-    steps_per_round = max(1, n // sched.batch_size)
-    rounds = max(1, math.ceil(cfg.train.epochs))
+    sched = Schedule(encoder, classifier, cfg.train, n, ctx, run, model, "train irgen tokenizer", min_steps)
+    rounds, steps_per_round = tokenizer_rounds(cfg.train, n, min_steps)
     start_round = sched.resumed["round"] if sched.resumed else 0
     y_all = torch.from_numpy(labels).to(ctx.device)
     order = batches(n, sched.batch_size, rounds * steps_per_round, ctx.seed)
@@ -189,13 +207,13 @@ class SameClassPairs:
 
 
 def train_encoder_decoder(encoder, decoder: nn.Module, inputs, labels: np.ndarray, codes: np.ndarray,
-                          cfg: TrainConfig, ctx, run: Resumable | None = None) -> Trained:
+                          cfg: TrainConfig, ctx, run: Resumable | None = None, min_steps: int = 0) -> Trained:
     """Stage 2 (module doc): pairs (x1, same-class x2), target ``codes[x2]`` (n, T); ``inputs``
-    is a StemInputs over the same n items; with ``run``, a checkpoint every ``ctx.checkpoint_every``
-    steps. Returns the loss curve and pace."""
+    is a StemInputs over the same n items; ``stage_steps`` steps; with ``run``, a checkpoint every
+    ``ctx.checkpoint_every`` steps. Returns the loss curve and pace."""
     n = len(inputs)
     model = nn.ModuleList([encoder, decoder])
-    sched = Schedule(encoder, decoder, cfg, n, ctx, run, model, "train irgen encoder-decoder")
+    sched = Schedule(encoder, decoder, cfg, n, ctx, run, model, "train irgen encoder-decoder", min_steps)
     start = sched.resumed["step"] if sched.resumed else 0
     targets = torch.from_numpy(np.asarray(codes, dtype=np.int64))
     pairs = SameClassPairs(labels)
@@ -242,19 +260,22 @@ def data_key(split, items: np.ndarray) -> str:
 def fit_tokenizer(cfg: IRGenConfig, encoder, inputs, labels: np.ndarray, ctx, data: str) -> TokenizerModel:
     """Train (or load) the tokenizer on ``inputs`` (a StemInputs over ``encoder``'s stem); ``encoder``
     is trained in place. ``data`` is the data_key of the items."""
+    steps = tokenizer_rounds(cfg.tokenizer.train, len(inputs), cfg.min_steps)
     key = digest("irgen-tokenizer", dataclasses.asdict(cfg.encoder), dataclasses.asdict(cfg.tokenizer),
-                 encoder.init, data, ctx.seed)
+                 encoder.init, data, ctx.seed, steps)
     run = Resumable(ctx.cache("models", f"irgen-tokenizer-{key}.pt"), "irgen tokenizer", ctx.device)
     torch.manual_seed(ctx.seed)
     quantizer = ResidualQuantizer(cfg.tokenizer.M, cfg.tokenizer.L, cfg.encoder.dim).to(ctx.device)
-    classifier = nn.Linear(cfg.encoder.dim, int(labels.max()) + 1).to(ctx.device)
+    classifier = Classifiers(cfg.encoder.dim, int(labels.max()) + 1, separate=cfg.tokenizer.loss == "official")
+    classifier = classifier.to(ctx.device)
     modules = nn.ModuleList([encoder, quantizer, classifier])
     pace = None
     if (state := run.finished()) is not None:
         modules.load_state_dict(state)
         log.info("irgen: loaded trained tokenizer %s", run.final)
     else:
-        trained = train_tokenizer(encoder, quantizer, classifier, inputs, labels, cfg.tokenizer, ctx, run)
+        trained = train_tokenizer(encoder, quantizer, classifier, inputs, labels, cfg.tokenizer, ctx, run,
+                                  cfg.min_steps)
         run.finish(modules.state_dict(), trained.losses)
         pace = trained.images_per_s
     modules.eval()
@@ -268,7 +289,8 @@ def fit_encoder_decoder(cfg: IRGenConfig, encoder, decoder: nn.Module, inputs, l
     loaded from the cache)."""
     codes_sha1 = hashlib.sha1(np.ascontiguousarray(codes, dtype=np.int64).tobytes()).hexdigest()
     key = digest("irgen-ar", dataclasses.asdict(cfg.encoder), dataclasses.asdict(cfg.decoder),
-                 dataclasses.asdict(cfg.train), init, codes_sha1, data, ctx.seed)
+                 dataclasses.asdict(cfg.train), init, codes_sha1, data, ctx.seed,
+                 stage_steps(cfg.train, len(inputs), cfg.min_steps))
     run = Resumable(ctx.cache("models", f"irgen-ar-{key}.pt"), "irgen encoder-decoder", ctx.device)
     model = nn.ModuleList([encoder, decoder])
     pace = None
@@ -276,7 +298,7 @@ def fit_encoder_decoder(cfg: IRGenConfig, encoder, decoder: nn.Module, inputs, l
         model.load_state_dict(state)
         log.info("irgen: loaded trained encoder-decoder %s", run.final)
     else:
-        trained = train_encoder_decoder(encoder, decoder, inputs, labels, codes, cfg.train, ctx, run)
+        trained = train_encoder_decoder(encoder, decoder, inputs, labels, codes, cfg.train, ctx, run, cfg.min_steps)
         run.finish(model.state_dict(), trained.losses)
         pace = trained.images_per_s
     model.eval()

@@ -33,8 +33,23 @@ def test_save_load_round_trip_gives_identical_results(built, data, tmp_path, nam
             np.testing.assert_array_equal(dists2, dists)
         assert loaded.query_grid() == original.query_grid()
         assert loaded.stats()["build_s"] == original.stats()["build_s"]
+        assert loaded.built_with() == original.built_with()
     finally:
         loaded.close()
+
+
+@pytest.mark.parametrize("name, given, resolved", [
+    ("ivfpq", {}, {"nlist": 128, "M": 4, "nbits": 8}),  # 4 sqrt(5000), capped at 5000 // 39 points a list
+    ("ivfpq", {"nlist": 100}, {"nlist": 100, "M": 4, "nbits": 8}),  # the paper's CUB200 lists
+    ("scann", {}, {"mode": "brute"}),  # below 20k points ScaNN's rule is brute force
+    ("scann", {"mode": "tree"}, {"mode": "tree", "num_leaves": 71}),
+    ("spann", {"Ratio": 0.2}, {"Ratio": 0.2, "ReplicaCount": 8, "PostingPageLimit": 12}),  # 12 pages at 32-d
+])
+def test_built_with_gives_the_build_parameters_as_resolved(built, name, given, resolved):
+    """What the reports show of an ANN row: the parameters the index was built with, no None left."""
+    used = built(name, "l2", **given).built_with()
+    assert resolved.items() <= used.items()
+    assert None not in used.values()
 
 
 def test_load_refuses_another_backends_index(built, tmp_path):

@@ -20,6 +20,20 @@ def test_evaluate_rows_on_a_hand_worked_ranking():
     # MAP@R over depth 4: q0 AP = (1/1 + 0)/2 at R=2 -> hits at ranks 1 only within R; q1: no hit in top 2
     assert rows[("map_at_r", 4)] == 0.25
     assert ("curve_precision", 4) in rows and ("curve_tpr", 4) in rows
+    # official rule: the last relevant image of q0 is at rank 3, of q1 at rank 4, both past K <= 2: hits / K
+    assert rows[("precision_official", 1)] == 0.5
+    assert rows[("precision_official", 2)] == 0.25
+    assert rows[("map_found", 2)] == 0.5  # q0: its one hit at rank 1; q1: none
+    assert rows[("r_beyond_depth", 4)] == 0.0
+
+
+def test_evaluate_official_precision_divides_by_the_last_relevant_rank():
+    db = np.array([0, 0, 1, 1, 1, 1])
+    ids = np.array([[1, 0, 2, 3, 4]])  # both relevant images at ranks 1 and 2
+    rows = {(m, k): v for m, k, v in evaluate(ids, db, np.array([0]), [1, 5])}
+    assert rows[("precision", 5)] == 0.4 and rows[("precision_official", 5)] == 1.0
+    assert rows[("r_beyond_depth", 5)] == 0.0
+    assert rows[("curve_precision_official", 2)] == 1.0 and rows[("curve_precision", 3)] == 2 / 3
 
 
 def test_evaluate_metric_learning_protocol_excludes_the_query():

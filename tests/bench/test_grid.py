@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from bench import grid, run, throughput
+from methods.backends.ivfpq import PAPER_NLIST
 from methods.base import HarnessError
 
 TOY = "tests.bench.toy_method"
@@ -60,6 +61,27 @@ def test_cell_keys_are_checked_against_the_command(tmp_path):
 def test_every_shipped_grid_parses_and_expands():
     for path in grid.GRIDS.glob("*.yaml"):
         assert grid.cells_of([path], []), path
+
+
+@pytest.mark.parametrize("dataset", sorted(PAPER_NLIST))
+def test_paper_grids_run_the_baselines_and_ablations_as_the_paper_did(dataset):
+    nlist = PAPER_NLIST[dataset]  # the paper's coarse lists: 300 / 100 / 200
+    calls = {" ".join(c.argv) for c in grid.cells_of([grid.GRIDS / f"{dataset}.yaml"], [])}
+    ks = "1,10,20,30" if dataset == "inshop" else "1,2,4,8"
+
+    def has(*parts):
+        return any(all(f" {p} " in f" {c} " for p in parts) for c in calls)
+    for model in ("cgd", "irt", "ftclip"):  # Tables 1-2: every baseline with every ANN backend, the paper's models
+        assert has(f"--method {model}", "--backend ivfpq", f"--backend-param nlist={nlist}", "--set size=paper")
+        assert has(f"--method {model}", "--backend scann", "--set size=paper")
+        assert has(f"--method {model}", "--backend spann", "--set size=paper")
+        assert has(f"--method {model}", "--backend spann", "--fresh 0.5") == (dataset == "inshop")  # Table 6
+    assert all("--set size=paper" in c or "--method irgen" in c for c in calls)
+    assert all("--set preset=paper" in c for c in calls if "--method irgen" in c)
+    assert has("--method irgen", "--identifier hkm500", "--set preset=paper")  # T from the paper: 2
+    assert not any("--seq-len" in c for c in calls if "--identifier hkm" in c)
+    assert has("--method irgen", "--set tokenizer.loss=official")
+    assert all(f"--k {ks}" in c for c in calls)
 
 
 def test_grid_runs_cells_and_skips_them_the_second_time(tmp_path):

@@ -32,6 +32,52 @@ def test_precision_at_k_hand_worked():
     assert M.precision_at_k(REL, 5) == pytest.approx((2 / 5 + 2 / 5 + 0) / 3)
 
 
+def test_precision_official_hand_worked():
+    """The official IRGen rule (utils/evaluate.py): hits / r when every relevant image came back,
+    the last at rank r < K; else hits / K. Queries without relevant images are left out."""
+    rel = np.array([
+        [T, T, F, F, F],  # all 2 relevant found early (last at rank 2)
+        [T, F, F, T, F],  # 2 of 3 found
+        [F, F, F, F, F],  # none of 2 found
+        [F, T, F, T, F],  # all 2 found, the last at rank 4
+    ])
+    n = np.array([2, 3, 2, 2])
+    per_query = {4: [2 / 2, 2 / 4, 0, 2 / 4], 3: [2 / 2, 1 / 3, 0, 1 / 3], 5: [1, 2 / 5, 0, 2 / 4]}
+    for k, values in per_query.items():
+        assert M.precision_official_at_k(rel, n, k) == pytest.approx(np.mean(values))
+        assert M.precision_at_k(rel, k) <= M.precision_official_at_k(rel, n, k)
+    # hits / K alone would give (2 + 2 + 0 + 2) / 4 / 4 at K = 4
+    assert M.precision_at_k(rel, 4) == pytest.approx(6 / 16)
+
+
+def test_precision_official_with_k_larger_than_the_list_and_no_relevant_images():
+    rel = np.array([[F, T, T], [T, F, F], [T, T, F]])
+    n = np.array([2, 2, 0])  # the third query has no relevant image: left out, as the official code does
+    # q0: both found, last at 3 < 10 -> 2/3; q1: one of two found -> 1/10
+    assert M.precision_official_at_k(rel, n, 10) == pytest.approx((2 / 3 + 1 / 10) / 2)
+    assert math.isnan(M.precision_official_at_k(rel, np.zeros(3, int), 10))
+    assert M.precision_official_at_k(np.zeros((2, 0), bool), np.array([1, 1]), 3) == 0.0
+
+
+def test_official_precision_curve_is_the_rule_at_every_k():
+    curve = M.official_precision_curve(REL, N_REL)
+    assert curve.shape == (5,)
+    for k in range(1, 6):
+        assert curve[k - 1] == pytest.approx(M.precision_official_at_k(REL, N_REL, k))
+
+
+def test_map_found_divides_by_the_hits_in_the_top_k():
+    # q0: hits at 1 and 3 -> (1 + 2/3) / 2; q1: hits at 3 and 4 -> (1/3 + 2/4) / 2; q2: none -> 0
+    assert M.map_found_at_k(REL, 5) == pytest.approx(((1 + 2 / 3) / 2 + (1 / 3 + 2 / 4) / 2) / 3)
+    assert M.map_found_at_k(REL, 2) == pytest.approx((1 + 0 + 0) / 3)
+    assert M.map_found_at_k(REL, 5) >= M.map_at_k(REL, N_REL, 5)
+
+
+def test_beyond_depth_counts_queries_whose_r_exceeds_the_ranking():
+    assert M.beyond_depth(np.array([3, 100, 101, 5000]), 100) == 0.5
+    assert M.beyond_depth(np.array([3, 4]), 100) == 0.0
+
+
 def test_recall_at_k_hand_worked():
     assert M.recall_at_k(REL, 1) == pytest.approx(1 / 3)
     assert M.recall_at_k(REL, 2) == pytest.approx(1 / 3)
@@ -222,7 +268,22 @@ def _ref_metrics(rel, n_rel, k):
             ap_r.append(s / n)
             rp.append(sum(row_r) / n)
     mean = lambda xs: sum(xs) / len(xs) if xs else float("nan")  # noqa: E731
-    return dict(p=mean(p), r=mean(r), mrr=mean(mrr), ap_k=mean(ap_k), ap_r=mean(ap_r), rp=mean(rp))
+    return dict(p=mean(p), r=mean(r), mrr=mean(mrr), ap_k=mean(ap_k), ap_r=mean(ap_r), rp=mean(rp),
+                p_off=mean(_official_ref(rel, n_rel, k)))
+
+
+def _official_ref(rel, n_rel, k) -> list[float]:
+    """Per query with relevant images, the official rule as utils/evaluate.py states it: the
+    1-based positions of the relevant results; if all were returned and the last is < k, divide
+    the hits up to it by it, else the hits up to k by k."""
+    out = []
+    for row, n in zip(rel.tolist(), n_rel.tolist()):
+        if n == 0:
+            continue
+        pos = [i + 1 for i, x in enumerate(row) if x]
+        kq = pos[-1] if pos and len(pos) == n and pos[-1] < k else k
+        out.append(sum(p <= kq for p in pos) / kq)
+    return out
 
 
 @st.composite
@@ -244,6 +305,7 @@ def test_matches_loop_reference(data, k):
     assert M.recall_at_k(rel, k) == pytest.approx(ref["r"])
     assert M.mrr_at_k(rel, k) == pytest.approx(ref["mrr"])
     assert M.map_at_k(rel, n, k) == pytest.approx(ref["ap_k"])
+    assert M.precision_official_at_k(rel, n, k) == pytest.approx(ref["p_off"], nan_ok=True)
     assert M.map_at_r(rel, n) == pytest.approx(ref["ap_r"], nan_ok=True)
     assert M.r_precision(rel, n) == pytest.approx(ref["rp"], nan_ok=True)
     precision, tpr = M.pr_curve(rel, n)

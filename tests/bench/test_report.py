@@ -13,10 +13,11 @@ import pytest
 
 from bench.evaluate import evaluate, timing_rows
 from bench.report import __main__ as report_command
-from bench.report.cells import sections_from
+from bench.report.cells import read_results, sections_from
 from bench.report.figures import fig6_sections
 from bench.report.paper import load_paper
-from bench.report.tables import map_table
+from bench.report.tables import build_tables, map_table
+from bench.results import ResultStore
 
 REPO = Path(__file__).resolve().parents[2]
 COLUMNS = ["run_id", "cell_id", "dataset", "protocol", "limit", "seed", "method", "variant", "features",
@@ -33,58 +34,73 @@ def ranking(quality: float, rng: np.random.Generator, n_query=40, n_class=8, per
 
 
 def cell(run_id, dataset, method, backend="-", setting="-", variant="-", quality=0.5, timings=None, ks=(1, 10, 20, 30),
-         seed=0):
+         seed=0, stats=None):
     rng = np.random.default_rng(zlib.crc32(f"{dataset} {method} {backend} {setting} {variant} {seed}".encode()))
     ids, db, queries = ranking(quality, rng)
     metrics = evaluate(ids, db, queries, list(ks))
     metrics += timing_rows(timings or {"feature": 0.4, "search": 0.02}, len(queries))
-    features = "-" if method == "irgen" else method
+    metrics += [(name, 0, value) for name, value in (stats or {}).items()]
+    features = (f"irgen-{'clip-vit-b16' if 'preset=paper' in variant else 'effnet'}" if method == "irgen"
+                else method)
     key = dict(dataset=dataset, protocol="paper", limit="-", seed=seed, method=method, variant=variant,
                features=features, backend=backend, setting=setting)
     cell_id = f"{dataset}-{method}-{backend}-{setting}-{variant}-{seed}"
     return [{**key, "run_id": run_id, "cell_id": cell_id, "metric": m, "k": k, "value": v} for m, k, v in metrics]
 
 
-def irgen_cells(run_id, dataset, variant="identifier=rq,T=4", beams=(1, 10, 30), quality=0.9, ks=(1, 10, 20, 30)):
+def irgen_cells(run_id, dataset, variant="preset=paper,identifier=rq,T=4", beams=(1, 10, 30), quality=0.9,
+                ks=(1, 10, 20, 30), stats=None):
     rows = []
     for beam in beams:
         timings = {stage: s * (1 + beam / 10) for stage, s in IRGEN_STAGES.items()}
         rows += cell(run_id, dataset, "irgen", setting=f"beam={beam}", variant=variant, quality=quality,
-                     timings=timings, ks=ks)
+                     timings=timings, ks=ks, stats=stats)
     return rows
 
 
-def manifest(run_id, device="cpu", gpu=None):
+def manifest(run_id, device="cpu", gpu=None, built_with=None):
     hardware = {"cpu_model": "Test CPU", "cpus": 2, "device": device, **({"gpu": gpu} if gpu else {})}
+    method = {"method": {"backend_built_with": built_with}} if built_with else {}
     return {"run_id": run_id, "code": {"commit": "abc123", "dirty": False}, "hardware": hardware,
-            "packages": {"numpy": "2.0", "python": "3.11"}}
+            "packages": {"numpy": "2.0", "python": "3.11"}, **method}
 
 
-def write_results(root: Path, rows: list[dict], run_ids: list[str]) -> Path:
+def write_results(root: Path, rows: list[dict], run_ids: list[str], built_with: dict | None = None) -> Path:
+    """results.csv and a manifest per run id (``built_with``: run id -> its backend's build parameters)."""
     (root / "manifests").mkdir(parents=True)
     pd.DataFrame(rows, columns=COLUMNS).to_csv(root / "results.csv", index=False)
     for run_id in run_ids:
-        (root / "manifests" / f"{run_id}.json").write_text(json.dumps(manifest(run_id)))
+        man = manifest(run_id, built_with=(built_with or {}).get(run_id))
+        (root / "manifests" / f"{run_id}.json").write_text(json.dumps(man))
     return root
 
 
+IVFPQ_RUN = "20260101-000000-eeeeee"
+IVFPQ_BUILT = {"M": 4, "nbits": 8, "nlist": 300, "refine_factor": 0}
+SMALL_STEPS = {"train_steps_tokenizer": 45.0, "train_steps_decoder": 46.0, "preset_min_steps": 120.0}
+
+
 def synthetic_results(root: Path) -> Path:
-    """In-shop (a paper dataset: backends, IRGen beams, identifier / length / fresh ablations)
-    and digits (the stand-in: one feature model, two backends with a query-parameter sweep)."""
+    """In-shop (a paper dataset: the paper's models, backends, IRGen beams, identifier / length /
+    fresh ablations) and digits (the stand-in: one feature model, two backends with a
+    query-parameter sweep)."""
     rows = []
-    for backend, quality in (("linear", 0.6), ("ivfpq", 0.3), ("spann", 0.5)):
-        rows += cell("20260101-000000-aaaaaa", "inshop", "ftclip", backend, quality=quality)
-    rows += cell("20260101-000000-aaaaaa", "inshop", "cgd", "spann", quality=0.4)
+    for backend, quality in (("linear", 0.6), ("spann", 0.5)):
+        rows += cell("20260101-000000-aaaaaa", "inshop", "ftclip", backend, quality=quality, variant="size=paper")
+    rows += cell(IVFPQ_RUN, "inshop", "ftclip", "ivfpq", quality=0.3, variant="size=paper,nlist=300")
+    rows += cell("20260101-000000-aaaaaa", "inshop", "cgd", "spann", quality=0.4, variant="size=paper")
     rows += irgen_cells("20260101-000001-bbbbbb", "inshop")
-    rows += irgen_cells("20260101-000001-bbbbbb", "inshop", "identifier=random,T=4", beams=(10,), quality=0.3)
-    rows += irgen_cells("20260101-000001-bbbbbb", "inshop", "identifier=rq,T=2", beams=(10,), quality=0.4)
-    rows += irgen_cells("20260101-000001-bbbbbb", "inshop", "identifier=rq,T=4,fresh=0.5", beams=(30,), quality=0.2)
+    rows += irgen_cells("20260101-000001-bbbbbb", "inshop", "preset=paper,identifier=random,T=4", beams=(10,),
+                        quality=0.3)
+    rows += irgen_cells("20260101-000001-bbbbbb", "inshop", "preset=paper,identifier=rq,T=2", beams=(10,), quality=0.4)
+    rows += irgen_cells("20260101-000001-bbbbbb", "inshop", "preset=paper,identifier=rq,T=4,fresh=0.5", beams=(30,),
+                        quality=0.2)
     rows += cell("20260101-000002-cccccc", "digits", "smallcnn", "linear", quality=0.7)
     for nprobe, quality in ((1, 0.3), (8, 0.6)):
         rows += cell("20260101-000002-cccccc", "digits", "smallcnn", "ivfpq", f"nprobe={nprobe}", quality=quality,
                      timings={"feature": 0.4, "search": 0.001 * nprobe})
-    run_ids = ["20260101-000000-aaaaaa", "20260101-000001-bbbbbb", "20260101-000002-cccccc"]
-    return write_results(root, rows, run_ids)
+    run_ids = ["20260101-000000-aaaaaa", IVFPQ_RUN, "20260101-000001-bbbbbb", "20260101-000002-cccccc"]
+    return write_results(root, rows, run_ids, built_with={IVFPQ_RUN: IVFPQ_BUILT})
 
 
 def build(results: Path, reports: Path) -> dict[str, bytes]:
@@ -133,35 +149,84 @@ def test_tables_hold_our_values_and_paper_columns_only_for_paper_datasets(built)
     raw = pd.read_csv(results / "results.csv")
     ours = raw[(raw.dataset == "inshop") & (raw.features == "ftclip") & (raw.backend == "spann")
                & (raw.metric == "precision") & (raw.k == 1)]["value"].item()
-    spann = table1[(table1.dataset == "inshop") & (table1.Search == "SPANN") & (table1.Model == "FT-CLIP")]
+    inshop = table1[table1.dataset == "inshop"]
+    spann = inshop[(inshop.Search == "SPANN") & (inshop.Model == "FT-CLIP (size=paper)")]
     assert spann["P@1"].item() == pytest.approx(100 * ours, abs=1e-4)
-    assert spann["paper P@1"].item() == 90.2 and spann["paper row"].item() == "FT-CLIP"
-    assert table1[table1.dataset == "digits"]["paper P@1"].isna().all()
+    assert spann["paper P_off@1"].item() == 90.2 and spann["paper row"].item() == "FT-CLIP"
+    assert table1[table1.dataset == "digits"]["paper P_off@1"].isna().all()
     # Rows only the paper has (CGD + IVF-PQ) carry the paper's numbers and leave ours empty.
     cgd_ivfpq = table1[(table1.dataset == "inshop") & (table1.Search == "Faiss IVF-PQ") & (table1.Model == "CGD")]
-    assert cgd_ivfpq["paper P@10"].item() == 30.5 and cgd_ivfpq["P@1"].isna().all()
-    # IRGen's paper row sits beside its largest beam only.
+    assert cgd_ivfpq["paper P_off@10"].item() == 30.5 and cgd_ivfpq["P@1"].isna().all()
+    # IRGen's paper row sits beside the paper preset's largest beam only.
     irgen = table1[(table1.dataset == "inshop") & (table1.Search == "beam search")]
-    assert irgen["Setting"].tolist() == ["beam=1", "beam=10", "beam=30"]
-    assert irgen["paper P@10"].isna().tolist() == [True, True, False] and irgen["paper P@10"].iloc[2] == 87.0
+    paper_preset = irgen[irgen.Model == "IRGen (paper, CLIP ViT-B/16; T=4)"]
+    assert paper_preset["Setting"].tolist() == ["beam=1", "beam=10", "beam=30"]
+    assert paper_preset["paper P_off@10"].isna().tolist() == [True, True, False]
+    assert paper_preset["paper P_off@10"].iloc[2] == 87.0
     md = (reports / "table1_precision.md").read_text()
-    assert "paper P@1" in block(md, "In-shop Clothes") and "paper" not in block(md, "sklearn digits")
+    assert "paper P_off@1" in block(md, "In-shop Clothes") and "paper P" not in block(md, "sklearn digits")
     assert f"{100 * ours:.1f}" in block(md, "In-shop Clothes")
+
+
+def test_both_precision_rules_sit_side_by_side(built):
+    results, reports, _ = built
+    table1 = pd.read_csv(reports / "table1_precision.csv")
+    raw = pd.read_csv(results / "results.csv")
+    ours = raw[(raw.dataset == "inshop") & (raw.features == "ftclip") & (raw.backend == "linear") & (raw.k == 10)]
+    inshop = table1[table1.dataset == "inshop"]
+    linear = inshop[(inshop.Search == "linear scan") & (inshop.Model == "FT-CLIP (size=paper)")]
+    for metric, column in (("precision", "P@10"), ("precision_official", "P_off@10")):
+        value = ours[ours.metric == metric]["value"].item()
+        assert linear[column].item() == pytest.approx(100 * value, abs=1e-4)
+    ours_both = table1.dropna(subset=["P@10", "P_off@10"])
+    assert (ours_both["P_off@10"] >= ours_both["P@10"] - 1e-9).all()  # hits over r <= K, never over more
+    assert "P_off@K is the official IRGen evaluation's rule" in (reports / "table1_precision.md").read_text()
+    assert "P_off@1" in pd.read_csv(reports / "table3_identifier.csv") and "P_off@1" in pd.read_csv(
+        reports / "table6_fresh.csv")
+
+
+def test_labels_say_what_ran(built, tmp_path):
+    """Presets and encoders named, a small model never beside the paper's numbers, a model trained below its
+    preset's step floor marked, and an ANN row's build parameters as built (from its manifest)."""
+    rows = pd.read_csv(built[0] / "results.csv", dtype={"limit": str, "variant": str, "setting": str}).to_dict("records")
+    rows += irgen_cells("20260101-000004-ffffff", "inshop", "preset=small,identifier=rq,T=4", beams=(30,),
+                        quality=0.8, stats=SMALL_STEPS)
+    results = write_results(tmp_path / "results", rows, [IVFPQ_RUN, "20260101-000004-ffffff"],
+                            built_with={IVFPQ_RUN: IVFPQ_BUILT})
+    table1 = next(t for t in tables_of(results) if t.name == "table1_precision")
+    inshop = next(df for s, df, _ in table1.blocks if s.dataset == "inshop")
+    small = inshop[inshop.Model.str.startswith("IRGen (small")]
+    assert small.Model.item() == "IRGen (small, EfficientNet-Lite0; T=4) [45 steps, under the floor of 120]"
+    assert small["paper P_off@10"].isna().all() and small["paper row"].isna().all()
+    assert len(set(inshop[inshop.Search == "beam search"].Model)) == 2  # two presets, two labels
+    ivfpq = inshop[(inshop.Search == "Faiss IVF-PQ") & inshop["P@1"].notna()]
+    assert ivfpq.Build.item() == "M=4, nbits=8, nlist=300, refine_factor=0"
+    assert ivfpq.Model.item() == "FT-CLIP (size=paper,nlist=300)" and ivfpq["paper P_off@1"].item() == 63.7
+    assert set(inshop[inshop.Search == "linear scan"].Build) == {"exact"}
+    md = table1.markdown()
+    assert "never sit beside the paper's numbers" in md and "[N steps, under the floor of F]" in md
+
+
+def tables_of(results: Path):
+    """The tables bench.report writes from ``results`` (no figures drawn)."""
+    rows = read_results(results)
+    return build_tables(sections_from(rows, ResultStore(results).read_manifests(set(rows["run_id"]))), load_paper())
 
 
 def test_ablation_tables(built):
     reports = built[1]
     t3 = pd.read_csv(reports / "table3_identifier.csv")
-    assert {"Random", "RQ (ours)"} <= set(t3["Identifier"]) and "paper P@10" in t3
-    assert t3[(t3.Identifier == "Random") & t3["P@1"].notna()]["paper P@10"].item() == 75.4
+    assert {"Random", "RQ (ours)"} <= set(t3["Identifier"]) and "paper P_off@10" in t3
+    assert t3[(t3.Identifier == "Random") & t3["P@1"].notna()]["paper P_off@10"].item() == 75.4
     t4 = pd.read_csv(reports / "table4_length.csv")
     assert {2, 4} <= set(pd.to_numeric(t4["T"], errors="coerce").dropna().astype(int))
     t6 = pd.read_csv(reports / "table6_fresh.csv")
     fresh = t6[(t6["Held out"] == "50%") & t6["P@1"].notna()]
-    assert fresh["paper P@10"].item() == 26.9
+    assert fresh["paper P_off@10"].item() == 26.9
     assert set(t6["Held out"]) == {"0%", "50%"}  # the same IRGen without held-out data, for comparison
     t5 = pd.read_csv(reports / "table5_map100.csv")
-    assert t5["MAP@100"].notna().any() and "paper MAP@100" not in t5  # no million-scale set here
+    assert t5["MAP@100"].notna().any() and t5["MAP_found@100"].notna().any()
+    assert "paper MAP@100" not in t5  # no million-scale set here
 
 
 def test_same_results_give_the_same_bytes(built, tmp_path):
@@ -201,7 +266,7 @@ def test_large_sets_get_table5_paper_columns(tmp_path):
     table5 = map_table(paper["tables"]["table5"], sections)
     assert [s.dataset for s, _, _ in table5.blocks] == ["imagenet"]
     rows5 = table5.blocks[0][1]
-    assert rows5.set_index("Model")["paper MAP@100"].to_dict()["IRGen (T=4)"] == 76.0
+    assert rows5.set_index("Model")["paper MAP@100"].to_dict()["IRGen (paper, CLIP ViT-B/16; T=4)"] == 76.0
     assert "CLIP + SPANN" in set(rows5["paper row"])  # a paper row we did not run, on its own line
     assert [s.dataset for s in fig6_sections(sections)] == ["imagenet"]
 

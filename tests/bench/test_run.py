@@ -39,6 +39,35 @@ def test_second_run_computes_nothing(run_dirs, monkeypatch):
     assert (run_dirs[0] / "results.csv").read_bytes() == before
 
 
+def manifests(results) -> list[dict]:
+    import json
+
+    return [json.loads(p.read_text()) for p in sorted((results / "manifests").glob("*.json"))]
+
+
+def test_backend_params_make_their_own_cell_and_the_manifest_says_what_was_built(run_dirs):
+    """--backend-param goes into the variant (an index built with nlist=8 is not the default one) and
+    the manifest keeps the parameters the index was built with, every default resolved."""
+    for nlist in ("8", "16"):
+        assert cli(run_dirs, "--method", "smallcnn", "--backend", "ivfpq", "--backend-param", f"nlist={nlist}",
+                   *QUICK) == 0
+    table = pd.read_csv(run_dirs[0] / "results.csv")
+    assert set(table["variant"]) == {"nlist=8", "nlist=16"}
+    built = [m["method"]["backend_built_with"] for m in manifests(run_dirs[0])]
+    assert {b["nlist"] for b in built} == {8, 16} and all(b["M"] == 4 and b["nbits"] == 8 for b in built)
+
+
+def test_fresh_feature_method_trains_without_the_held_out_images_and_indexes_all(run_dirs):
+    """Table 6's baselines: --fresh holds the same share of the database out of the feature model's
+    training as IRGen's --fresh does (methods/fresh.py), and the whole database is indexed."""
+    assert cli(run_dirs, "--method", "smallcnn", "--fresh", "0.5", *QUICK) == 0
+    table = pd.read_csv(run_dirs[0] / "results.csv")
+    assert set(table["variant"]) == {"fresh=0.5"}
+    assert table[table.metric == "db_items"]["value"].iloc[0] == 901  # the whole database (digits: train = database)
+    config = manifests(run_dirs[0])[-1]["method"]["config"]
+    assert config["n_held_out"] == round(0.5 * 901) and config["n_train"] == 901 - config["n_held_out"]
+
+
 class ThreeSettings(Method):
     """A stand-in method with three query settings that can be made to fail on one."""
 

@@ -277,7 +277,7 @@ def test_plane_series_hover_axis_and_legend(site, chromium):
     legend = plane.locator(".legend .traces .legendtext").evaluate_all("texts => texts.map(t => t.textContent)")
     assert legend == [label for label, _ in expected] + ["Pareto front"]
 
-    irgen = [variant for _, variant in expected].index("identifier=rq,T=4")
+    irgen = [variant for _, variant in expected].index("preset=paper,identifier=rq,T=4")
     seen = set()
     for point in plane.locator(".scatterlayer .trace").nth(irgen).locator("path.point").all():
         point.scroll_into_view_if_needed()

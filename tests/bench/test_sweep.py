@@ -25,7 +25,8 @@ def test_sweep_writes_rows_a_rerun_measures_nothing_and_the_report_draws_them(tm
     assert (rows["qps_batch"] > 0).all() and rows["single_queries"].eq(5).all()
     ivfpq = rows[rows["backend"] == "ivfpq"]
     assert ivfpq["params"].tolist() == [f'{{"nprobe": {v}}}' for v in (1, 2, 4, 8, 16)]  # nlist=16's grid
-    assert ivfpq["build_params"].str.contains('"nlist": 16').all()
+    assert ivfpq["build_params"].str.contains('"nbits": 8, "nlist": 16').all()  # sorted keys
+    assert not rows["build_params"].str.contains("null").any()  # as built: every default resolved
 
     import bench.speed.sweep as logic
 

@@ -3,7 +3,8 @@ names and formats: tiny JPEGs, the text lists, the .mat struct arrays.
 
 Each builder returns a ``Miniature``: where it is, the paper-protocol labels a correct
 reader must produce, and a few paths the tests break on purpose. ``relabel=True`` moves the
-first listed image of one part to another class (for the fingerprint test).
+first listed image of one part (ImageNet: the val image its paper protocol picks) to another
+class (for the fingerprint test).
 """
 from __future__ import annotations
 
@@ -189,14 +190,15 @@ def build_imagenet(root: Path, relabel: bool = False, val_folders: bool = False)
     folder = root / "imagenet"
     for k, (w, name) in enumerate(IMAGENET_TRAIN):
         write_jpeg(folder / "train" / w / name, k)
-    val = ["n01443537"] + IMAGENET_VAL[1:] if relabel else IMAGENET_VAL
+    # relabel: the image the paper protocol picks as its query (val 2) moves to another class
+    val = IMAGENET_VAL[:1] + ["n01443537"] + IMAGENET_VAL[2:] if relabel else IMAGENET_VAL
     names = [f"ILSVRC2012_val_{i:08d}" for i in range(1, len(val) + 1)]
     files = {}
     if val_folders:
         for k, (w, n) in enumerate(zip(val, names)):
             write_jpeg(folder / "val" / w / f"{n}.JPEG", 100 + k)
         val_order = sorted(zip(val, names))
-        image = folder / "val" / val[0] / f"{names[0]}.JPEG"
+        image = folder / "val" / val[1] / f"{names[1]}.JPEG"  # the paper protocol's one query
     else:
         for k, n in enumerate(names):
             write_jpeg(folder / "val" / f"{n}.JPEG", 100 + k)
@@ -204,10 +206,13 @@ def build_imagenet(root: Path, relabel: bool = False, val_folders: bool = False)
         files["solution"] = write_lines(folder / "LOC_val_solution.csv",
                                         ["ImageId,PredictionString"] + rows[::-1])  # the real file is unsorted
         val_order = list(zip(val, names))
-        image = folder / "val" / f"{names[0]}.JPEG"
+        image = folder / "val" / f"{names[1]}.JPEG"
     to = remapped(WNIDS)
     train = [to[w] for w, _ in IMAGENET_TRAIN]
-    labels = {"train": train, "database": train, "query": [to[w] for w, _ in val_order]}
+    # the paper protocol's queries: every tenth of the val list ordered class by class (the official
+    # val[0:50000:10]); of these 5 images, the first of the first class
+    official = sorted(val_order)[::10]
+    labels = {"train": train, "database": train, "query": [to[w] for w, n in val_order if (w, n) in official]}
     return Miniature("imagenet", root, folder, labels, image, files)
 
 

@@ -24,7 +24,7 @@ def test_every_layout_is_registered():
 def test_unknown_dataset_and_protocol():
     with pytest.raises(DatasetError, match="cub200"):
         load_dataset("cub-200")
-    with pytest.raises(DatasetError, match="paper, dml"):
+    with pytest.raises(DatasetError, match="paper, paper-random, dml"):
         load_dataset("digits", protocol="metric")
 
 
@@ -40,12 +40,14 @@ def test_data_root_from_environment(build, monkeypatch):
     assert len(load_dataset("cub200").query) == 5
 
 
-def test_query_sample_is_fixed_whatever_the_seed(build, monkeypatch):
+def test_query_picks_are_fixed_whatever_the_seed(build, monkeypatch):
     m = build("cub200")
-    monkeypatch.setitem(LAYOUTS, "cub200", dataclasses.replace(LAYOUTS["cub200"], query_sample=3))
-    a, b = m.load(seed=0), m.load(seed=7)
-    assert len(a.query) == 3 and a.query.source.paths == b.query.source.paths
-    assert len(a.train) == 7
+    monkeypatch.setitem(LAYOUTS, "cub200", dataclasses.replace(LAYOUTS["cub200"], query_every=2, query_sample=3))
+    for protocol, n in (("paper", 3), ("paper-random", 3)):
+        a, b = m.load(protocol=protocol, seed=0), m.load(protocol=protocol, seed=7)
+        assert len(a.query) == n and a.query.source.paths == b.query.source.paths
+        assert len(a.train) == 7
+    assert m.load().query.labels.tolist() == [0, 2, 3]  # every other of the test part's labels 0, 1, 2, 3, 3
 
 
 def test_limit_above_split_sizes_changes_nothing(build):

@@ -1,37 +1,70 @@
 """ImageNet-1k: train/<wnid>/, val/ in class folders or flat with LOC_val_solution.csv."""
 from __future__ import annotations
 
+import dataclasses
 import shutil
 
 import numpy as np
 import pytest
 
-from datasets import LAYOUTS
+from datasets import LAYOUTS, DatasetError
+
+
+def val_part(m):
+    """The val part as the reader lists it, before the protocol picks the queries from it."""
+    return LAYOUTS["imagenet"].read(m.folder)["val"]
 
 
 def test_flat_val_sorted_by_image_id(build):
-    ds = build("imagenet-flat").load()
+    m = build("imagenet-flat")
+    ds, val = m.load(), val_part(m)
     assert ds.train.labels.tolist() == [0, 0, 1, 1, 2, 2, 3, 3]
     assert ds.train.source.paths[:2] == ["train/n01440764/n01440764_10026.JPEG", "train/n01440764/n01440764_10027.JPEG"]
-    assert ds.query.source.paths == [f"val/ILSVRC2012_val_{i:08d}.JPEG" for i in range(1, 6)]
-    assert ds.query.labels.tolist() == [2, 0, 3, 1, 0]
+    assert val.source.paths == [f"val/ILSVRC2012_val_{i:08d}.JPEG" for i in range(1, 6)]
+    assert val.labels.tolist() == [2, 0, 3, 1, 0]
 
 
 def test_val_in_class_folders(build):
-    ds = build("imagenet-folders").load()
-    assert ds.query.labels.tolist() == [0, 0, 1, 2, 3]
-    assert ds.query.source.paths[0] == "val/n01440764/ILSVRC2012_val_00000002.JPEG"
+    val = val_part(build("imagenet-folders"))
+    assert val.labels.tolist() == [0, 0, 1, 2, 3]
+    assert val.source.paths[0] == "val/n01440764/ILSVRC2012_val_00000002.JPEG"
 
 
-def test_both_val_layouts_hold_the_same_images(build):
-    flat, folders = build("imagenet-flat").load(), build("imagenet-folders").load()
-    def by_name(ds):
-        return sorted((p.rsplit("/", 1)[1], int(c)) for p, c in zip(ds.query.source.paths, ds.query.labels))
-    assert by_name(flat) == by_name(folders)
+def test_both_val_layouts_hold_the_same_images_and_give_the_same_queries(build):
+    flat, folders = build("imagenet-flat"), build("imagenet-folders")
+
+    def by_name(split):
+        return sorted((p.rsplit("/", 1)[1], int(c)) for p, c in zip(split.source.paths, split.labels))
+    assert by_name(val_part(flat)) == by_name(val_part(folders))
+    for protocol in ("paper", "paper-random"):
+        assert by_name(flat.load(protocol=protocol).query) == by_name(folders.load(protocol=protocol).query)
 
 
-def test_query_sample_draws_5000_val_images_with_a_fixed_seed():
+def test_paper_queries_are_every_tenth_val_image_class_by_class(build, tools):
+    """The official code's val[0:50000:10] over its class-by-class list: 5 of each class's 50."""
+    m = build("imagenet-folders")
+    for w in ("n01440764", "n01443537"):  # 24 more val images in classes 0 and 1: 26, 25, 1, 1 in all
+        for i in range(24):
+            tools.write_jpeg(m.folder / "val" / w / f"ILSVRC2012_val_{1000 + i:08d}_{w}.JPEG", i)
+    val, query = val_part(m), m.load().query
+    assert len(val) == 53 and len(query) == 6  # positions 0, 10, ..., 50 of the class-by-class list
+    assert query.labels.tolist() == [0, 0, 0, 1, 1, 1]
+    by_class = [p for c in (0, 1) for p, label in zip(val.source.paths, val.labels) if label == c]
+    assert query.source.paths == by_class[::10]
+
+
+def test_paper_random_draws_5000_val_images_with_a_fixed_seed(build, monkeypatch):
+    m = build("imagenet-flat")
     assert LAYOUTS["imagenet"].query_sample == 5000
+    assert len(m.load(protocol="paper-random").query) == 5  # fewer than 5000: all of them
+    monkeypatch.setitem(LAYOUTS, "imagenet", dataclasses.replace(LAYOUTS["imagenet"], query_sample=3))
+    a, b = m.load(protocol="paper-random", seed=0), m.load(protocol="paper-random", seed=9)
+    assert len(a.query) == 3 and a.query.source.paths == b.query.source.paths
+
+
+def test_paper_random_is_refused_where_the_layout_draws_no_queries(build):
+    with pytest.raises(DatasetError, match="paper-random: cub200 takes every image of its query part"):
+        build("cub200").load(protocol="paper-random")
 
 
 def test_non_image_files_and_hidden_files_are_skipped(build, tools):

@@ -14,6 +14,18 @@ def test_parts_and_item_labels(build):
     assert ds.train.source.paths[-3:] == ds.database.source.paths
 
 
+def test_a_limited_run_trains_on_its_own_gallery_subset(build):
+    """--limit draws the gallery first and trains on the train part + that subset, as the full
+    protocol trains on train + gallery: the database is not a set the models never saw."""
+    m = build("inshop")
+    full, ds = m.load(), m.load(limit=2, seed=3)
+    assert len(ds.database) == 2 and len(ds.query) == 2
+    assert set(ds.database.source.paths) <= set(full.database.source.paths)
+    assert ds.train.source.paths[-2:] == ds.database.source.paths  # the gallery subset, in the train split
+    train_part = set(full.train.source.paths) - set(full.database.source.paths)
+    assert len(ds.train) == 4 and set(ds.train.source.paths[:2]) <= train_part
+
+
 @pytest.mark.parametrize("subdir", ["In-shop", "DeepFashion-InShop"])
 def test_other_folder_names(build, subdir):
     m = build("inshop", subdir=subdir)

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from datasets import DatasetError, load_batch
+from datasets import LAYOUTS, DatasetError, load_batch
 
 
 def test_paper_protocol_sizes_and_labels(miniature):
@@ -33,7 +33,6 @@ def test_paper_split_items_are_pil_images(miniature):
 
 
 def test_dml_protocol_disjoint_classes_query_is_database(miniature):
-    paper = miniature.load(protocol="paper")
     ds = miniature.load(protocol="dml")
     assert ds.query_in_database
     assert ds.query.source.paths == ds.database.source.paths
@@ -41,7 +40,7 @@ def test_dml_protocol_disjoint_classes_query_is_database(miniature):
     train, test = set(ds.train.labels.tolist()), set(ds.query.labels.tolist())
     assert train and test and not train & test
     assert train | test == {0, 1, 2, 3} and max(train) < min(test)  # first half of the classes trains
-    every_image = {p for s in (paper.train, paper.database, paper.query) for p in s.source.paths}
+    every_image = {p for part in LAYOUTS[miniature.name].read(miniature.folder).values() for p in part.source.paths}
     assert set(ds.train.source.paths) | set(ds.query.source.paths) == every_image
     assert len(ds.train) + len(ds.query) == len(every_image)
 
@@ -52,8 +51,10 @@ def test_limit_is_seeded(miniature, protocol):
     b = miniature.load(protocol=protocol, limit=3, seed=1)
     c = miniature.load(protocol=protocol, limit=3, seed=2)
     full = miniature.load(protocol=protocol)
-    assert all(len(s) == min(3, len(f)) for s, f in zip((a.train, a.database, a.query),
-                                                       (full.train, full.database, full.query)))
+    assert all(len(s) == min(3, len(f)) for s, f in zip((a.database, a.query), (full.database, full.query)))
+    # the limit applies to each part a split is made of (In-shop's train split: train + gallery parts)
+    train_parts = len(LAYOUTS[miniature.name].train) if protocol == "paper" else 1
+    assert min(3, len(full.train)) <= len(a.train) <= 3 * train_parts
     assert a.fingerprint == b.fingerprint and a.train.source.paths == b.train.source.paths
     assert a.fingerprint != c.fingerprint
     assert set(a.train.source.paths) <= set(full.train.source.paths)

@@ -19,7 +19,7 @@ DATA = ["--dataset", "digits", "--limit", "300", "--no-progress"]
 IRGEN = ["--method", "irgen", *[a for kv in (
     "encoder.image_size=32", "encoder.frozen_blocks=16", "encoder.dim=32", "encoder.memory_dim=32",
     "tokenizer.M=2", "tokenizer.L=16", "tokenizer.train.epochs=2", "tokenizer.train.batch_size=64",
-    "decoder.width=32", "decoder.depth=1", "decoder.heads=2", "train.epochs=2", "train.batch_size=64")
+    "decoder.width=32", "decoder.depth=1", "decoder.heads=2", "train.epochs=2", "train.batch_size=64", "min_steps=0")
     for a in ("--set", kv)], "--checkpoint-every", "4"]
 
 

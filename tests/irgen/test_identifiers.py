@@ -4,9 +4,10 @@ import torch
 
 from datasets.base import ArraySource, FileSource, Split
 from methods.base import HarnessError
+from methods.fresh import item_keys
 from methods.irgen.config import IdentifierConfig
 from methods.irgen.identifiers import (KINDS, HierarchicalKMeans, IdentifierSpec, Items, RandomIdentifiers,
-                                       RQVAEIdentifiers, SemanticIdentifiers, item_keys, make_identifiers, parse_kind)
+                                       RQVAEIdentifiers, SemanticIdentifiers, make_identifiers, parse_kind)
 from methods.irgen.tokenizer import ResidualQuantizer
 
 
@@ -120,3 +121,9 @@ def test_rqvae_identifiers_valid_and_deterministic():
 def test_rqvae_length_must_fill_the_grid():
     with pytest.raises(HarnessError, match="not a multiple"):
         RQVAEIdentifiers(IdentifierSpec("rqvae", 6, 256, cfg=IdentifierConfig(rqvae_grid=2)))
+
+
+def test_rqvae_training_steps_have_the_presets_floor():
+    spec = IdentifierSpec("rqvae", 16, 256, cfg=IdentifierConfig(rqvae_epochs=3.0), min_steps=120)
+    assert RQVAEIdentifiers(spec).steps(1000) == 120  # 3 epochs of 1,000 items: 11 steps
+    assert RQVAEIdentifiers(spec).steps(20000) == 234

@@ -8,8 +8,8 @@ from methods.base import HarnessError, RunContext
 from methods.features.training import TrainConfig
 from methods.irgen.config import make_config
 from methods.irgen.decoder import Decoder, DecoderConfig
-from methods.irgen.identifiers import item_keys
-from methods.irgen.method import IRGen, held_out_items
+from methods.fresh import held_out_items, item_keys
+from methods.irgen.method import IRGen
 from methods.checkpoint import Resumable
 from methods.irgen.train import SameClassPairs, train_encoder_decoder
 from methods.registry import MethodOptions, make_method
@@ -18,7 +18,7 @@ from tests.irgen.irgen_stubs import Rows, VectorEncoder
 TINY = {"encoder.image_size": 32, "encoder.frozen_blocks": 13, "encoder.dim": 32, "encoder.memory_dim": 32,
         "tokenizer.L": 16, "tokenizer.train.epochs": 6, "tokenizer.train.batch_size": 64,
         "decoder.width": 64, "decoder.depth": 1, "decoder.heads": 2,
-        "train.epochs": 10, "train.batch_size": 64, "train.lr": 2e-3}
+        "train.epochs": 10, "train.batch_size": 64, "train.lr": 2e-3, "min_steps": 0}
 
 
 @pytest.fixture(scope="module")
@@ -51,12 +51,41 @@ def test_config_presets_and_overrides():
 
 
 def test_variant_settings_and_registry():
-    method = make_method("irgen", MethodOptions(identifier="hkm200", seq_len=3, fresh=0.5, beams=(1, 30)))
-    assert method.variant == "identifier=hkm200,T=3,fresh=0.5"
+    method = make_method("irgen", MethodOptions(identifier="hkm200", seq_len=2, fresh=0.5, beams=(1, 30)))
+    assert method.variant == "preset=small,identifier=hkm200,T=2,fresh=0.5"
     assert method.settings(n_database=100) == [{"beam": 1}, {"beam": 30}]
-    assert make_method("irgen", MethodOptions()).variant == "identifier=rq,T=4"
-    assert make_method("irgen", MethodOptions(identifier="rqvae")).variant == "identifier=rqvae,T=16"
-    assert make_method("irgen-enc", MethodOptions()).features == "irgen-enc"
+    assert make_method("irgen", MethodOptions()).variant == "preset=small,identifier=rq,T=4"
+    rqvae = make_method("irgen", MethodOptions(identifier="rqvae"))
+    assert rqvae.variant == "preset=small,identifier=rqvae,T=16,grid=2"
+    official = MethodOptions(overrides={"preset": "paper", "tokenizer.loss": "official"})
+    assert make_method("irgen", official).variant == "preset=paper,identifier=rq,T=4,tokenizer_loss=official"
+    encoder = make_method("irgen-enc", MethodOptions())
+    assert encoder.features == "irgen-enc" and encoder.variant == "preset=small"
+
+
+@pytest.mark.parametrize("identifier, length", [("hkm100", 4), ("hkm200", 3), ("hkm500", 2), ("hkm50", 4),
+                                                ("random", 4), ("rq", 4), ("rqvae", 16)])
+def test_default_lengths_are_the_papers(identifier, length):
+    """Table 3: HKM_100 / HKM_200 / HKM_500 at T = 4 / 3 / 2 (100^4, 200^3, 500^2 codes); --seq-len wins."""
+    assert make_method("irgen", MethodOptions(identifier=identifier)).seq_len == length
+    assert make_method("irgen", MethodOptions(identifier="hkm500", seq_len=3)).seq_len == 3
+
+
+def test_step_floor_trains_every_variant_the_same_number_of_steps():
+    from methods.irgen.train import stage_steps, tokenizer_rounds, tokenizer_steps
+
+    small, paper = make_config({}), make_config({"preset": "paper"})
+    assert small.min_steps == 120 and paper.min_steps == 0
+    # --limit 2000 and its --fresh 0.5 half: 46 and 23 steps by epochs alone, 120 with the floor
+    assert [stage_steps(small.train, n) for n in (2000, 1000)] == [46, 23]
+    assert [stage_steps(small.train, n, small.min_steps) for n in (2000, 1000, 10000)] == [120, 120, 234]
+    assert [tokenizer_steps(small.tokenizer.train, n, small.min_steps) for n in (2000, 1000)] == [120, 120]
+    assert tokenizer_rounds(small.tokenizer.train, 1000, small.min_steps) == (18, 7)  # a codebook refit per round
+    assert tokenizer_steps(paper.tokenizer.train, 1000, paper.min_steps) == 7 * 200
+    with pytest.raises(HarnessError, match="min_steps"):
+        make_config({"min_steps": -1})
+    with pytest.raises(HarnessError, match="tokenizer.loss=eq4: choose one of eq3, official"):
+        make_config({"tokenizer.loss": "eq4"})
 
 
 def test_same_class_pairs_stay_in_class():
@@ -104,6 +133,9 @@ def test_search_batch_times_every_stage_and_returns_what_search_does(fitted, dig
     assert list(watch.seconds) == ["preprocess", "encoder", "decoder", "masks", "lookup"]
     stats = method.stats()
     assert stats["db_items"] == len(digits.database) and 0 < stats["n_identifiers"] <= stats["db_items"]
+    # TINY's tokenizer trains below the small preset's floor (min_steps=0): the steps say so, for the report
+    assert stats["train_steps_tokenizer"] == 6 * (len(digits.train) // 64) < stats["preset_min_steps"] == 120
+    assert stats["train_steps_decoder"] == int(10 * len(digits.train) / 64)
 
 
 def test_untrained_irgen_indexes_a_synthetic_database_and_searches_it(digits, tmp_path):
@@ -164,6 +196,7 @@ def test_ablation_identifiers_run_end_to_end(digits, tmp_path, identifier, seq_l
     assert method.db_codes.max() < method.identifiers.vocab_size
     ids = method.search(digits.query, 10, {"beam": 5}, ctx).ids
     assert ids.shape == (len(digits.query), 10) and ids.min() >= -1 and ids.max() < len(digits.database)
+    assert ("train_steps_rqvae" in method.stats()) == (identifier == "rqvae")
 
 
 @pytest.mark.slow
@@ -174,7 +207,7 @@ def test_small_vit_from_pixels_with_flips_and_pretrained_init(digits, tmp_path):
                        "encoder.dim": 16, "encoder.memory_dim": 16, "encoder_init": "pretrained",
                        "tokenizer.L": 8, "tokenizer.train.epochs": 1, "tokenizer.train.flip": True,
                        "decoder.width": 32, "decoder.depth": 1, "decoder.heads": 2,
-                       "train.epochs": 1, "train.flip": True})
+                       "train.epochs": 1, "train.flip": True, "min_steps": 0})
     method = IRGen(cfg, identifier="rq", seq_len=2, beams=(4,))
     method.fit(digits, ctx)
     assert not list((tmp_path / "irgen").glob("stem-*.pt"))  # nothing frozen: nothing cached

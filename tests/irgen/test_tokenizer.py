@@ -1,11 +1,10 @@
 import numpy as np
 import pytest
 import torch
-import torch.nn as nn
 
 from methods.features.training import TrainConfig
 from methods.irgen.config import TokenizerConfig
-from methods.irgen.tokenizer import ResidualQuantizer, kmeans, nearest, tokenizer_loss
+from methods.irgen.tokenizer import Classifiers, ResidualQuantizer, kmeans, nearest, tokenizer_loss
 from methods.checkpoint import Resumable
 from methods.irgen.train import train_tokenizer
 from tests.irgen.irgen_stubs import Rows, VectorEncoder
@@ -63,7 +62,7 @@ def test_loss_sends_reconstruction_gradients_to_f_through_the_straight_through_e
     x, labels = clustered(n=64)
     rq = ResidualQuantizer(M=2, L=8, dim=8)
     rq.fit(x, 5, seed=0)
-    clf = nn.Linear(8, 6)
+    clf = Classifiers(8, 6)
     cfg = TokenizerConfig(M=2, L=8, lambda1=1.0, lambda2=0.0)
     f = x.clone().requires_grad_(True)
     # only the reconstruction terms: zero the f_cls term's weight by detaching its input
@@ -72,6 +71,25 @@ def test_loss_sends_reconstruction_gradients_to_f_through_the_straight_through_e
     assert f.grad is not None and f.grad.abs().sum() > 0
     assert set(parts) == {"cls", "rec", "res"}
     assert rq.codebooks.grad is None  # codebooks are not changed by the network step
+
+
+def test_official_weighting_scales_both_terms_by_1e7_and_classifies_reconstructions_apart():
+    """tokenizer.loss=official: the official train_tokenizer.py's 1e-7 on the reconstructions' CE and
+    the residual term, the reconstructions classified by their own layer (fc_rq)."""
+    x, labels = clustered(n=64)
+    rq = ResidualQuantizer(M=2, L=8, dim=8)
+    rq.fit(x, 5, seed=0)
+    torch.manual_seed(0)
+    clf = Classifiers(8, 6, separate=True)
+    official = TokenizerConfig(M=2, L=8, loss="official")
+    loss, parts = tokenizer_loss(x, labels, rq, clf, official)
+    assert loss.item() == pytest.approx(parts["cls"] + 1e-7 * 2 * (parts["rec"] + parts["res"]), rel=1e-6)
+    loss.backward()
+    assert clf.own.weight.grad.abs().sum() > 0  # the reconstructions' own classifier learns from them
+    shared = Classifiers(8, 6)
+    shared.of_features.load_state_dict(clf.of_features.state_dict())
+    eq3, _ = tokenizer_loss(x, labels, rq, shared, TokenizerConfig(M=2, L=8))
+    assert eq3.item() > loss.item()  # eq. 3 weighs the reconstructions' CE at lambda1 = 1
 
 
 class Ctx:
@@ -83,7 +101,7 @@ def test_train_tokenizer_gives_class_consistent_first_codes():
     x, labels = clustered(n=600, d=16, classes=4)
     encoder = VectorEncoder(16, 8)
     rq = ResidualQuantizer(M=2, L=8, dim=8)
-    clf = nn.Linear(8, 4)
+    clf = Classifiers(8, 4)
     cfg = TokenizerConfig(M=2, L=8, kmeans_iters=5, train=TrainConfig(epochs=3, batch_size=64, lr=1e-2))
     trained = train_tokenizer(encoder, rq, clf, Rows(x), labels.numpy(), cfg, Ctx())
     assert np.mean(trained.losses[-5:]) < np.mean(trained.losses[:5])
@@ -100,7 +118,7 @@ def test_tokenizer_training_resumes_from_its_last_round(tmp_path):
 
     def parts():
         torch.manual_seed(0)
-        return VectorEncoder(16, 8), ResidualQuantizer(M=2, L=8, dim=8), nn.Linear(8, 4)
+        return VectorEncoder(16, 8), ResidualQuantizer(M=2, L=8, dim=8), Classifiers(8, 4)
 
     whole = parts()
     train_tokenizer(*whole, Rows(x), labels.numpy(), cfg, Ctx())
