@@ -48,6 +48,7 @@ def read_inshop(folder: Path) -> dict[str, Split]:
         for part in PARTS
     }, path)
 
+
 LAYOUT = register(Layout(
     name="inshop",
     subdir="inshop",

@@ -12,6 +12,7 @@ from .cells import Cell, Section, line_label, main_cells, representative, series
 from .names import LARGE_SETS
 from .tables import pct
 
+
 @dataclass
 class Figure:
     kind: str  # what the figure shows, for the README

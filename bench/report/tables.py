@@ -17,6 +17,7 @@ from .cells import Cell, Section, build_words, main_cells, model_label, represen
 from .names import IDENTIFIERS, LARGE_SETS, MISSING, SHORT
 from .paper import key_fields, matches
 
+
 @dataclass
 class Table:
     name: str  # file stem, e.g. table1_precision

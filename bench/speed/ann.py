@@ -19,6 +19,7 @@ from .timer import Timer
 
 log = logging.getLogger(__name__)
 
+
 def exact_neighbours(X: np.ndarray, Q: np.ndarray, k: int, metric: str) -> np.ndarray:
     """Ground-truth ids from the linear scan (it streams over database blocks: bounded memory)."""
     linear = make_backend("linear", metric=metric)

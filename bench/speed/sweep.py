@@ -26,6 +26,7 @@ from .timer import Timer, torch_threads
 
 log = logging.getLogger(__name__)
 
+
 def set_rows(rows: list[dict], dataset: str, metric: str, recall_at: int, n: int, dim: int, n_queries: int,
              run_id: str) -> pd.DataFrame:
     """Grid rows labelled with the set and the conditions they were measured under."""
