@@ -10,7 +10,7 @@ import torch.nn as nn
 from datasets import Split
 
 from ..checkpoint import Resumable
-from .training import Objective, TrainConfig, run_steps
+from .training import Objective, TrainConfig, epoch_steps, run_steps
 
 
 def class_balanced_batches(labels: np.ndarray, batch_size: int, per_class: int, steps: int, seed: int):
@@ -32,6 +32,6 @@ def train_metric(model, net: nn.Module, groups: list[tuple[list, float]], object
     ``model`` is the FeatureModel (image size, normalisation); returns the loss curve.
     """
     batch_size = min(cfg.batch_size, len(split))
-    steps = max(1, int(cfg.epochs * len(split) / batch_size))
+    steps = epoch_steps(cfg.epochs, len(split), batch_size)
     batches = class_balanced_batches(split.labels, batch_size, per_class, steps, ctx.seed)
     return run_steps(model, [net], groups, objective, split, cfg, ctx, batches, steps, run)

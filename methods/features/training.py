@@ -58,6 +58,12 @@ def make_optimizer(groups: list[tuple[list, float]], cfg: TrainConfig) -> torch.
                              fused=True if param_groups and on_cuda else None)
 
 
+def epoch_steps(epochs: float, n: int, batch_size: int, floor: int = 0) -> int:
+    """Optimisation steps for ``epochs`` passes over n items in batches of ``batch_size``: at
+    least 1, and at least ``floor`` (IRGen's min_steps)."""
+    return max(1, floor, int(epochs * n / batch_size))
+
+
 def batches(n: int, batch_size: int, steps: int, seed: int):
     """``steps`` index batches over epochs of a seeded permutation of range(n)."""
     rng = np.random.default_rng(seed)
@@ -162,7 +168,7 @@ def train_classifier(model, backbone: nn.Module, head: nn.Module, split: Split, 
     """
     features = features or model.encode
     batch_size = min(cfg.batch_size, len(split))
-    steps = max(1, int(cfg.epochs * len(split) / batch_size))
+    steps = epoch_steps(cfg.epochs, len(split), batch_size)
     groups = [(list(backbone.parameters()), cfg.lr * cfg.backbone_lr_scale), (list(head.parameters()), cfg.lr)]
 
     objective = Objective(lambda x: head(features(x)),

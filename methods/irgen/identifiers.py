@@ -37,7 +37,7 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from ..base import HarnessError
-from ..features.training import batches
+from ..features.training import batches, epoch_steps
 from .config import IdentifierConfig
 from .tokenizer import ResidualQuantizer, kmeans, nearest
 
@@ -280,7 +280,7 @@ class RQVAEIdentifiers:
 
     def steps(self, n: int, batch_size: int = 256) -> int:
         """Optimisation steps over n items: ``rqvae_epochs`` epochs, at least the floor."""
-        return max(1, self.min_steps, int(self.cfg.rqvae_epochs * n / batch_size))
+        return epoch_steps(self.cfg.rqvae_epochs, n, batch_size, self.min_steps)
 
     def fit(self, items: Items, ctx, batch_size: int = 256) -> "RQVAEIdentifiers":
         maps, n = items.maps, items.n

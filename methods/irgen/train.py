@@ -39,7 +39,7 @@ from .. import distributed
 from ..cache import digest
 from ..checkpoint import Resumable
 from ..data_parallel import DataParallel
-from ..features.training import TrainConfig, batches, cosine_lr, flip_mask, make_optimizer
+from ..features.training import TrainConfig, batches, cosine_lr, epoch_steps, flip_mask, make_optimizer
 from ..rng import cpu_generator
 from .config import IRGenConfig, TokenizerConfig
 from .tokenizer import Classifiers, ResidualQuantizer, all_features, tokenizer_loss
@@ -60,7 +60,7 @@ class Trained:
 def stage_steps(cfg: TrainConfig, n: int, min_steps: int = 0) -> int:
     """The optimisation steps a stage takes over n items: ``cfg.epochs`` epochs of batches, at
     least ``min_steps`` (IRGenConfig.min_steps)."""
-    return max(1, min_steps, int(cfg.epochs * n / min(cfg.batch_size, n)))
+    return epoch_steps(cfg.epochs, n, min(cfg.batch_size, n), min_steps)
 
 
 def tokenizer_rounds(cfg: TrainConfig, n: int, min_steps: int = 0) -> tuple[int, int]:
