@@ -95,14 +95,14 @@ def _only(what: str):
     return unavailable
 
 
-def default_length(kind: str, clusters: int | None, cfg: IdentifierConfig, M: int) -> int:
-    """T where --seq-len does not give it: the paper's for HKM_k (``HKM_LENGTHS``), RQ-VAE's cells x
-    depth, else the tokenizer's M codebooks."""
-    if kind == "hkm":
-        return HKM_LENGTHS.get(clusters, M)
+def identifier_length(kind: str, seq_len: int | None, clusters: int | None, cfg: IdentifierConfig, M: int) -> int:
+    """T: ``seq_len`` (--seq-len) where given, RQ-VAE's checked against its cells; else the kind's
+    default: the paper's for HKM_k (``HKM_LENGTHS``), RQ-VAE's cells x depth, the tokenizer's M."""
     if kind == "rqvae":
-        return RQVAEIdentifiers.length(cfg, None)
-    return M
+        return RQVAEIdentifiers.length(cfg, seq_len)
+    if seq_len:
+        return seq_len
+    return HKM_LENGTHS.get(clusters, M) if kind == "hkm" else M
 
 
 def parse_kind(kind: str) -> tuple[str, int | None]:

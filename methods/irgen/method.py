@@ -35,7 +35,7 @@ from .beam_search import beam_search, expand_to_items
 from .config import IRGenConfig, make_config, preset_min_steps
 from .decoder import Decoder, DecoderConfig
 from .encoder import Encoder, StemInputs, ViTBackbone, build_encoder
-from .identifiers import IdentifierSpec, Items, RQVAEIdentifiers, default_length, make_identifiers, parse_kind
+from .identifiers import IdentifierSpec, Items, RQVAEIdentifiers, identifier_length, make_identifiers, parse_kind
 from .prefix_tree import PrefixTree
 from .tokenizer import all_features
 from .train import data_key, fit_encoder_decoder, fit_tokenizer, stage_steps, tokenizer_steps
@@ -59,9 +59,7 @@ class IRGen(Method):
                  fresh: float = 0.0, beams: tuple[int, ...] = DEFAULT_BEAMS, untrained: bool = False):
         self.kind, self.clusters = parse_kind(identifier)
         self.identifier_name = identifier
-        if self.kind == "rqvae":
-            seq_len = RQVAEIdentifiers.length(cfg.identifiers, seq_len)
-        seq_len = seq_len or default_length(self.kind, self.clusters, cfg.identifiers, cfg.tokenizer.M)
+        seq_len = identifier_length(self.kind, seq_len, self.clusters, cfg.identifiers, cfg.tokenizer.M)
         if seq_len < 1:
             raise HarnessError(f"--seq-len {seq_len}: give a positive identifier length")
         if self.kind == "rq":  # the tokenizer's M codebooks are the identifier
