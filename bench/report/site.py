@@ -469,7 +469,7 @@ def run_words(manifest: dict) -> list[str]:
         return str(value.get("name", "")) if isinstance(value, dict) else str(value or "")
 
     words = [manifest.get("kind") or name(manifest.get("method")), name(manifest.get("dataset")),
-             device_words(manifest.get("hardware", {}))]
+             device_words(manifest.get("hardware", {}), threads=True)]
     return [w for w in words if w]
 
 

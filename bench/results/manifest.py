@@ -9,6 +9,8 @@ import secrets
 import subprocess
 from pathlib import Path
 
+from methods.hardware import processor
+
 PACKAGES = ("torch", "torchvision", "numpy", "faiss-cpu", "faiss-cuda", "scann", "open_clip_torch", "timm",
             "efficientnet-lite-pytorch")
 
@@ -39,16 +41,17 @@ def package_versions() -> dict:
 
 
 def hardware(device: str = "cpu") -> dict:
+    """The machine: processor (model, SIMD level, torch's threads, BLAS and CPU kernels), memory, GPU."""
     info = {"machine": platform.machine(), "system": platform.system(), "cpus": os.cpu_count(),
-            "cpu_model": _cpu_model(), "device": device}
-    try:
-        import torch
+            **processor(), "device": device}
+    if device.startswith("cuda"):
+        try:
+            import torch
 
-        info["torch_threads"] = torch.get_num_threads()
-        if device.startswith("cuda") and torch.cuda.is_available():
-            info["gpu"] = torch.cuda.get_device_name(0)
-    except ImportError:
-        pass
+            if torch.cuda.is_available():
+                info["gpu"] = torch.cuda.get_device_name(0)
+        except ImportError:
+            pass
     try:
         info["memory_gb"] = round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1)
     except (ValueError, OSError):
@@ -57,19 +60,15 @@ def hardware(device: str = "cpu") -> dict:
 
 
 def device_words(hw: dict, threads: bool = False) -> str:
-    """A manifest's ``hardware`` in words: the GPU's name, or the CPU's with its core count
-    (and torch's thread count with ``threads``)."""
+    """A manifest's ``hardware`` in words: the GPU's name, or the CPU's with its SIMD level and core
+    count (and, with ``threads``, torch's thread count and BLAS)."""
     if hw.get("gpu"):
         return hw["gpu"]
-    extra = f", {hw.get('torch_threads', '?')} torch threads" if threads else ""
-    return f"{hw.get('cpu_model', 'CPU')} ({hw.get('cpus', '?')} CPUs{extra})"
-
-
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
+    details = [hw["simd"]] if hw.get("simd") else []
+    details.append(f"{hw.get('cpus', '?')} CPUs")
+    if threads:
+        details.append(f"{hw.get('torch_threads', '?')} torch threads")
+        if hw.get("blas"):
+            details.append(f"BLAS {hw['blas']}" + (f", kernels {hw['torch_cpu_capability']}"
+                                                     if hw.get("torch_cpu_capability") else ""))
+    return f"{hw.get('cpu_model', 'CPU')} ({', '.join(details)})"
