@@ -65,11 +65,14 @@ apt_install() {
 # back to scikit-learn's digits) and the libraries SPTAG links to.
 apt_install "the embedded default falls back to scikit-learn's digits; spann may be unavailable" \
   dataset-fashion-mnist libnuma1 libzstd1 libgomp1
+# objdump (binutils): sptag.sh names the AVX-512 instructions of a wheel this processor cannot run.
+apt_install "set-up cannot count the AVX-512 instructions in SPTAG's wheel" binutils
 # Chromium for the results site's browser tests (Playwright drives /usr/bin/chromium; it never
 # downloads a browser of its own).
 apt_install "the browser tests of reports/site/ are skipped" chromium
 
 if [ -x setup/sptag.sh ]; then
-  setup/sptag.sh || echo "setup: NOTE: the SPANN (SPTAG) worker could not be set up; spann cells will be reported as unavailable"
+  setup/sptag.sh || echo "setup: NOTE: the SPANN (SPTAG) worker could not be set up (sptag's lines above say why);" \
+    "spann cells will be reported as unavailable"
 fi
 echo "setup: ready"

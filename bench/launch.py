@@ -19,6 +19,8 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import re
+import signal
 import subprocess
 import sys
 import threading
@@ -31,6 +33,7 @@ log = logging.getLogger("bench.grid")
 
 REPO = Path(__file__).resolve().parent.parent
 UNAVAILABLE, INTERRUPTED = 3, 130
+SIGNALS = {s.value for s in signal.Signals}
 
 
 @dataclass(frozen=True)
@@ -122,8 +125,6 @@ def copy_output(stream, out, echo: bool) -> None:
 
 def stop(proc: subprocess.Popen) -> None:
     """End a cell and every process it started (torchrun's workers, SPANN's worker)."""
-    import signal
-
     for sig, wait in ((signal.SIGTERM, 10), (signal.SIGKILL, 10)):
         try:
             os.killpg(proc.pid, sig)
@@ -136,16 +137,32 @@ def stop(proc: subprocess.Popen) -> None:
             continue
 
 
+TRACEBACK = "Traceback (most recent call last):"
+# lines that report progress, not what went wrong: the harness's log records, tqdm's bars and a
+# library's own log lines (SPTAG prints "[1] Using AVX2 InstructionSet!" as it loads)
+PROGRESS = re.compile(r"^(INFO |WARNING |DEBUG |\[\d+\] )|%\|")
+
+
 def last_error_line(log_path: Path, code: int) -> str:
-    """The line that says what went wrong: the harness's one-line error, else a traceback's last line."""
-    lines = [line.strip() for line in Path(log_path).read_text(errors="replace").splitlines() if line.strip()]
+    """The line that says what went wrong: the harness's one-line error, else the exception line of
+    the last traceback (its message may go on over further lines), else the last line that is not
+    progress."""
+    raw = Path(log_path).read_text(errors="replace").splitlines()
+    lines = [line.strip() for line in raw if line.strip()]
     for line in reversed(lines):
         if line.startswith(("error:", "unavailable:", "interrupted:")):
             return line
+    status = f"exit code {code}" + (f" ({signal.Signals(-code).name})" if code < 0 and -code in SIGNALS else "")
+    starts = [i for i, line in enumerate(raw) if line.startswith(TRACEBACK)]
+    if starts:
+        after = (line for line in raw[starts[-1] + 1:] if line.strip() and not line[0].isspace())
+        exception = next(after, "")
+        if exception:
+            return f"{status}: {exception.strip()}"
     for line in reversed(lines):
-        if not line.startswith(("INFO ", "WARNING ", "DEBUG ")) and "%|" not in line:
-            return f"exit code {code}: {line}"
-    return f"exit code {code}"
+        if not PROGRESS.search(line):
+            return f"{status}: {line}"
+    return status
 
 
 # ---------------------------------------------------------------- launchers

@@ -7,10 +7,15 @@
 # Interpreter, first found: $IRGEN_SPTAG_PYTHON, python3.9 on PATH,
 # $PYENV_ROOT/versions/3.9*/bin/python3.9, /root/.pyenv/versions/3.9*/bin/python3.9.
 #
-# Idempotent: does nothing when the venv already imports sptag. Exits 0 with a note
-# when no Python 3.9 exists (the spann backend then reports itself unavailable).
-# The wheel's libSPTAGLib.so also needs libnuma1, libzstd1 and libgomp1 from the
-# system (Debian/Ubuntu: apt-get install libnuma1 libzstd1 libgomp1).
+# Idempotent: does nothing when the venv already imports sptag. Exits 0 with a note when no
+# Python 3.9 exists, and when sptag dies of an illegal instruction on this processor (every
+# published wheel, 1.6.2 to 1.6.8, holds AVX-512 code: it runs on AVX-512 processors only); the
+# spann backend then reports itself unavailable with the same reason.
+# The wheel's libSPTAGLib.so also needs libnuma1, libzstd1 and libgomp1 from the system
+# (Debian/Ubuntu: apt-get install libnuma1 libzstd1 libgomp1): without them it exits 1.
+#
+# setup/sptag.sh --check: only check the existing venv (exit 0: sptag loads; 3: unavailable on
+# this processor; 1: missing or broken), saying why.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -32,12 +37,54 @@ find_python() {
     return 1
 }
 
-sptag_works() { [ -x "$VENV/bin/python" ] && "$VENV/bin/python" "$WORKER" --check >/dev/null 2>&1; }
+ILLEGAL_INSTRUCTION=132  # 128 + SIGILL: the exit status of a process killed by an illegal instruction
 
-if sptag_works; then
-    echo "sptag: already set up in $VENV"
-    exit 0
+# evex_count FILE: how many AVX-512 (EVEX-encoded, first opcode byte 0x62) instructions objdump finds
+evex_count() { objdump -d "$1" 2>/dev/null | awk -F'\t' 'NF >= 3 && $2 ~ /^62 /' | wc -l; }
+
+# The one-line reason, from the backend itself (methods/backends/spann.py), so both say the same.
+illegal_instruction_reason() {
+    "$ROOT/.venv/bin/python" -c 'from methods.backends.spann import illegal_instruction; print(illegal_instruction())' \
+        2>/dev/null || echo "sptag dies of an illegal instruction on this processor; spann is unavailable here"
+}
+
+# check_sptag: 0 when the worker imports sptag here; else says why and returns 3 for an illegal
+# instruction (the wheel's code is for a newer processor), 1 for anything else (missing libraries).
+check_sptag() {
+    local out rc=0 site so
+    [ -x "$VENV/bin/python" ] || { echo "sptag: no venv at $VENV" >&2; return 1; }
+    out="$("$VENV/bin/python" "$WORKER" --check 2>&1)" || rc=$?
+    [ "$rc" -ne 0 ] || return 0
+    site="$(echo "$VENV"/lib/python3*/site-packages/sptag)"
+    if [ "$rc" -eq "$ILLEGAL_INSTRUCTION" ]; then
+        echo "sptag: $(illegal_instruction_reason)"
+        if command -v objdump >/dev/null 2>&1; then
+            for so in _SPTAG.so libSPTAGLib.so; do
+                [ -f "$site/$so" ] && echo "sptag: objdump finds $(evex_count "$site/$so") AVX-512 (EVEX) instructions in $so"
+            done
+        fi
+        return 3
+    fi
+    echo "sptag: the extension does not load (exit code $rc): $(echo "$out" | grep -v '^\s*$' | tail -1)" >&2
+    if [ -f "$site/libSPTAGLib.so" ] && ldd "$site/libSPTAGLib.so" | grep "not found" >&2; then
+        echo "sptag: missing system libraries (above); on Debian/Ubuntu: apt-get install libnuma1 libzstd1 libgomp1" >&2
+    fi
+    return 1
+}
+
+if [ "${1:-}" = "--check" ]; then
+    rc=0
+    check_sptag || rc=$?
+    [ "$rc" -ne 0 ] || echo "sptag: loads in $VENV"
+    exit "$rc"
 fi
+
+rc=0
+check_sptag 2>/dev/null >/dev/null || rc=$?
+case "$rc" in
+    0) echo "sptag: already set up in $VENV"; exit 0 ;;
+    3) check_sptag || true; exit 0 ;;  # installed, but this processor cannot run it: say why
+esac
 
 if ! PYTHON="$(find_python)"; then
     echo "sptag: no Python 3.9 found (set IRGEN_SPTAG_PYTHON, or put python3.9 on PATH); skipping." \
@@ -59,10 +106,10 @@ echo "sptag: creating $VENV with $PYTHON"
 [ -x "$VENV/bin/python" ] || "$PYTHON" -m venv "$VENV"
 "$VENV/bin/python" -m pip install --quiet "sptag==$SPTAG_VERSION" numpy
 
-if ! "$VENV/bin/python" "$WORKER" --check; then
-    echo "sptag: installed, but the extension does not load. Missing system libraries:" >&2
-    ldd "$VENV"/lib/python3.9/site-packages/sptag/libSPTAGLib.so | grep "not found" >&2 || true
-    echo "sptag: on Debian/Ubuntu: apt-get install libnuma1 libzstd1 libgomp1" >&2
-    exit 1
-fi
-echo "sptag: ready ($VENV)"
+rc=0
+check_sptag || rc=$?
+case "$rc" in
+    0) echo "sptag: ready ($VENV)" ;;
+    3) exit 0 ;;  # said why: spann is unavailable on this processor, the rest is unaffected
+    *) exit 1 ;;
+esac

@@ -72,20 +72,33 @@ def grid_rows(backend, Q: np.ndarray, k: int, truth: np.ndarray, timer: Timer, s
     return rows
 
 
+def attempt(what: str, work):
+    """(work(), "") or (None, why it could not run): ``unavailable: ...`` for a backend this machine
+    lacks or cannot run, ``failed: <error>: <first line>`` for one that broke (e.g. a worker process
+    that died). The one rule by which a tool measuring several backends goes on without one."""
+    try:
+        return work(), ""
+    except BackendUnavailable as err:
+        return None, f"unavailable: {err}"
+    except (RuntimeError, MemoryError) as err:
+        log.exception("%s failed", what)
+        return None, f"failed: {type(err).__name__}: {(str(err).splitlines() or [''])[0]}"
+
+
 def sweep_backend(name: str, X: np.ndarray, Q: np.ndarray, truth: np.ndarray, k: int, metric: str,
                   build_params: dict, timer: Timer, single: int, progress: bool = True) -> tuple[list[dict], str]:
-    """(grid rows of backend ``name`` built over X, "") or ([], why it could not run here)."""
-    try:
+    """(grid rows of backend ``name`` built over X, "") or ([], why it could not run here: ``attempt``)."""
+    def build_and_sweep() -> list[dict]:
         backend = make_backend(name, metric=metric, **build_params)
-    except BackendUnavailable as err:
-        log.warning("skipping %s: %s", name, err)
-        return [], f"unavailable: {err}"
-    try:
-        log.info("%s: building over %d x %d", name, *X.shape)
-        backend.build(X)
-        stats = backend.stats()
-        log.info("%s: built in %.1f s, %.1f MB memory, %.1f MB disk", name, stats["build_s"],
-                 stats["memory_bytes"] / 1e6, stats["disk_bytes"] / 1e6)
-        return grid_rows(backend, Q, k, truth, timer, single, progress), ""
-    finally:
-        backend.close()
+        try:
+            log.info("%s: building over %d x %d", name, *X.shape)
+            backend.build(X)
+            stats = backend.stats()
+            log.info("%s: built in %.1f s, %.1f MB memory, %.1f MB disk", name, stats["build_s"],
+                     stats["memory_bytes"] / 1e6, stats["disk_bytes"] / 1e6)
+            return grid_rows(backend, Q, k, truth, timer, single, progress)
+        finally:
+            backend.close()
+
+    rows, why = attempt(name, build_and_sweep)
+    return rows or [], why

@@ -49,7 +49,7 @@ from tqdm import tqdm
 from bench.results import SCALING_COMPONENT, SWEEP_SET, KeyedTable, ResultStore, scaling_table, sweeps_table
 from bench.results.manifest import git_version, hardware, new_run_id, package_versions
 from datasets.synthetic import synthetic_features
-from methods.backends import BackendUnavailable, make_backend
+from methods.backends import make_backend
 from methods.irgen.beam_search import beam_search
 from methods.irgen.decoder import Decoder, DecoderConfig
 from methods.irgen.identifiers import IdentifierSpec, Items, make_identifiers
@@ -57,7 +57,7 @@ from methods.irgen.prefix_tree import PrefixTree
 from methods.irgen.tokenizer import ResidualQuantizer
 
 from ..pareto import operating_point
-from .ann import exact_neighbours, grid_rows
+from .ann import attempt, exact_neighbours, grid_rows
 from .sweep import set_rows
 from .timer import Timer
 
@@ -300,16 +300,12 @@ def run_component(name: str, measure, w: Workload, table: KeyedTable, args, cont
     else:
         log.info("n=%d: %s", w.n, name)
         start = time.perf_counter()
-        try:
-            measured = measure(w, args)
+        measured, why = attempt(f"n={w.n}: {name}", lambda: measure(w, args))  # the other sizes and components go on
+        if why:
+            log.warning("n=%d: %s skipped: %s", w.n, name, why)
+            measured = [("skipped", float("nan"), "", why)]
+        else:
             measured.append(("wall_s", time.perf_counter() - start, "s", "the whole component, sweep included"))
-        except BackendUnavailable as err:
-            log.warning("n=%d: %s skipped: %s", w.n, name, err)
-            measured = [("skipped", float("nan"), "", f"unavailable: {err}")]
-        except (RuntimeError, MemoryError) as err:  # e.g. a worker process that died: the other sizes go on
-            log.exception("n=%d: %s failed", w.n, name)
-            first_line = (str(err).splitlines() or [""])[0]
-            measured = [("skipped", float("nan"), "", f"failed: {type(err).__name__}: {first_line}")]
     rows = pd.DataFrame([{"n": w.n, "dim": w.dim, "queries": w.n_queries, "seed": w.seed, "component": name,
                           "measure": m, "value": float(v), "unit": unit, "note": note, **context}
                          for m, v, unit, note in measured])

@@ -82,8 +82,9 @@ def load_features(path: Path, n_queries: int, seed: int = 0) -> tuple[np.ndarray
     return X[pick[n_queries:]], X[pick[:n_queries]]
 
 
-def run(args) -> pd.DataFrame:
-    """Sweep every backend of ``args.backends`` on the source's vectors; the set's rows."""
+def run(args) -> tuple[pd.DataFrame, dict[str, str]]:
+    """Sweep every backend of ``args.backends`` on the source's vectors: the set's rows, and the
+    backends skipped with why (unavailable here, or failed: ``ann.attempt``); the others go on."""
     name, X, Q, metric = vectors(args)
     table = sweeps_table(args.results)
     labels = (name, len(X), X.shape[1], len(Q), metric, args.recall_at)
@@ -91,12 +92,14 @@ def run(args) -> pd.DataFrame:
     todo = [b for b in args.backends if args.force or b not in done]
     log.info("%s: %d database x %d queries, %d-d; %s", name, len(X), len(Q), X.shape[1],
              f"sweeping {', '.join(todo)}" if todo else "every backend already swept (--force measures again)")
+    skipped: dict[str, str] = {}
     if todo:
         run_id = new_run_id()
-        ResultStore(args.results).write_manifest(run_id, {
+        manifest = {
             "run_id": run_id, "kind": "sweep", "set": dict(zip(SWEEP_SET, labels)), "backends": todo,
             "build_params": args.build_params, "repeats": args.repeats, "warmup": args.warmup, "single": args.single,
-            "code": git_version(), "packages": package_versions(), "hardware": hardware(args.device)})
+            "code": git_version(), "packages": package_versions(), "hardware": hardware(args.device)}
+        ResultStore(args.results).write_manifest(run_id, manifest)
         truth = exact_neighbours(X, Q, args.recall_at, metric)
         timer = Timer(args.repeats, args.warmup)
         for backend in todo:
@@ -106,8 +109,11 @@ def run(args) -> pd.DataFrame:
                 table.merge(set_rows(rows, name, metric, args.recall_at, len(X), X.shape[1], len(Q), run_id),
                             on=SWEEP_SET + ["backend", "build_params"])
             else:
-                log.warning("%s: %s", backend, why)
-    return stored(table.load(), *labels)
+                log.warning("skipping %s: %s", backend, why)
+                skipped[backend] = why
+        if skipped:
+            ResultStore(args.results).write_manifest(run_id, {**manifest, "skipped": skipped})
+    return stored(table.load(), *labels), skipped
 
 
 def per_backend_params(pairs: list[str]) -> dict[str, dict]:

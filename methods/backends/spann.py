@@ -13,6 +13,12 @@ process (``spann_worker.py``) run by the 3.9 venv that ``setup/sptag.sh`` create
 results travel as .npy files in a private temporary folder; the worker times the
 search call itself, and that time is what ``last_search_s`` reports.
 
+Processors: every published sptag wheel (1.6.2, 1.6.5 to 1.6.8) holds AVX-512 (EVEX)
+instructions in its ``_SPTAG.so`` and ``libSPTAGLib.so``, so it runs only on processors with
+AVX-512; elsewhere importing it dies of SIGILL. The backend checks once per process (the
+worker's ``--check``) and is then unavailable with the reason in one line, as when the venv
+is missing; a worker that dies of SIGILL later says the same.
+
 Build parameters use SPTAG's own names; defaults are the SPANN configuration in
 SPTAG's docs/GettingStart.md, except ``SearchInternalResultNum`` (64: SPTAG sizes its
 search buffers from the value present when an index is loaded, so the build records
@@ -35,12 +41,14 @@ lists file.
 """
 from __future__ import annotations
 
+import functools
 import glob
 import json
 import logging
 import math
 import os
 import shutil
+import signal
 import subprocess
 import tempfile
 import weakref
@@ -49,6 +57,7 @@ from pathlib import Path
 import numpy as np
 
 from ..base import HarnessError
+from ..hardware import cpu_model, simd_level
 from .base import Backend, BackendUnavailable, doubling, folder_bytes
 
 log = logging.getLogger(__name__)
@@ -76,6 +85,8 @@ FEWEST_HEADS_BUILDABLE = 1.5  # n * Ratio rounds to the 2 heads SPTAG needs
 FEWEST_VECTORS = 7  # below this, SPTAG's head selection fails or aborts at any Ratio < 1
 NO_HEADS = "Can't select any vector as head"  # SPTAG's log line when head selection fails
 OTHER_BACKEND = "another backend (--backend linear)"
+ILLEGAL_INSTRUCTION = (-signal.SIGILL, 128 + signal.SIGILL)  # killed by SIGILL, directly or under a shell
+CHECK_TIMEOUT_S = 120
 
 
 def sptag_venv() -> Path:
@@ -83,7 +94,7 @@ def sptag_venv() -> Path:
 
 
 def sptag_python() -> Path:
-    """The venv interpreter that has sptag, or BackendUnavailable saying how to get one."""
+    """The venv interpreter whose sptag loads on this processor, or BackendUnavailable saying why not."""
     venv = sptag_venv()
     python = venv / "bin" / "python"
     if not python.exists():
@@ -91,7 +102,37 @@ def sptag_python() -> Path:
                                  f"which does not exist: {SETUP_HINT}")
     if not glob.glob(str(venv / "lib" / "python3*" / "site-packages" / "sptag" / "_SPTAG*.so")):
         raise BackendUnavailable(f"the venv {venv} has no sptag package: {SETUP_HINT}")
+    code, last_line = load_check(str(python))
+    if code in ILLEGAL_INSTRUCTION:
+        raise BackendUnavailable(illegal_instruction())
+    if code != 0:
+        raise BackendUnavailable(f"sptag does not load in {venv} (exit code {code}: {last_line}): {SETUP_HINT}")
     return python
+
+
+@functools.lru_cache(maxsize=None)
+def load_check(python: str) -> tuple[int, str]:
+    """(exit code, last output line) of the worker's ``--check`` (it imports sptag), once per process:
+    a wheel built for a newer processor dies there of SIGILL (sptag 1.6.8 on AVX2: AVX-512 code in
+    its _SPTAG.so and libSPTAGLib.so), before SPTAG's C++ code says anything but its banner."""
+    try:
+        done = subprocess.run([python, str(WORKER), "--check"], capture_output=True, text=True, errors="replace",
+                              timeout=CHECK_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        return -1, f"no answer in {CHECK_TIMEOUT_S} s"
+    except OSError as err:
+        return -1, str(err)
+    lines = [line for line in (done.stdout + done.stderr).splitlines() if line.strip()]
+    return done.returncode, lines[-1].strip() if lines else ""
+
+
+def illegal_instruction() -> str:
+    """Why spann is unavailable where SPTAG dies of an illegal instruction, in one line."""
+    level = simd_level()
+    if level not in ("AVX-512", "unknown"):
+        return f"sptag's wheel needs AVX-512 (this processor has {level} only); spann is unavailable here"
+    return (f"sptag dies of an illegal instruction on this processor ({cpu_model()}, SIMD {level}); "
+            f"spann is unavailable here")
 
 
 def fewest_vectors(ratio: float) -> int:
@@ -123,12 +164,20 @@ class SptagWorker:
         except (BrokenPipeError, OSError):
             line = ""
         if not line:
-            raise RuntimeError(f"the SPANN worker stopped (exit code {self.proc.poll()}); its log ends:\n"
-                               f"{self.log_tail()}")
+            code = self.exit_code()
+            if code in ILLEGAL_INSTRUCTION:
+                raise BackendUnavailable(illegal_instruction())
+            raise RuntimeError(f"the SPANN worker stopped (exit code {code}); its log ends:\n{self.log_tail()}")
         reply = json.loads(line)
         if not reply.pop("ok", False):
             raise RuntimeError(f"SPANN worker, {message.get('cmd')}: {reply.get('error')}\n{self.log_tail()}")
         return reply
+
+    def exit_code(self) -> int | None:
+        try:
+            return self.proc.wait(timeout=10)  # its output has ended: it is stopping
+        except subprocess.TimeoutExpired:
+            return None
 
     def log_tail(self, lines: int = 15) -> str:
         self._log.flush()

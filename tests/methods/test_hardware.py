@@ -6,7 +6,7 @@ import torch
 from bench.results.manifest import device_words, hardware
 from methods import hardware as hw
 
-from ..fake_cpu import AVX2_FLAGS, AVX512_FLAGS, fake_cpuinfo
+from tests.fake_cpu import AVX2_FLAGS, AVX512_FLAGS, fake_cpuinfo
 
 
 def test_an_avx2_processor_reads_as_avx2(monkeypatch, tmp_path):
