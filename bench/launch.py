@@ -138,9 +138,9 @@ def stop(proc: subprocess.Popen) -> None:
 
 
 TRACEBACK = "Traceback (most recent call last):"
-# lines that report progress, not what went wrong: the harness's log records, tqdm's bars and a
-# library's own log lines (SPTAG prints "[1] Using AVX2 InstructionSet!" as it loads)
-PROGRESS = re.compile(r"^(INFO |WARNING |DEBUG |\[\d+\] )|%\|")
+# lines that say nothing of what went wrong: the cell's command (a log's first line), the harness's
+# log records, tqdm's bars and a library's own log lines (SPTAG prints "[1] Using AVX2 InstructionSet!")
+PROGRESS = re.compile(r"^(\$ |INFO |WARNING |DEBUG |\[\d+\] )|%\|")
 
 
 def last_error_line(log_path: Path, code: int) -> str:

@@ -2,7 +2,8 @@
 the linear scan, and a session cache of built indexes (building is the slow part).
 
 A backend whose library is missing here is skipped with the reason its
-``BackendUnavailable`` gives (spann: no .venv-sptag, run setup/sptag.sh).
+``BackendUnavailable`` gives (spann: no .venv-sptag, run setup/sptag.sh; or, on a processor
+without AVX-512, "sptag's wheel needs AVX-512 (this processor has AVX2 only); ...").
 """
 from __future__ import annotations
 

@@ -1,7 +1,8 @@
 """SPANN on databases too small or too uniform for SPTAG's head selection: one line, no traceback.
 
-The sizes are SPTAG 1.6.8's, measured; the build tests (skipped without .venv-sptag) fail when a
-new SPTAG moves them, so the limit in spann.py can follow."""
+The sizes are SPTAG 1.6.8's, measured; the build tests fail when a
+new SPTAG moves them, so the limit in spann.py can follow (they skip, with the reason, where SPTAG
+cannot run: without its venv, or on a processor without AVX-512)."""
 from __future__ import annotations
 
 import numpy as np

@@ -148,3 +148,16 @@ def test_cells_get_the_passive_openmp_policy_before_their_interpreter_starts():
     assert cell_env({}, gpu="1")["CUDA_VISIBLE_DEVICES"] == "1"
     env = cell_env({})
     assert env["OMP_WAIT_POLICY"] == os.environ.get("OMP_WAIT_POLICY", "PASSIVE")
+
+
+def test_a_failures_reason_is_its_exception_line_never_a_librarys_log_line(tmp_path):
+    from bench.launch import last_error_line
+
+    log = tmp_path / "cell.log"
+    log.write_text("$ python -m bench.run --backend spann\nINFO bench.run: 1 of 1 cells to compute\n"
+                   "Traceback (most recent call last):\n  File \"x.py\", line 1, in <module>\n    f()\n"
+                   "RuntimeError: the SPANN worker stopped (exit code -11); its log ends:\n"
+                   "[1] Using AVX2 InstructionSet!\n")
+    assert last_error_line(log, 1) == "exit code 1: RuntimeError: the SPANN worker stopped (exit code -11); its log ends:"
+    log.write_text("$ python -m bench.run --backend spann\n[1] Using AVX2 InstructionSet!\n")
+    assert last_error_line(log, -4) == "exit code -4 (SIGILL)"
