@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 from datasets import PROTOCOLS, DatasetError, load_dataset
-from methods.backends import BACKENDS, BackendUnavailable
+from methods.backends import BACKENDS, BackendUnavailable, make_backend
 from methods.base import HarnessError, RunContext
 from methods.config import parse_sets, parse_value, read_overrides_file
 from methods.registry import DEFAULT_BEAMS, MethodOptions, make_method
@@ -170,6 +170,12 @@ def method_options(args, untrained: bool = False) -> MethodOptions:
 
 def method_from(args, untrained: bool = False):
     return make_method(args.method, method_options(args, untrained))
+
+
+def require_backend(method) -> None:
+    """BackendUnavailable now, before any training, where the method's search backend cannot run here."""
+    if method.backend in BACKENDS:
+        make_backend(method.backend).close()
 
 
 def dataset_from(args):

@@ -11,13 +11,12 @@ import logging
 import sys
 
 from methods import distributed
-from methods.backends import BACKENDS, make_backend
 from methods.base import setting_label
 from methods.cache import digest
 from methods.features.weights import starting_weights
 
 from .cli import add_data, add_method, add_run, check_device, context_from, dataset_from, guarded, int_list, \
-    method_from, parser, positive_int
+    method_from, parser, positive_int, require_backend
 from .evaluate import evaluate, timing_rows
 from .report.terminal import metric_table
 from .results import CELL_KEYS, ResultStore, cell_record
@@ -65,8 +64,7 @@ def run(args) -> int:
     log.info("%s on %s (%s protocol): %d train / %d database / %d query images; %d of %d cells to compute",
              method.name, ds.name, ds.protocol, len(ds.train), len(ds.database), len(ds.query), len(todo), len(cells))
     if todo:
-        if method.backend in BACKENDS:  # a backend this machine lacks or cannot run says so before training
-            make_backend(method.backend).close()
+        require_backend(method)
         compute(method, ds, ctx, args, todo, store, ks, depth, weights)
     distributed.barrier()  # rank 0's rows are written before any process leaves the group
     if not distributed.is_main():

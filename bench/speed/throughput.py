@@ -18,7 +18,7 @@ import pandas as pd
 import torch
 from tqdm import tqdm
 
-from bench.cli import check_device, context_from, dataset_from, method_from
+from bench.cli import check_device, context_from, dataset_from, method_from, require_backend
 from bench.results import ResultStore, cell_record
 from bench.results.manifest import git_version, hardware, new_run_id, package_versions
 from methods.base import setting_label
@@ -68,6 +68,7 @@ def run(args) -> pd.DataFrame:
     todo = [c for c in cells if args.force or c[2]["cell_id"] not in done]
     log.info("%s on %s: %d of %d throughput cells to time", method.name, ds.name, len(todo), len(cells))
     if todo:
+        require_backend(method)
         time_cells(method, ds, ctx, args, todo, store, hw)
     table = store.load()
     return table[table["cell_id"].isin({c[2]["cell_id"] for c in cells})]
