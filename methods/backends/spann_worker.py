@@ -15,7 +15,9 @@ arrays travel as .npy files whose paths are in the messages. Replies carry
   ``prefix.dists.npy``; replies with ``"seconds"``, the time of the search call alone.
 * ``{"cmd": "quit"}``
 
-``python spann_worker.py --check`` imports sptag and exits 0 (the set-up script uses it).
+``python spann_worker.py --check`` imports sptag and exits 0 (set-up and the backend, once per
+process, use it); on a processor without AVX-512 the import dies of SIGILL, as the wheel's code is
+AVX-512 throughout.
 
 SPTAG's C++ code logs to file descriptor 1, so the worker moves fd 1 onto stderr at
 start and keeps a private duplicate of the real stdout for the protocol.
