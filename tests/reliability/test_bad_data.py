@@ -54,6 +54,7 @@ def test_an_image_replaced_after_a_run_is_not_taken_for_done(runs, cub):
     runs.fails(*cub_args(cub), naming=(str(cub.image), "cannot be read"))
 
 
+@pytest.mark.e2e
 def test_spann_on_a_database_too_small_for_sptag(runs, cub):
     make_or_skip("spann").close()
     runs.fails(*cub_args(cub), "--method", "smallcnn", "--backend", "spann",
