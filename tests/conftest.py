@@ -21,3 +21,14 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+def pytest_collection_modifyitems(items):
+    """Two tier rules that follow from other marks: a ``slow`` test (it trains a model end to end
+    or builds a paper-size network) is also ``e2e``, and so is a test given the ``spann`` backend as
+    a parameter (SPTAG runs in a worker process)."""
+    for item in items:
+        params = getattr(item, "callspec", None)
+        spann = params is not None and any(isinstance(v, str) and v == "spann" for v in params.params.values())
+        if spann or item.get_closest_marker("slow"):
+            item.add_marker(pytest.mark.e2e)

@@ -29,6 +29,7 @@ def test_spann_without_its_venv_says_how_to_set_it_up(monkeypatch, tmp_path):
         make_backend("spann")
 
 
+@pytest.mark.e2e
 def test_unknown_parameters_are_named():
     with pytest.raises(ValueError, match="Ratioo"):
         try:

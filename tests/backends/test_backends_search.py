@@ -129,6 +129,7 @@ def test_stats_and_query_grid(built, name):
     assert grid and all(isinstance(point, dict) for point in grid)
 
 
+@pytest.mark.e2e
 def test_spann_reports_search_time_measured_in_the_worker(built, data):
     import time
 

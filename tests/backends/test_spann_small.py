@@ -23,6 +23,7 @@ def test_fewest_vectors_is_the_measured_smallest_database(ratio, fewest):
     assert spann.fewest_vectors(ratio) == fewest
 
 
+@pytest.mark.e2e
 def test_the_smallest_database_builds_and_one_fewer_is_one_line():
     backend = make_or_skip("spann", NumberOfThreads=1)
     try:
@@ -37,6 +38,7 @@ def test_the_smallest_database_builds_and_one_fewer_is_one_line():
         backend.close()
 
 
+@pytest.mark.e2e
 def test_sptag_itself_fails_one_below_the_limit(monkeypatch):
     """Keeps the limit honest: SPTAG still cannot build what spann.py refuses."""
     backend = make_or_skip("spann", NumberOfThreads=1)
@@ -48,6 +50,7 @@ def test_sptag_itself_fails_one_below_the_limit(monkeypatch):
         backend.close()
 
 
+@pytest.mark.e2e
 def test_too_few_distinct_vectors_is_one_line():
     backend = make_or_skip("spann", NumberOfThreads=1)
     try:

@@ -4,10 +4,12 @@ reported) while the others finish; N cells at a time; the submitit launcher path
 method from a module outside methods/ and bench/ runs through bench.run, bench.throughput
 and the grid unchanged."""
 import os
+from dataclasses import replace
 
 import pandas as pd
 import pytest
 
+import bench.launch
 from bench import grid, run, throughput
 from methods.backends.ivfpq import PAPER_NLIST
 from methods.base import HarnessError
@@ -84,6 +86,7 @@ def test_paper_grids_run_the_baselines_and_ablations_as_the_paper_did(dataset):
     assert all(f"--k {ks}" in c for c in calls)
 
 
+@pytest.mark.e2e
 def test_grid_runs_cells_and_skips_them_the_second_time(tmp_path):
     path = write_grid(tmp_path, "  - {method: smallcnn, set: [train.epochs=1]}\n")
     assert grid.main(grid_args(tmp_path, path, "--no-report")) == 0
@@ -93,21 +96,33 @@ def test_grid_runs_cells_and_skips_them_the_second_time(tmp_path):
     assert list((tmp_path / "r" / "logs").glob("*.log"))  # each cell's output is kept
 
 
-def test_a_cell_that_raises_and_one_that_hangs_do_not_stop_the_grid(tmp_path, toy, capsys):
+@pytest.mark.e2e
+def test_a_cell_that_raises_and_one_that_hangs_do_not_stop_the_grid(tmp_path, toy, capsys, monkeypatch):
+    # the hanging cell alone gets a 2 s limit, so the test waits seconds and the others' start-up on
+    # a loaded machine (15 s and more) cannot time out; the limit still stops a real child process
+    real_run_cell = bench.launch.run_cell
+
+    def hang_cut_short(cell, settings, gpu=None):
+        assert settings.timeout == 600  # what --cell-timeout said
+        return real_run_cell(cell, replace(settings, timeout=2) if "fail=hang" in cell.label else settings, gpu)
+
+    monkeypatch.setattr(bench.launch, "run_cell", hang_cut_short)
     path = write_grid(tmp_path, "  - {method: toy, set: [fail=raise]}\n  - {method: toy, set: [fail=hang]}\n"
                                 "  - {method: toy}\n")
-    assert grid.main(grid_args(tmp_path, path, "--cell-timeout", "30")) == 1
+    assert grid.main(grid_args(tmp_path, path, "--cell-timeout", "600")) == 1
     assert "toy" in set(pd.read_csv(tmp_path / "r" / "results.csv")["method"])  # the third cell finished
     failures = pd.read_csv(tmp_path / "r" / "failures.csv").set_index("status")
     assert set(failures.index) == {"failed", "timeout"}
     assert "RuntimeError: toy method asked to fail" in failures.loc["failed", "reason"]
-    assert "fail=hang" in failures.loc["timeout", "cell"] and failures.loc["timeout", "seconds"] < 60
+    assert "fail=hang" in failures.loc["timeout", "cell"] and failures.loc["timeout", "seconds"] < 15
+    assert "after the 2 s limit (--cell-timeout)" in failures.loc["timeout", "reason"]
     readme = (tmp_path / "rep" / "README.md").read_text()
     assert "## Failed or unavailable grid cells" in readme and "toy method asked to fail" in readme
     assert "timeout" in readme
     assert "1 failed, 1 timed out" in capsys.readouterr().err
 
 
+@pytest.mark.e2e
 def test_a_failure_leaves_the_table_once_its_cell_finishes(tmp_path, toy, monkeypatch):
     path = write_grid(tmp_path, "  - {method: toy}\n")
     monkeypatch.setenv("TOY_FAIL", "1")
@@ -118,6 +133,7 @@ def test_a_failure_leaves_the_table_once_its_cell_finishes(tmp_path, toy, monkey
     assert pd.read_csv(tmp_path / "r" / "failures.csv").empty
 
 
+@pytest.mark.e2e
 def test_a_toy_method_outside_bench_runs_through_run_throughput_and_the_grid(tmp_path, toy):
     dirs = ["--results", str(tmp_path / "r"), "--cache", str(tmp_path / "c"), "--no-progress"]
     assert run.main(["--method", "toy", "--dataset", "digits", "--k", "1,5", *dirs]) == 0
@@ -132,6 +148,7 @@ def test_a_toy_method_outside_bench_runs_through_run_throughput_and_the_grid(tmp
     assert set(pd.read_csv(tmp_path / "r" / "results.csv")["k"]) >= {1, 5, 10}
 
 
+@pytest.mark.e2e
 def test_the_submitit_launcher_runs_cells_and_collects_failures(tmp_path, toy):
     pytest.importorskip("submitit")
     path = write_grid(tmp_path, "  - {method: toy}\n  - {method: toy, set: [fail=raise]}\n")

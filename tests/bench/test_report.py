@@ -128,6 +128,7 @@ def block(markdown: str, heading: str) -> str:
     return markdown.split(f"## {heading}\n", 1)[1].split("\n## ", 1)[0]
 
 
+@pytest.mark.e2e
 def test_every_table_and_figure_is_written(built):
     files = built[2]
     tables = ["table1_precision", "table2_recall", "table3_identifier", "table4_length", "table5_map100",
@@ -143,6 +144,7 @@ def test_every_table_and_figure_is_written(built):
     assert "The paper's numbers are the paper's" in readme and "Test CPU" in readme and "abc123" in readme
 
 
+@pytest.mark.e2e
 def test_tables_hold_our_values_and_paper_columns_only_for_paper_datasets(built):
     results, reports, _ = built
     table1 = pd.read_csv(reports / "table1_precision.csv")
@@ -168,6 +170,7 @@ def test_tables_hold_our_values_and_paper_columns_only_for_paper_datasets(built)
     assert f"{100 * ours:.1f}" in block(md, "In-shop Clothes")
 
 
+@pytest.mark.e2e
 def test_both_precision_rules_sit_side_by_side(built):
     results, reports, _ = built
     table1 = pd.read_csv(reports / "table1_precision.csv")
@@ -185,6 +188,7 @@ def test_both_precision_rules_sit_side_by_side(built):
         reports / "table6_fresh.csv")
 
 
+@pytest.mark.e2e
 def test_labels_say_what_ran(built, tmp_path):
     """Presets and encoders named, a small model never beside the paper's numbers, a model trained below its
     preset's step floor marked, and an ANN row's build parameters as built (from its manifest)."""
@@ -213,6 +217,7 @@ def tables_of(results: Path):
     return build_tables(sections_from(rows, ResultStore(results).read_manifests(set(rows["run_id"]))), load_paper())
 
 
+@pytest.mark.e2e
 def test_ablation_tables(built):
     reports = built[1]
     t3 = pd.read_csv(reports / "table3_identifier.csv")
@@ -229,6 +234,7 @@ def test_ablation_tables(built):
     assert "paper MAP@100" not in t5  # no million-scale set here
 
 
+@pytest.mark.e2e
 def test_same_results_give_the_same_bytes(built, tmp_path):
     results, reports, first = built
     again = build(results, reports)
@@ -236,6 +242,7 @@ def test_same_results_give_the_same_bytes(built, tmp_path):
     assert first == again == elsewhere
 
 
+@pytest.mark.e2e
 def test_missing_inputs_are_noted_and_stale_outputs_removed(tmp_path):
     rows = cell("20260101-000002-cccccc", "digits", "smallcnn", "linear")
     results = write_results(tmp_path / "results", rows, [])  # and no manifest
@@ -251,6 +258,7 @@ def test_missing_inputs_are_noted_and_stale_outputs_removed(tmp_path):
     assert "no manifest found" in readme and "pareto-digits.png" not in readme
 
 
+@pytest.mark.e2e
 def test_empty_results_give_a_readme(tmp_path):
     files = build(tmp_path / "nothing", tmp_path / "reports")
     assert [name for name in files if not name.startswith("site/")] == ["README.md"]
@@ -271,6 +279,7 @@ def test_large_sets_get_table5_paper_columns(tmp_path):
     assert [s.dataset for s in fig6_sections(sections)] == ["imagenet"]
 
 
+@pytest.mark.e2e
 def test_report_never_loads_a_model(tmp_path):
     """A fresh interpreter builds reports without importing torch, the method registry or the datasets
     (the in-process builds above also run with methods.registry.make_method made to fail)."""

@@ -9,6 +9,8 @@ import bench.cli as bench_cli
 import bench.run as run_mod
 from methods.base import Method, Retrieval
 
+pytestmark = pytest.mark.e2e  # every test runs bench.run end to end
+
 QUICK = ["--dataset", "digits", "--set", "train.epochs=1", "--no-progress", "--k", "1,5"]
 
 

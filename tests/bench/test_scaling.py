@@ -23,6 +23,7 @@ def value(rows: pd.DataFrame, n: int, component: str, measure: str) -> float:
     return float(rows.query("n == @n and component == @component and measure == @measure")["value"].iloc[0])
 
 
+@pytest.mark.e2e
 def test_rows_land_and_a_rerun_computes_nothing(tmp_path, monkeypatch):
     rows = run(tmp_path, "--backends", "linear,ivfpq")
     expected = {"identifiers", "prefix_tree", "beam10", "beam30", "linear", "ivfpq"}
@@ -46,6 +47,7 @@ def test_rows_land_and_a_rerun_computes_nothing(tmp_path, monkeypatch):
     pd.testing.assert_frame_equal(again, rows)
 
 
+@pytest.mark.e2e
 def test_a_component_over_budget_is_skipped_with_its_projection(tmp_path):
     rows = run(tmp_path, "--backends", "linear", "--max-seconds", "1e-9")
     assert not (rows[rows["n"] == 1000]["measure"] == "skipped").any()  # nothing to project from
@@ -93,6 +95,7 @@ def test_unknown_backend_is_named(capsys):
     assert "annoy" in capsys.readouterr().err
 
 
+@pytest.mark.e2e
 def test_bench_report_draws_and_lists_the_figure(tmp_path):
     from bench import report
 

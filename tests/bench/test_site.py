@@ -126,6 +126,7 @@ def plane_labels(results: Path, dataset: str) -> list[str]:
     return [label for label, _ in plane_series(results, dataset)]
 
 
+@pytest.mark.e2e
 def test_pages_and_assets_are_written_and_the_plotting_library_once(site):
     files = site[2]
     assert {"index.html", "dataset-inshop.html", "dataset-digits.html", "backends.html", "runs.html", "site.js",
@@ -140,6 +141,7 @@ def test_pages_and_assets_are_written_and_the_plotting_library_once(site):
         assert '<script src="site.js">' in page
 
 
+@pytest.mark.e2e
 def test_each_table_block_is_on_its_dataset_page_with_its_notes_and_the_paper_marked(site):
     results, _, files = site
     blocks = [(t, s, df, notes) for t in build_tables(sections_from(read_results(results)), load_paper())
@@ -155,6 +157,7 @@ def test_each_table_block_is_on_its_dataset_page_with_its_notes_and_the_paper_ma
     assert 'class="paper"' not in files["dataset-digits.html"].decode()  # not one of the paper's sets
 
 
+@pytest.mark.e2e
 def test_plane_offers_every_metric_the_results_hold_and_marks_the_front(site):
     results, _, files = site
     plane = charts(files["dataset-inshop.html"])["chart-1"]
@@ -170,11 +173,13 @@ def test_plane_offers_every_metric_the_results_hold_and_marks_the_front(site):
     assert front["x"] == sorted(front["x"]) and front["y"] == sorted(front["y"], reverse=True)
 
 
+@pytest.mark.e2e
 def test_same_results_give_the_same_site(site, tmp_path):
     results, _, files = site
     assert build(results, tmp_path / "elsewhere") == files
 
 
+@pytest.mark.e2e
 def test_report_files_are_readable_by_everyone(site):
     reports = site[1]
     files = [p for p in reports.rglob("*") if p.is_file()]
@@ -184,6 +189,7 @@ def test_report_files_are_readable_by_everyone(site):
     assert stat.S_IMODE((reports / "site").stat().st_mode) == 0o755
 
 
+@pytest.mark.e2e
 def test_runs_page_shows_every_manifest_and_the_failed_cells(site):
     page = site[2]["runs.html"].decode()
     for run_id in ("20260101-000000-aaaaaa", "20260101-000002-cccccc", "20260101-000005-ffffff"):
@@ -192,6 +198,7 @@ def test_runs_page_shows_every_manifest_and_the_failed_cells(site):
     assert "unavailable: SPTAG is not installed here" in page
 
 
+@pytest.mark.e2e
 def test_one_dataset_is_on_the_index_and_stale_pages_go(site, tmp_path):
     shutil.copytree(site[1] / "site", tmp_path / "reports" / "site")
     alone = tmp_path / "results"
@@ -238,6 +245,7 @@ def pages(site) -> list[str]:
     return sorted(name for name in site[2] if name.endswith(".html"))
 
 
+@pytest.mark.e2e
 def test_every_page_loads_cleanly_and_its_links_and_images_resolve(site, chromium):
     base = (site[1] / "site").resolve().as_uri() + "/"
     for name in pages(site):
@@ -255,6 +263,7 @@ def test_every_page_loads_cleanly_and_its_links_and_images_resolve(site, chromiu
         watched.page.close()
 
 
+@pytest.mark.e2e
 def test_the_site_loads_from_a_static_web_server(site, chromium):
     handler = partial(SimpleHTTPRequestHandler, directory=site[1] / "site")
     handler.log_message = lambda *args: None
@@ -268,6 +277,7 @@ def test_the_site_loads_from_a_static_web_server(site, chromium):
             server.shutdown()
 
 
+@pytest.mark.e2e
 def test_plane_series_hover_axis_and_legend(site, chromium):
     results, reports, _ = site
     page = open_page(chromium, reports / "site" / "dataset-inshop.html")
@@ -308,6 +318,7 @@ def column(table, index: int) -> list[str]:
         "cells => cells.map(c => c.getAttribute('data-sort'))")
 
 
+@pytest.mark.e2e
 def test_clicking_a_heading_sorts_the_rows(site, chromium):
     page = open_page(chromium, site[1] / "site" / "dataset-inshop.html")
     table = page.locator("table.sortable").first  # Table 1
@@ -324,6 +335,7 @@ def test_clicking_a_heading_sorts_the_rows(site, chromium):
     page.close()
 
 
+@pytest.mark.e2e
 def test_screenshot_of_the_index(site, chromium, tmp_path):
     shot = screenshot(site[1] / "site", tmp_path / "shot.png", chromium)
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -14,6 +14,7 @@ from methods.base import HarnessError
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
+@pytest.mark.e2e
 def test_sweep_writes_rows_a_rerun_measures_nothing_and_the_report_draws_them(tmp_path, monkeypatch):
     argv = ["--synthetic", "1500", "--dim", "16", "--queries", "50", "--backends", "linear,faiss-flat,ivfpq",
             "--single", "5", "--repeats", "1", "--backend-param", "ivfpq.nlist=16",

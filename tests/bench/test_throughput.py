@@ -38,6 +38,7 @@ def test_query_batches_cycle_through_a_small_split():
     assert query_indices(3, 7).tolist() == [0, 1, 2, 0, 1, 2, 0]
 
 
+@pytest.mark.e2e
 def test_irgen_every_stage_is_timed_and_a_rerun_times_nothing(dirs):
     args, root = dirs
     argv = ["--method", "irgen", "--untrained", "--beam", "1,5", "--batch", "1,8", *COMMON, *args]
@@ -55,6 +56,7 @@ def test_irgen_every_stage_is_timed_and_a_rerun_times_nothing(dirs):
     assert timing_table(root).equals(table)  # finished cells are kept, not re-timed
 
 
+@pytest.mark.e2e
 def test_synthetic_database_has_the_asked_size(dirs):
     args, root = dirs
     argv = ["--method", "irgen", "--untrained", "--beam", "3", "--batch", "4", "--db-size", "20000", *COMMON, *args]
@@ -65,6 +67,7 @@ def test_synthetic_database_has_the_asked_size(dirs):
     assert v["db_items"] == 20000 and 0 < v["tree_bytes"] < 20000 * 100
 
 
+@pytest.mark.e2e
 def test_feature_model_stages_and_figure5_from_the_timings(dirs, tmp_path):
     args, root = dirs
     sets = ["--set", "train.epochs=1"]
@@ -99,6 +102,7 @@ def test_bad_input_is_one_line_and_exit_2(dirs, capsys):
     assert "--untrained is for IRGen" in capsys.readouterr().err
 
 
+@pytest.mark.e2e
 def test_grid_cells_can_run_the_throughput_and_sweep_tools(tmp_path):
     path = tmp_path / "g.yaml"
     path.write_text("datasets: [digits]\ndefaults: {k: [1, 5]}\ncells:\n"

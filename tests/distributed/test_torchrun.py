@@ -18,6 +18,8 @@ import torch
 
 from tests.distributed.conftest import DATA, IRGEN, launch, loss_curves, max_weight_diff, quality_rows
 
+pytestmark = pytest.mark.e2e  # torchrun starts the processes
+
 LOSS_RTOL = 1e-4
 METRIC_ATOL = 0.02
 EVAL = ["--beam", "1,5", "--k", "1,5"]

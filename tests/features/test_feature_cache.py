@@ -31,6 +31,7 @@ def encode_calls(monkeypatch):
     return calls
 
 
+@pytest.mark.e2e
 def test_second_run_reuses_features_and_changed_inputs_do_not(tmp_path, encode_calls):
     run(tmp_path)
     first = sum(encode_calls)

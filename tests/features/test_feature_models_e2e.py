@@ -21,6 +21,7 @@ MODELS = {
 TRAINED = {"cgd", "irt", "ftclip"}
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("method", [pytest.param(m, marks=pytest.mark.slow) if m in TRAINED else m for m in MODELS])
 def test_model_lands_metric_rows(method, tmp_path):
     variant, extra = MODELS[method]

@@ -13,7 +13,7 @@ from tests.distributed.conftest import DATA, IRGEN, REPO
 
 from .common import GPU
 
-pytestmark = GPU
+pytestmark = [*GPU, pytest.mark.e2e]  # whole commands, torchrun
 
 P1_TOLERANCE = 0.02
 

@@ -103,6 +103,7 @@ def clip_cfg():
     return EncoderConfig(kind="clip-vit-b16", image_size=224, dim=32, memory_dim=32, frozen_blocks=0)
 
 
+@pytest.mark.slow  # a paper-size ViT-B/16
 def test_clip_vit_b16_loads_an_open_clip_state_dict(vit_b16_file, tmp_path):
     folder, conv1 = vit_b16_file
     enc = build_encoder(clip_cfg(), RunContext(cache_dir=tmp_path, weights_dir=folder))
@@ -112,6 +113,7 @@ def test_clip_vit_b16_loads_an_open_clip_state_dict(vit_b16_file, tmp_path):
     assert f_cls.shape == (1, 32) and tokens.shape == (1, 196, 32)
 
 
+@pytest.mark.slow  # a paper-size ViT-B/16
 def test_clip_vit_b16_refuses_a_file_that_does_not_fit(vit_b16_file, tmp_path):
     state = torch.load(vit_b16_file[0] / "open_clip_vit_b16.pt", weights_only=True)
     state["visual.positional_embedding"] = state["visual.positional_embedding"][:50]  # a ViT-B/32's
@@ -123,6 +125,7 @@ def test_clip_vit_b16_refuses_a_file_that_does_not_fit(vit_b16_file, tmp_path):
     assert "visual.positional_embedding expected shape (197, 768), got (50, 768)" in message
 
 
+@pytest.mark.slow  # a paper-size ViT-B/16
 def test_clip_vit_b16_refuses_a_resnet_or_truncated_file(tmp_path):
     import torchvision
 

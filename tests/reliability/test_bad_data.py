@@ -47,6 +47,7 @@ def test_cub200_truncated_jpeg(runs, cub):
     runs.fails(*cub_args(cub), naming=(str(cub.image), "cannot be read", "replace it with the official file"))
 
 
+@pytest.mark.e2e
 def test_an_image_replaced_after_a_run_is_not_taken_for_done(runs, cub):
     """The cell is keyed on the files' sizes and times: the next run reads the image again."""
     assert runs.code(*cub_args(cub)) == 0
@@ -54,6 +55,7 @@ def test_an_image_replaced_after_a_run_is_not_taken_for_done(runs, cub):
     runs.fails(*cub_args(cub), naming=(str(cub.image), "cannot be read"))
 
 
+@pytest.mark.e2e
 def test_spann_on_a_database_too_small_for_sptag(runs, cub):
     make_or_skip("spann").close()
     runs.fails(*cub_args(cub), "--method", "smallcnn", "--backend", "spann",
@@ -72,6 +74,7 @@ def test_weights_file_corrupt(runs, tmp_path):
                naming=(str(tmp_path / RESNET101_WEIGHTS.names[0]), "cannot be read", "replace it with the official file"))
 
 
+@pytest.mark.e2e
 def test_cache_file_that_would_run_code_is_refused_then_recomputed_once_deleted(runs, tmp_path):
     assert runs.code(*QUICK, *ONE_EPOCH) == 0
     (model,) = (runs.cache / "models").glob("smallcnn-*.pt")

@@ -63,6 +63,7 @@ def test_missing_config_file(runs, tmp_path):
     runs.fails(*QUICK, "--config", str(tmp_path / "nope.yaml"), naming=("--config", "nope.yaml: file not found"))
 
 
+@pytest.mark.e2e
 def test_a_set_value_wins_over_the_config_file(runs, tmp_path):
     config = tmp_path / "c.yaml"
     config.write_text("train: {epochs: two}\n")  # bad in the file, replaced on the command line

@@ -19,6 +19,8 @@ from methods.registry import METHODS
 
 from .conftest import ONE_EPOCH, QUICK, REPO, nothing_half_written
 
+pytestmark = pytest.mark.e2e  # child processes killed, racing, or whole runs
+
 FAKE = [sys.executable, "-m", "tests.reliability.fakes"]
 
 

@@ -10,6 +10,8 @@ import pytest
 
 from .conftest import REPO
 
+pytestmark = pytest.mark.e2e  # a fresh interpreter
+
 LOAD_FAISS_UNDER_INFO_LOGGING = """
 import logging, sys
 logging.basicConfig(level=logging.INFO, stream=sys.stderr)  # as every command line sets it
