@@ -120,3 +120,15 @@ def test_grid_defaults_skip_the_cells_whose_method_does_not_take_them(tmp_path):
     effnet, irgen = grid.cells_of([path], [])
     assert "--beam" not in effnet.argv and "--limit" in effnet.argv
     assert irgen.argv[irgen.argv.index("--beam") + 1] == "1,10"
+
+
+def test_make_method_refuses_options_the_method_does_not_read():
+    """The library path: MethodOptions set away from their defaults go through the same description."""
+    from methods.base import HarnessError
+    from methods.registry import MethodOptions, make_method
+
+    with pytest.raises(HarnessError, match=f"--method effnet does not take --beam, --untrained; {FEATURE_TAKES}"):
+        make_method("effnet", MethodOptions(beams=(5,), untrained=True))
+    with pytest.raises(HarnessError, match="--method irgen does not take --backend-param"):
+        make_method("irgen", MethodOptions(backend_params={"nlist": 3}))
+    assert make_method("irgen-enc", MethodOptions(fresh=0.5)).variant == "preset=small,fresh=0.5"
