@@ -165,8 +165,8 @@ def without_untaken_defaults(cell: dict, from_defaults: set[str]) -> dict:
         takes = describe(str(cell["method"])).takes if "method" in cell else METHOD_FLAGS
     except HarnessError:  # an unknown method: ``checked`` names it with the grid file
         return cell
-    return {k: v for k, v in cell.items() if not (k in from_defaults and k.replace("_", "-") in METHOD_FLAGS
-                                                  and k.replace("_", "-") not in takes)}
+    untaken = {key for key in from_defaults if key.replace("_", "-") in set(METHOD_FLAGS) - set(takes)}
+    return {k: v for k, v in cell.items() if k not in untaken}
 
 
 def checked(path: Path, one: dict, cell: Cell) -> Cell:
