@@ -6,7 +6,10 @@ traceback.
 
 Flag groups: ``add_data`` (what is searched), ``add_method`` (what searches it and how it is
 configured), ``add_run`` (where it runs and where results go). A command takes the groups
-it needs and adds its own flags."""
+it needs and adds its own flags. Once parsed, a method flag given (away from its default) to
+a method whose description does not take it is one line naming the flags it takes, and
+``--backend-param`` is checked and typed by the backend's declared parameters, in every
+command, before any work."""
 from __future__ import annotations
 
 import argparse
@@ -15,10 +18,10 @@ import sys
 from pathlib import Path
 
 from datasets import PROTOCOLS, DatasetError, load_dataset
-from methods.backends import BACKENDS, BackendUnavailable, make_backend
+from methods.backends import BACKENDS, BackendUnavailable, checked_build_params, make_backend
 from methods.base import HarnessError, RunContext
-from methods.config import parse_sets, parse_value, read_overrides_file
-from methods.registry import DEFAULT_BEAMS, MethodOptions, make_method
+from methods.config import parse_sets, read_overrides_file
+from methods.registry import DEFAULT_BEAMS, METHOD_FLAGS, MethodOptions, describe, make_method
 
 UNAVAILABLE = 3  # exit code: a backend's library is not installed here (the message says how)
 INTERRUPTED = 130
@@ -29,10 +32,26 @@ class UsageError(HarnessError):
 
 
 class Parser(argparse.ArgumentParser):
-    """argparse with a bad flag reported in one line (exit code 2, through ``guarded``), not the usage block."""
+    """argparse with a bad flag reported in one line (exit code 2, through ``guarded``), not the usage
+    block, and ``checks`` run on the parsed flags (a flag group's rules across flags)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.checks: list = []  # check(parser, args), run in order after parsing
 
     def error(self, message: str):
         raise UsageError(f"{self.prog}: {message} (see --help)")
+
+    def parse_args(self, args=None, namespace=None):
+        parsed = super().parse_args(args, namespace)
+        for check in self.checks:
+            check(self, parsed)
+        return parsed
+
+    def given(self, args, flag: str) -> bool:
+        """Whether ``--flag`` is one of this command's and ``args`` hold a value of it other than its default."""
+        action = self._option_string_actions.get(f"--{flag}")
+        return action is not None and getattr(args, action.dest) != action.default
 
 
 def parser(prog: str, doc: str) -> Parser:
@@ -93,7 +112,7 @@ def add_data(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data-root", type=Path, help="folder holding the datasets (or $IRGEN_DATA_ROOT)")
 
 
-def add_method(p: argparse.ArgumentParser, beams: bool = True) -> None:
+def add_method(p: Parser, beams: bool = True) -> None:
     """What searches the data and how it is configured."""
     p.add_argument("--method", default="smallcnn", help="a method's registry name (see README: Methods)")
     p.add_argument("--backend", default="linear", choices=list(BACKENDS), help="search backend of a feature method")
@@ -111,6 +130,16 @@ def add_method(p: argparse.ArgumentParser, beams: bool = True) -> None:
     p.add_argument("--checkpoint-every", type=positive_int, default=200, metavar="N",
                    help="training steps between checkpoints of a model trained here (a killed run resumes "
                         "from the last one; IRGen's tokenizer also saves after every round)")
+    p.checks.append(check_method_flags)
+
+
+def check_method_flags(p: Parser, args) -> None:
+    """The method flags given (``add_method``'s, ``--sweep``, ``--untrained``, ``--compile``, ``--amp``)
+    against what the method's description takes; ``--backend-param`` as the backend's typed values."""
+    if args.method is None:  # bench.train asks for one itself
+        return
+    describe(args.method).refuse([flag for flag in METHOD_FLAGS if p.given(args, flag)])
+    args.backend_params = checked_build_params(args.backend, backend_params(args.backend_params))
 
 
 def add_run(p: argparse.ArgumentParser, results: bool = True) -> None:
@@ -139,14 +168,14 @@ def check_device(device: str) -> None:
             raise HarnessError(f"--device {device}: no CUDA device is visible here; use --device cpu")
 
 
-def backend_params(pairs: list[str]) -> dict:
-    """``["nlist=300", "M=8"]`` -> {"nlist": 300, "M": 8}."""
+def backend_params(pairs: list[str]) -> dict[str, str]:
+    """``["nlist=300", "M=8"]`` -> {"nlist": "300", "M": "8"} (typed by ``checked_build_params``)."""
     out = {}
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep or not key.strip():
             raise HarnessError(f"--backend-param {pair!r}: expected key=value, e.g. nlist=300")
-        out[key.strip()] = parse_value(value)
+        out[key.strip()] = value.strip()
     return out
 
 
@@ -160,9 +189,10 @@ def method_overrides(args) -> dict:
 
 
 def method_options(args, untrained: bool = False) -> MethodOptions:
-    """The method the flags describe; a command without some of ``add_method``'s flags gets their defaults."""
+    """The method the flags describe (``--backend-param`` typed by ``check_method_flags``); a command
+    without some of ``add_method``'s flags gets their defaults."""
     flag = lambda name, default: getattr(args, name, default)  # noqa: E731
-    return MethodOptions(backend=flag("backend", "linear"), backend_params=backend_params(flag("backend_params", [])),
+    return MethodOptions(backend=flag("backend", "linear"), backend_params=flag("backend_params", {}),
                          sweep=flag("sweep", False), beams=tuple(flag("beam", DEFAULT_BEAMS)),
                          identifier=flag("identifier", "rq"), seq_len=flag("seq_len", None), fresh=flag("fresh", 0.0),
                          untrained=untrained, overrides=method_overrides(args))

@@ -17,8 +17,10 @@ tool takes as a list in one call (``beam``, ``k``, ``batch``, ``backends``, ``si
 
 A cell runs ``bench.run`` unless its ``tool`` names another command (``throughput``,
 ``sweep``, ``scaling``); its keys are that command's flags (``seq_len`` is ``--seq-len``),
-checked against the command's own parser. The grid's defaults apply to the cells whose
-command takes the key. A cell that fails or runs past ``--cell-timeout`` is recorded in
+checked against the command's own parser: every cell's command line is parsed before any
+cell runs, so a flag its method does not take, or a mistyped ``backend_param``, stops the grid
+in one line. The grid's defaults apply to the cells whose command and method take the key. A
+cell that fails or runs past ``--cell-timeout`` is recorded in
 ``results/failures.csv`` and in the report, and the grid goes on; the exit status is 1
 when any cell failed. ``--jobs N`` runs N cells at once; ``--launcher slurm`` submits them
 as a Slurm job array (see ``bench.launch``).
@@ -40,6 +42,7 @@ import yaml
 from datasets import DatasetError, load_dataset
 from methods.base import HarnessError
 from methods.config import yaml_problem
+from methods.registry import METHOD_FLAGS, describe
 
 from .cli import guarded, parser, positive_int, quiet_libraries
 from .launch import Cell, Outcome, Settings, run_local, run_submitit
@@ -145,13 +148,34 @@ def cells_of(files: list[Path], common: list[str]) -> list[Cell]:
     cells = []
     for path in files:
         grid = load_grid(path)
+        defaults = grid.get("defaults", {})
         for dataset in grid.get("datasets", ["embedded"]):
             for cell in grid.get("cells", []):
                 on = {"dataset": dataset} if "dataset" in tool_flags(cell.get("tool", "run")) else {}
-                for one in expand(with_defaults({**on, **cell}, grid.get("defaults", {}))):
+                for one in expand(with_defaults({**on, **cell}, defaults)):
+                    one = without_untaken_defaults(one, set(defaults) - set(cell))
                     tool = one.get("tool", "run")
-                    cells.append(Cell(tool, tuple(argv_for(one)), tuple(common_for(tool, common))))
+                    cells.append(checked(path, one, Cell(tool, tuple(argv_for(one)), tuple(common_for(tool, common)))))
     return list(dict.fromkeys(cells))  # one call once, however many grid files list it
+
+
+def without_untaken_defaults(cell: dict, from_defaults: set[str]) -> dict:
+    """The cell without the grid defaults that are method flags its method does not take."""
+    try:
+        takes = describe(str(cell["method"])).takes if "method" in cell else METHOD_FLAGS
+    except HarnessError:  # an unknown method: ``checked`` names it with the grid file
+        return cell
+    untaken = {key for key in from_defaults if key.replace("_", "-") in set(METHOD_FLAGS) - set(takes)}
+    return {k: v for k, v in cell.items() if k not in untaken}
+
+
+def checked(path: Path, one: dict, cell: Cell) -> Cell:
+    """``cell`` once its command line parses as its command's (flags its method takes included)."""
+    try:
+        importlib.import_module(f"bench.{cell.tool}").build_parser().parse_args([*cell.argv, *cell.common])
+    except HarnessError as e:
+        raise HarnessError(f"grid {path}: cell {one}: {e}") from None
+    return cell
 
 
 def common_for(tool: str, common: list[str]) -> list[str]:

@@ -6,7 +6,7 @@ over its query grid (ann-benchmarks style), on one set of vectors:
     python -m bench.sweep --features my.npz --metric cosine                  # arrays database + queries
 
 Each backend is built once (``--backend-param ivfpq.nlist=300`` sets a build parameter of
-one backend), then searched at every point of its query grid, a whole batch per call (the
+one backend of ``--backends``, checked and typed by that backend's declared ones), then searched at every point of its query grid, a whole batch per call (the
 median of ``--repeats`` after ``--warmup``) and ``--single`` queries one per call. Rows:
 ``results/sweeps.csv``; ``python -m bench.report`` draws ``reports/pareto-<set>.png`` and the
 backends table from them. A backend unavailable here (spann where SPTAG cannot run) is
@@ -18,7 +18,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from methods.backends import BACKENDS
+from methods.backends import BACKENDS, checked_build_params
+from methods.base import HarnessError
 
 from .cli import add_data, add_run, guarded, name_list, parser, positive_int
 from .speed import sweep
@@ -48,11 +49,22 @@ def build_parser():
     p.add_argument("--warmup", type=int, default=1, help="untimed batch searches first")
     p.add_argument("--name", help="the set's name in the rows and plots (default: from the source)")
     add_run(p)
+    p.checks.append(check_build_params)
     return p
 
 
+def check_build_params(p, args) -> None:
+    """``args.build_params``: each backend's ``--backend-param`` values, checked and typed; a value
+    for a backend not in ``--backends`` would be ignored, so it is refused."""
+    args.build_params = {}
+    for backend, given in sweep.per_backend_params(args.sweep_params).items():
+        if backend not in args.backends:
+            raise HarnessError(f"--backend-param {backend}.*: {backend} is not among --backends "
+                               f"{','.join(args.backends)}; add it there or drop the parameter")
+        args.build_params[backend] = checked_build_params(backend, given, f"--backend-param {backend}.")
+
+
 def run(args) -> int:
-    args.build_params = sweep.per_backend_params(args.sweep_params)
     rows, skipped = sweep.run(args)
     print(sweep.summary(rows))
     for backend, why in skipped.items():

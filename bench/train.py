@@ -23,13 +23,12 @@ from pathlib import Path
 from methods import distributed
 from methods.base import HarnessError
 from methods.cache import loss_curve_path
+from methods.registry import trainable
 
 from .cli import add_data, add_method, add_run, check_device, context_from, dataset_from, guarded, method_from, \
     parser, positive_int
 
 log = logging.getLogger("bench.train")
-
-TRAINABLE = ("irgen", "irgen-enc", "smallcnn", "ftclip", "cgd", "irt")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -45,10 +44,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def check(args) -> None:
     if args.method is None:
-        raise HarnessError(f"give --method: bench.train trains one of: {', '.join(TRAINABLE)}")
-    if args.method not in TRAINABLE:
-        raise HarnessError(f"--method {args.method}: nothing to train (an off-the-shelf model or unknown); "
-                           f"bench.train trains one of: {', '.join(TRAINABLE)}")
+        raise HarnessError(f"give --method: bench.train trains one of: {', '.join(trainable())}")
+    if args.method not in trainable():
+        raise HarnessError(f"--method {args.method}: nothing to train (an off-the-shelf model); "
+                           f"bench.train trains one of: {', '.join(trainable())}")
     check_device(args.device)
 
 

@@ -10,7 +10,7 @@ from datasets import load_batch
 from datasets.synthetic import synthetic_features
 
 from . import distributed
-from .backends import BACKENDS, backend_class, cached_build, make_backend
+from .backends import BACKENDS, backend_class, cached_build, checked_build_params, make_backend
 from .base import HarnessError, Method, Retrieval, RunContext, Stopwatch
 from .features.cache import cached_features
 from .fresh import held_out_items
@@ -21,7 +21,7 @@ log = logging.getLogger(__name__)
 class FeatureSearch(Method):
     """Embed the database with ``model``, index it with ``backend``, embed and search the queries.
 
-    ``build_params`` are the backend's build parameters; with ``sweep`` every point of the
+    ``build_params`` are the backend's build parameters (checked and typed here); with ``sweep`` every point of the
     backend's query grid is a setting (one results cell each), else its defaults are. ``fresh``
     holds that share of the database out of the model's training (methods/fresh.py); the whole
     database is indexed.
@@ -31,10 +31,10 @@ class FeatureSearch(Method):
                  fresh: float = 0.0):
         if backend not in BACKENDS:
             raise HarnessError(f"unknown backend {backend!r}: choose one of {', '.join(BACKENDS)}")
-        super().__init__(model=model.identity(), backend=backend, build_params=build_params or {})
+        self.build_params = checked_build_params(backend, build_params or {})
+        super().__init__(model=model.identity(), backend=backend, build_params=self.build_params)
         self.model = model
         self.backend_name = backend
-        self.build_params = build_params or {}
         self.sweep = sweep
         self.fresh = fresh
         self.index_impl = None

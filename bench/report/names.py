@@ -1,5 +1,6 @@
 """The one registry of how things are named and drawn in the reports: datasets, models
-(keyed by the registry name in the results' ``method`` / ``features`` columns), search
+(keyed by the registry name in the results' ``method`` / ``features`` columns; each method's
+label and colour come from its description in ``methods/registry.py``, a plugin's too), search
 backends, IRGen's identifier kinds, timing stages, IRGen's parts in the scaling figure,
 and the metrics' short names. A model has one colour and a backend one marker and line
 style in every figure; where the backend takes the colour (sweeps, scaling) it has one
@@ -8,6 +9,8 @@ same in every figure and run."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+from methods import registry
 
 
 @dataclass(frozen=True)
@@ -25,17 +28,7 @@ PAPER_DATASETS = {"inshop": "In-shop Clothes", "cub200": "CUB-200-2011", "cars19
 STAND_INS = {"fashion-mnist": "Fashion-MNIST", "digits": "sklearn digits"}
 LARGE_SETS = ("imagenet", "places365")
 
-MODELS = {
-    "irgen": Look("IRGen", "#d62728"),
-    "ftclip": Look("FT-CLIP", "#1f77b4"),
-    "clip": Look("CLIP", "#17becf"),
-    "cgd": Look("CGD", "#2ca02c"),
-    "irt": Look("IRT_R", "#9467bd"),
-    "res101": Look("Res101-Img", "#8c564b"),
-    "effnet": Look("EfficientNet-Lite0 (ImageNet)", "#ff7f0e"),
-    "smallcnn": Look("SmallCNN", "#7f7f7f"),
-    "irgen-enc": Look("IRGen's encoder (f_cls)", "#e377c2"),
-}
+MODELS = {spec.name: Look(spec.label, spec.color) for spec in registry.BUILT_IN}  # in the reports' order
 BACKENDS = {
     "linear": Look("linear scan", "#7f7f7f", "o", "-"),
     "faiss-flat": Look("Faiss flat", "#17becf", "D", "-"),
@@ -78,7 +71,10 @@ def spare_color(name: str) -> str:
 
 
 def model(name: str) -> Look:
-    return MODELS.get(name) or Look(name, spare_color(name))
+    """A method's label and colour from its description (a plugin's included), or a spare colour."""
+    registry.load_plugins()
+    spec = registry.METHODS.get(name)
+    return Look(spec.label, spec.color or spare_color(name)) if spec else Look(name, spare_color(name))
 
 
 def backend(name: str) -> Look:

@@ -1,8 +1,10 @@
-"""Search backends by name: ``make_backend(name, metric="l2"|"cosine", **build_params)``.
+"""Search backends by name: ``make_backend(name, metric="l2"|"cosine", device, **build_params)``.
 
 Each backend is one module; the registry imports it only when asked for, so a
 missing optional library (faiss, scann, sptag) affects only its own backend, which
-then raises ``BackendUnavailable`` naming what to install.
+then raises ``BackendUnavailable`` naming what to install. A backend's build parameters
+are its ``__init__``'s typed keyword arguments; ``checked_build_params`` checks and converts given
+ones (a command line's text included) in one place, before anything is built.
 
 * ``linear``     exact torch scan (the recall reference)        -- always there
 * ``faiss-flat`` exact Faiss IndexFlatL2 / IndexFlatIP          -- pip install -e .[cpu]
@@ -35,8 +37,14 @@ def backend_class(name: str) -> type[Backend]:
     return getattr(importlib.import_module(module), cls)
 
 
-def make_backend(name: str, metric: str = "l2", **build_params) -> Backend:
-    return backend_class(name)(metric=metric, **build_params)
+def checked_build_params(name: str, given: dict, where: str = "--backend-param ") -> dict:
+    """``given`` build parameters of backend ``name`` checked against its declared ones and
+    converted to their types; one line listing them all where one is unknown or mistyped."""
+    return backend_class(name).checked_build_params(given, where)
+
+
+def make_backend(name: str, metric: str = "l2", device: str = "cpu", **params) -> Backend:
+    return backend_class(name)(metric=metric, device=device, **checked_build_params(name, params))
 
 
 def available_backends() -> dict[str, str]:
@@ -52,4 +60,4 @@ def available_backends() -> dict[str, str]:
 
 
 __all__ = ["Backend", "BackendUnavailable", "BACKENDS", "METRICS", "PAPER_NLIST", "available_backends",
-           "backend_class", "cached_build", "make_backend"]
+           "backend_class", "cached_build", "checked_build_params", "make_backend"]

@@ -8,6 +8,7 @@ no backend carries its own copy of them.
 from __future__ import annotations
 
 import importlib
+import inspect
 import json
 import logging
 import math
@@ -15,13 +16,18 @@ import os
 import shutil
 import tempfile
 import time
+import types
+import typing
 from abc import ABC, abstractmethod
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 import numpy as np
 
+from ..base import HarnessError
 from ..cache import new_temporary
+from ..config import parse_value
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +40,75 @@ class BackendUnavailable(RuntimeError):
     """The backend's library is not installed here; the message says how to get it."""
 
 
+@dataclass(frozen=True)
+class BuildParam:
+    """One build parameter of a backend, as its ``__init__`` declares it: a name, a type (int,
+    float, str, bool, or a Literal of strings), whether None is taken (the backend then resolves
+    the value from the data), and the default."""
+
+    name: str
+    kind: Any
+    optional: bool
+    default: Any
+
+    @property
+    def type_text(self) -> str:
+        """``int``, ``int or None``, ``auto|brute|ah|tree``."""
+        kind = "|".join(typing.get_args(self.kind)) if typing.get_origin(self.kind) is typing.Literal \
+            else self.kind.__name__
+        return f"{kind}{' or None' if self.optional else ''}"
+
+    def __str__(self) -> str:
+        return f"{self.name}: {self.type_text}"
+
+    def convert(self, value):
+        """``value`` as this parameter's type; a command line's text is read as a YAML scalar
+        first. Raises ValueError when it is not of the type."""
+        choices = typing.get_args(self.kind) if typing.get_origin(self.kind) is typing.Literal else None
+        if isinstance(value, str) and self.kind is not str and choices is None:
+            value = None if value.lower() == "none" else parse_value(value)
+        if value is None:
+            if self.optional:
+                return None
+        elif choices is not None:
+            if value in choices:
+                return value
+        elif self.kind is bool:
+            if isinstance(value, bool):
+                return value
+        elif self.kind is int:
+            if isinstance(value, int) and not isinstance(value, bool):
+                return value
+            if isinstance(value, float) and value.is_integer():
+                return int(value)
+        elif self.kind is float:
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                return float(value)
+        elif isinstance(value, self.kind):
+            return value
+        raise ValueError(value)
+
+
+def declared_params(init) -> dict[str, BuildParam]:
+    """The build parameters a backend's ``__init__`` declares: its keyword arguments after
+    ``metric`` and ``device``, typed by their annotations (or, unannotated, by their defaults)."""
+    hints = typing.get_type_hints(init)
+    params = {}
+    for name, p in inspect.signature(init).parameters.items():
+        if name in ("self", "metric", "device"):
+            continue
+        if p.kind in (p.VAR_KEYWORD, p.VAR_POSITIONAL) or p.default is p.empty:
+            raise TypeError(f"{init.__qualname__}: declare each build parameter as a keyword argument with a "
+                            f"default, not {p}")
+        kind = hints.get(name, type(p.default))
+        members = typing.get_args(kind) if typing.get_origin(kind) in (typing.Union, types.UnionType) else (kind,)
+        plain = [m for m in members if m is not type(None)]
+        if len(plain) != 1 or kind is type(None):
+            raise TypeError(f"{init.__qualname__}: build parameter {name} needs one type (or that type | None)")
+        params[name] = BuildParam(name, plain[0], len(plain) < len(members), p.default)
+    return params
+
+
 class Backend(ABC):
     """Nearest-neighbour search over float32 vectors.
 
@@ -44,21 +119,49 @@ class Backend(ABC):
     After each ``search`` ``last_search_s`` holds the seconds the search itself took;
     a backend that answers from another process reports the time measured there, so
     the hand-over is not counted as search time.
+
+    Build parameters are the keyword arguments of a backend's ``__init__`` after ``metric``
+    and ``device``, each with a type annotation and a default (``build_param_types``); no
+    backend takes others, and ``checked_build_params`` is the one place that checks and
+    converts what a user gives.
     """
 
     name: str = "?"
 
-    def __init__(self, metric: str = "l2", device: str = "cpu", **build_params):
+    def __init__(self, metric: str = "l2", device: str = "cpu"):
         if metric not in METRICS:
             raise ValueError(f"unknown metric {metric!r}: choose one of {', '.join(METRICS)}")
         self.metric = metric
         self.device = device
-        self.build_params = build_params
+        self.build_params: dict = {}  # what identifies the index built (its cache key), set by each backend
         self.query_params: dict = {}
         self.build_seconds = 0.0
         self.last_search_s = 0.0
         self.n = 0
         self.dim = 0
+
+    @classmethod
+    def build_param_types(cls) -> dict[str, BuildParam]:
+        """The build parameters this backend takes, by name, from its ``__init__``."""
+        return declared_params(cls.__init__)
+
+    @classmethod
+    def checked_build_params(cls, given: dict, where: str = "--backend-param ") -> dict:
+        """``given`` converted to the declared types; an unknown name or a value of the wrong
+        type is a one-line error listing every parameter this backend takes, with its type."""
+        known = cls.build_param_types()
+        listing = ", ".join(map(str, known.values())) or "none"
+        out = {}
+        for key, value in given.items():
+            if key not in known:
+                raise HarnessError(f"{where}{key}={value}: the {cls.name} backend has no build parameter {key!r}; "
+                                   f"it takes: {listing}")
+            try:
+                out[key] = known[key].convert(value)
+            except ValueError:
+                raise HarnessError(f"{where}{key}={value}: {cls.name}'s {key} is {known[key].type_text}, "
+                                   f"not {value!r}; it takes: {listing}") from None
+        return out
 
     # -- building and searching ---------------------------------------------------
 

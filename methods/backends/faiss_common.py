@@ -35,8 +35,8 @@ def faiss_metric(faiss, metric: str) -> int:
 class FaissBackend(Backend):
     """A Faiss index built on CPU and, with ``device="cuda"``, served from GPU 0."""
 
-    def __init__(self, metric: str = "l2", device: str = "cpu", **build_params):
-        super().__init__(metric, device, **build_params)
+    def __init__(self, metric: str = "l2", device: str = "cpu"):
+        super().__init__(metric, device)
         self.faiss = load_faiss(self.name)
         self.index = None  # the index that answers queries (CPU or GPU)
         self._gpu_resources = None

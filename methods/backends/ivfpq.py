@@ -41,9 +41,9 @@ class IVFPQBackend(FaissBackend):
     name = "ivfpq"
 
     def __init__(self, metric: str = "l2", device: str = "cpu", nlist: int | None = None, M: int = 4,
-                 nbits: int = 8, refine_factor: int = 0, **build_params):
-        super().__init__(metric, device, nlist=nlist, M=M, nbits=nbits, refine_factor=refine_factor,
-                         **build_params)
+                 nbits: int = 8, refine_factor: int = 0):
+        super().__init__(metric, device)
+        self.build_params = {"nlist": nlist, "M": M, "nbits": nbits, "refine_factor": refine_factor}
         if refine_factor and str(device).startswith("cuda"):
             raise BackendUnavailable("ivfpq: refine_factor (exact re-ranking) runs on CPU only; "
                                      "use device='cpu' or refine_factor=0")

@@ -30,9 +30,8 @@ TILES = {"cpu": (512, 8192), "cuda": (4096, 32768)}
 class LinearBackend(Backend):
     name = "linear"
 
-    def __init__(self, metric: str = "l2", device: str = "cpu", chunk: int | None = None, block: int | None = None,
-                 **build_params):
-        super().__init__(metric, device, **build_params)
+    def __init__(self, metric: str = "l2", device: str = "cpu", chunk: int | None = None, block: int | None = None):
+        super().__init__(metric, device)  # the tiling changes no answer: not part of the index's key
         tile_chunk, tile_block = TILES["cuda" if str(device).startswith("cuda") else "cpu"]
         self.chunk, self.block = chunk or tile_chunk, block or tile_block
 

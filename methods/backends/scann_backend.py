@@ -25,6 +25,7 @@ import logging
 import os
 import tempfile
 from pathlib import Path
+from typing import Literal, get_args
 
 import numpy as np
 
@@ -34,7 +35,8 @@ log = logging.getLogger(__name__)
 
 BRUTE_FORCE_BELOW = 20_000
 AH_BELOW = 100_000
-MODES = ("auto", "brute", "ah", "tree")
+Mode = Literal["auto", "brute", "ah", "tree"]
+MODES = get_args(Mode)
 REORDER_GRID = (10, 20, 50, 100, 200, 500, 1000)
 TREE_REORDER_GRID = (100, 400)
 
@@ -48,14 +50,13 @@ def choose_mode(n: int) -> str:
 class ScannBackend(Backend):
     name = "scann"
 
-    def __init__(self, metric: str = "l2", device: str = "cpu", mode: str = "auto", num_leaves: int | None = None,
-                 training_sample_size: int = 100_000, dims_per_block: int = 2, reorder: int = 100,
-                 **build_params):
-        super().__init__(metric, device, mode=mode, num_leaves=num_leaves,
-                         training_sample_size=training_sample_size, dims_per_block=dims_per_block,
-                         reorder=reorder, **build_params)
+    def __init__(self, metric: str = "l2", device: str = "cpu", mode: Mode = "auto", num_leaves: int | None = None,
+                 training_sample_size: int = 100_000, dims_per_block: int = 2, reorder: int = 100):
+        super().__init__(metric, device)
         if mode not in MODES:
             raise ValueError(f"scann: unknown mode {mode!r}: choose one of {', '.join(MODES)}")
+        self.build_params = {"mode": mode, "num_leaves": num_leaves, "training_sample_size": training_sample_size,
+                             "dims_per_block": dims_per_block, "reorder": reorder}
         self.scann = require("scann", self.name, "pip install -e .[ann]  (scann)")
         self.mode = mode
         self.num_leaves = num_leaves

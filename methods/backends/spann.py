@@ -68,16 +68,17 @@ SETUP_HINT = "run setup/sptag.sh (creates .venv-sptag with Python 3.9 and the sp
 PAGE = 4096
 POSTING_TARGET = 128  # vectors a posting list has room for (SPANN's mean is ~ReplicaCount / Ratio)
 
-DEFAULTS = {
-    "SelectHead": {"isExecute": "true", "TreeNumber": 1, "BKTKmeansK": 32, "BKTLeafSize": 8,
-                   "SamplesNumber": 1000, "SelectThreshold": 10, "SplitFactor": 6, "SplitThreshold": 25,
-                   "Ratio": 0.12},
-    "BuildHead": {"isExecute": "true", "NeighborhoodSize": 32, "TPTNumber": 32, "TPTLeafSize": 2000,
-                  "MaxCheck": 16324, "MaxCheckForRefineGraph": 16324, "RefineIterations": 3},
-    "BuildSSDIndex": {"isExecute": "true", "BuildSsdIndex": "true", "InternalResultNum": 64,
-                      "ReplicaCount": 8, "PostingPageLimit": None, "SearchPostingPageLimit": None,
-                      "MaxCheck": 16324, "SearchInternalResultNum": 64, "MaxDistRatio": 8.0, "ResultNum": 10},
+# SPTAG's parameter sections, in the order they are passed; every value but the fixed ones is a
+# build parameter of SpannBackend.__init__ (one given is set in every section that has it)
+SECTIONS = {
+    "SelectHead": ("isExecute", "TreeNumber", "BKTKmeansK", "BKTLeafSize", "SamplesNumber", "SelectThreshold",
+                   "SplitFactor", "SplitThreshold", "Ratio"),
+    "BuildHead": ("isExecute", "NeighborhoodSize", "TPTNumber", "TPTLeafSize", "MaxCheck", "MaxCheckForRefineGraph",
+                  "RefineIterations"),
+    "BuildSSDIndex": ("isExecute", "BuildSsdIndex", "InternalResultNum", "ReplicaCount", "PostingPageLimit",
+                      "SearchPostingPageLimit", "MaxCheck", "SearchInternalResultNum", "MaxDistRatio", "ResultNum"),
 }
+FIXED = {"isExecute": "true", "BuildSsdIndex": "true"}
 QUERY_PARAMS = ("SearchInternalResultNum", "MaxDistRatio", "MaxCheck")
 # what built_with reports of SPTAG's ~25 values (with any given one): the ones that shape the index
 SHAPING_PARAMS = ("Ratio", "ReplicaCount", "PostingPageLimit", "InternalResultNum", "SearchInternalResultNum")
@@ -205,38 +206,44 @@ def _stop_worker(proc: subprocess.Popen, log_file, workdir: Path) -> None:
 
 def max_internal(build_params: dict) -> int:
     """The largest SearchInternalResultNum a query may ask of an index built with ``build_params``."""
-    return int(build_params.get("SearchInternalResultNum", DEFAULTS["BuildSSDIndex"]["SearchInternalResultNum"]))
+    default = SpannBackend.build_param_types()["SearchInternalResultNum"].default
+    return int(build_params.get("SearchInternalResultNum", default))
 
 
 class SpannBackend(Backend):
+    """Build parameters: SPTAG's own names and the SPANN defaults of its docs/GettingStart.md;
+    ``PostingPageLimit`` / ``SearchPostingPageLimit`` None: sized for the dimensionality
+    (``posting_page_limit``), ``NumberOfThreads`` None: every core."""
+
     name = "spann"
 
-    def __init__(self, metric: str = "l2", device: str = "cpu", **build_params):
-        super().__init__(metric, device, **build_params)
-        known = {name for values in DEFAULTS.values() for name in values} | {"NumberOfThreads"}
-        unknown = set(build_params) - known
-        if unknown:
-            raise ValueError(f"spann: unknown build parameter(s) {sorted(unknown)}; "
-                             f"known: {', '.join(sorted(known))}")
+    def __init__(self, metric: str = "l2", device: str = "cpu", *, TreeNumber: int = 1, BKTKmeansK: int = 32,
+                 BKTLeafSize: int = 8, SamplesNumber: int = 1000, SelectThreshold: int = 10, SplitFactor: int = 6,
+                 SplitThreshold: int = 25, Ratio: float = 0.12, NeighborhoodSize: int = 32, TPTNumber: int = 32,
+                 TPTLeafSize: int = 2000, MaxCheck: int = 16324, MaxCheckForRefineGraph: int = 16324,
+                 RefineIterations: int = 3, InternalResultNum: int = 64, ReplicaCount: int = 8,
+                 PostingPageLimit: int | None = None, SearchPostingPageLimit: int | None = None,
+                 SearchInternalResultNum: int = 64, MaxDistRatio: float = 8.0, ResultNum: int = 10,
+                 NumberOfThreads: int | None = None):
+        declared = self.build_param_types()
+        self.values = {name: value for name, value in locals().items() if name in declared}
+        super().__init__(metric, device)
+        # the index's key: what differs from SPTAG's defaults
+        self.build_params = {k: v for k, v in self.values.items() if v != declared[k].default}
         self.python = sptag_python()
         self.worker: SptagWorker | None = None
         self.index_dir: Path | None = None
-        self.max_internal = max_internal(build_params)
+        self.max_internal = SearchInternalResultNum
         self._worker_seconds = 0.0
 
     def sections(self, dim: int, tmp_dir: Path) -> dict:
-        """SPTAG's parameter sections: the defaults, this dimensionality's page limit,
-        threads, and whatever the caller passed (by SPTAG name, in every section using it)."""
-        pages = posting_page_limit(dim)
-        threads = self.build_params.get("NumberOfThreads", os.cpu_count() or 1)
-        sections = {}
-        for section, defaults in DEFAULTS.items():
-            values = {**defaults, "NumberOfThreads": threads}
-            values.update({k: v for k, v in self.build_params.items() if k in values})
-            for name in ("PostingPageLimit", "SearchPostingPageLimit"):
-                if name in values and values[name] is None:
-                    values[name] = pages
-            sections[section] = values
+        """SPTAG's parameter sections: the build parameters (by SPTAG name, in every section
+        using it), this dimensionality's page limit where none is given, and the threads."""
+        values = {**self.values, **FIXED, "NumberOfThreads": self.values["NumberOfThreads"] or os.cpu_count() or 1}
+        for name in ("PostingPageLimit", "SearchPostingPageLimit"):
+            values[name] = values[name] or posting_page_limit(dim)
+        sections = {section: {**{n: values[n] for n in names}, "NumberOfThreads": values["NumberOfThreads"]}
+                    for section, names in SECTIONS.items()}
         sections["BuildSSDIndex"]["TmpDir"] = str(tmp_dir)
         return sections
 
@@ -272,7 +279,7 @@ class SpannBackend(Backend):
         self._worker_seconds = float(reply["seconds"])
 
     def _check_size(self, n: int) -> None:
-        ratio = float(self.build_params.get("Ratio", DEFAULTS["SelectHead"]["Ratio"]))
+        ratio = self.values["Ratio"]
         fewest = fewest_vectors(ratio)
         if n < fewest:
             raise HarnessError(f"spann: SPTAG cannot build a SPANN index over {n} database vectors: with "

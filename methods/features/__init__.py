@@ -1,20 +1,23 @@
-"""Feature models by name. Each module defines one model and its config dataclass."""
+"""Feature models. Each module defines one model and its config dataclass; a method's
+description (``methods/registry.py``, ``MethodSpec.model``) names them."""
 from __future__ import annotations
 
 import importlib
 
-FEATURE_MODELS = {
-    "smallcnn": ("methods.features.smallcnn", "SmallCNN", "SmallCNNConfig"),
-    "effnet": ("methods.features.effnet", "EffNet", "EffNetConfig"),
-    "res101": ("methods.features.res101", "Res101", "Res101Config"),
-    "clip": ("methods.features.clip", "Clip", "ClipConfig"),
-    "cgd": ("methods.features.cgd", "CGD", "CGDConfig"),
-    "irt": ("methods.features.irt", "IRT", "IRTConfig"),
-    "ftclip": ("methods.features.ftclip", "FTClip", "FTClipConfig"),
-}
+from ..registry import METHODS, describe, load_plugins
 
 
 def feature_model_classes(name: str):
-    module, cls, cfg = FEATURE_MODELS[name]
+    """(model class, config class) of feature method ``name``; KeyError if it has no feature model."""
+    spec = describe(name)
+    if spec.model is None:
+        raise KeyError(f"method {name} is not a feature model searched by a backend")
+    module, cls, cfg = spec.model
     mod = importlib.import_module(module)
     return getattr(mod, cls), getattr(mod, cfg)
+
+
+def feature_methods() -> list[str]:
+    """The methods that are a feature model searched by a backend."""
+    load_plugins()
+    return [name for name, spec in METHODS.items() if spec.model is not None]

@@ -12,6 +12,7 @@ smoothing, on the first descriptor after batch normalisation.
 """
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 
 import torch
@@ -81,8 +82,8 @@ class CGD(FeatureModel):
     mean = IMAGENET_MEAN
     std = IMAGENET_STD
 
-    def __init__(self, cfg: CGDConfig | None = None):
-        super().__init__(sized(cfg or CGDConfig(), PAPER))
+    def __init__(self, cfg: CGDConfig | None = None, explicit: Iterable[str] = ()):
+        super().__init__(sized(cfg or CGDConfig(), PAPER, explicit))
         bad = set(self.cfg.descriptors) - set(POOLINGS)
         if bad or not self.cfg.descriptors:
             raise HarnessError(f"cgd: descriptors={self.cfg.descriptors!r}: use letters of S (SPoC), M (MAC), G (GeM)")

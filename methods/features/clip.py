@@ -8,6 +8,7 @@ randomly initialised, named ``clip-small``. FT-CLIP (ftclip.py) fine-tunes this 
 """
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 
 import torch
@@ -64,8 +65,8 @@ class Clip(FeatureModel):
     mean = OPENAI_MEAN
     std = OPENAI_STD
 
-    def __init__(self, cfg: ClipConfig | None = None):
-        super().__init__(sized(cfg or ClipConfig(), self.paper_preset))
+    def __init__(self, cfg: ClipConfig | None = None, explicit: Iterable[str] = ()):
+        super().__init__(sized(cfg or ClipConfig(), self.paper_preset, explicit))
         self.name = sized_name(self.base_name, self.cfg.size)
         self.image_size = clip_config(self.cfg.size)["vision_cfg"]["image_size"]
         self.visual: nn.Module | None = None

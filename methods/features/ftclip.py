@@ -7,6 +7,7 @@ trains the tiny random CLIP tower from scratch and is named ``ftclip-small``.
 """
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import torch.nn as nn
@@ -31,8 +32,8 @@ class FTClip(Clip):
     base_name = "ftclip"
     paper_preset = PAPER
 
-    def __init__(self, cfg: FTClipConfig | None = None):
-        super().__init__(cfg or FTClipConfig())
+    def __init__(self, cfg: FTClipConfig | None = None, explicit: Iterable[str] = ()):
+        super().__init__(cfg or FTClipConfig(), explicit)
         self.weights_id = "untrained"
 
     def fit(self, train, ctx) -> None:

@@ -11,6 +11,7 @@ entropy regulariser, which spreads the features over the sphere.
 """
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 
 import torch
@@ -75,8 +76,8 @@ class IRT(FeatureModel):
     mean = IMAGENET_MEAN
     std = IMAGENET_STD
 
-    def __init__(self, cfg: IRTConfig | None = None):
-        super().__init__(sized(cfg or IRTConfig(), PAPER))
+    def __init__(self, cfg: IRTConfig | None = None, explicit: Iterable[str] = ()):
+        super().__init__(sized(cfg or IRTConfig(), PAPER, explicit))
         self.name = sized_name("irt", self.cfg.size)
         self.image_size = ARCHS[self.cfg.size][2]
         self.net: nn.Module | None = None

@@ -9,6 +9,7 @@ The backbone is shared with CGD.
 """
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 
 import torch
@@ -55,8 +56,8 @@ class Res101(FeatureModel):
     mean = IMAGENET_MEAN
     std = IMAGENET_STD
 
-    def __init__(self, cfg: Res101Config | None = None):
-        super().__init__(sized(cfg or Res101Config(), PAPER))
+    def __init__(self, cfg: Res101Config | None = None, explicit: Iterable[str] = ()):
+        super().__init__(sized(cfg or Res101Config(), PAPER, explicit))
         self.name = sized_name("res101", self.cfg.size)
         self.image_size = self.cfg.image_size
         self.net: nn.Module | None = None

@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import logging
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -131,19 +132,28 @@ def load_pretrained(build, spec: WeightsFile, ctx, prefix: str = "") -> tuple[nn
     return module, {"file": path.name, "sha1": weights_checksum(path)}
 
 
-def sized(cfg, paper: dict):
+def sized(cfg, paper: dict, explicit: Iterable[str] = ()):
     """``cfg`` with the paper preset ``paper`` (dotted keys) applied when ``cfg.size == "paper"``.
 
-    A preset value replaces only fields still at their (small) default, so ``--set`` wins;
-    a value set equal to the small default counts as untouched.
+    The user's values win: a preset value replaces neither a key in ``explicit`` (the dotted
+    keys ``--set`` / ``--config`` gave, or a section above one) nor a field changed from its
+    (small) default.
     """
     if cfg.size not in SIZES:
         raise HarnessError(f"size={cfg.size!r}: choose one of {', '.join(SIZES)}")
     if cfg.size == "small":
         return cfg
     default = type(cfg)()
-    untouched = {key: value for key, value in paper.items() if _get(cfg, key) == _get(default, key)}
+    given = set(explicit)
+    untouched = {key: value for key, value in paper.items()
+                 if not _given(key, given) and _get(cfg, key) == _get(default, key)}
     return override(cfg, untouched, where=f"{type(cfg).__name__} paper preset")
+
+
+def _given(dotted: str, explicit: set[str]) -> bool:
+    """``dotted`` or a section above it (``train`` for ``train.lr``) is among ``explicit``."""
+    parts = dotted.split(".")
+    return any(".".join(parts[:i]) in explicit for i in range(1, len(parts) + 1))
 
 
 def _get(cfg, dotted: str):

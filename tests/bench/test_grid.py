@@ -4,6 +4,7 @@ reported) while the others finish; N cells at a time; the submitit launcher path
 method from a module outside methods/ and bench/ runs through bench.run, bench.throughput
 and the grid unchanged."""
 import os
+import sys
 from dataclasses import replace
 
 import pandas as pd
@@ -25,6 +26,7 @@ def toy(monkeypatch):
     monkeypatch.setenv("IRGEN_PLUGINS", TOY)
     monkeypatch.setattr(methods.registry, "_plugins_loaded", False)
     monkeypatch.setattr(methods.registry, "METHODS", dict(methods.registry.METHODS))
+    monkeypatch.delitem(sys.modules, TOY, raising=False)  # imported afresh: it registers in this copy
 
 
 def write_grid(tmp_path, cells: str, dataset="digits", defaults="{k: [1, 5]}"):
@@ -146,6 +148,19 @@ def test_a_toy_method_outside_bench_runs_through_run_throughput_and_the_grid(tmp
     path = write_grid(tmp_path, "  - {method: toy, k: [1, 10]}\n  - {tool: throughput, method: toy, batch: [2]}\n")
     assert grid.main(grid_args(tmp_path, path, "--jobs", "2")) == 0  # two child processes at once
     assert set(pd.read_csv(tmp_path / "r" / "results.csv")["k"]) >= {1, 5, 10}
+
+
+def test_a_plugins_description_is_what_the_commands_and_the_report_read(toy, capsys):
+    from bench import train
+    from bench.report import names
+    from methods.registry import describe
+
+    assert describe("toy").label == "raw pixels 8x8" and not describe("toy").trains
+    assert names.model("toy") == names.Look("raw pixels 8x8", "#000000")
+    assert run.main(["--method", "toy", "--beam", "5", "--dataset", "digits"]) == 2
+    assert "--method toy does not take --beam; it takes none of the method flags" in capsys.readouterr().err
+    assert train.main(["--method", "toy", "--dataset", "digits"]) == 2
+    assert "--method toy: nothing to train" in capsys.readouterr().err
 
 
 @pytest.mark.e2e

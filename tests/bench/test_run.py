@@ -8,6 +8,7 @@ import pytest
 import bench.cli as bench_cli
 import bench.run as run_mod
 from methods.base import Method, Retrieval
+from methods.registry import METHODS, MethodSpec
 
 pytestmark = pytest.mark.e2e  # every test runs bench.run end to end
 
@@ -94,8 +95,14 @@ class ThreeSettings(Method):
         return Retrieval(ids=ids, timings={"search": 0.01})
 
 
-def test_interrupted_run_keeps_finished_cells_and_resumes(run_dirs, monkeypatch):
+def fake_method(monkeypatch):
+    """``--method fake``: described (it takes no method flag), built as ThreeSettings."""
+    monkeypatch.setitem(METHODS, "fake", MethodSpec("fake", __name__, "three settings"))
     monkeypatch.setattr(bench_cli, "make_method", lambda name, options: ThreeSettings())
+
+
+def test_interrupted_run_keeps_finished_cells_and_resumes(run_dirs, monkeypatch):
+    fake_method(monkeypatch)
     ThreeSettings.searched, ThreeSettings.fail_on = [], 2
     assert cli(run_dirs, "--method", "fake", *QUICK) == 130
     assert ThreeSettings.searched == [1]
@@ -107,7 +114,7 @@ def test_interrupted_run_keeps_finished_cells_and_resumes(run_dirs, monkeypatch)
 
 
 def test_deleting_one_result_row_recomputes_only_its_cell(run_dirs, monkeypatch):
-    monkeypatch.setattr(bench_cli, "make_method", lambda name, options: ThreeSettings())
+    fake_method(monkeypatch)
     ThreeSettings.searched, ThreeSettings.fail_on = [], None
     assert cli(run_dirs, "--method", "fake", *QUICK) == 0
     table = pd.read_csv(run_dirs[0] / "results.csv", dtype=str, keep_default_na=False)
@@ -120,7 +127,7 @@ def test_deleting_one_result_row_recomputes_only_its_cell(run_dirs, monkeypatch)
 
 
 def test_force_recomputes(run_dirs, monkeypatch):
-    monkeypatch.setattr(bench_cli, "make_method", lambda name, options: ThreeSettings())
+    fake_method(monkeypatch)
     ThreeSettings.searched, ThreeSettings.fail_on = [], None
     assert cli(run_dirs, "--method", "fake", *QUICK) == 0
     assert cli(run_dirs, "--method", "fake", *QUICK, "--force") == 0

@@ -63,7 +63,8 @@ def test_operating_point_is_the_fastest_reaching_the_target_else_the_most_accura
 
 
 def test_backend_params_name_their_backend():
-    assert per_backend_params(["ivfpq.nlist=300", "scann.mode=ah"]) == {"ivfpq": {"nlist": 300}, "scann": {"mode": "ah"}}
+    assert per_backend_params(["ivfpq.nlist=300", "scann.mode=ah"]) == {"ivfpq": {"nlist": "300"},
+                                                                        "scann": {"mode": "ah"}}  # typed by bench.sweep
     with pytest.raises(HarnessError, match="ivfpq.nlist=300"):
         per_backend_params(["nlist=300"])
 

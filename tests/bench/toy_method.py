@@ -1,6 +1,8 @@
 """A method that lives outside methods/ and bench/: raw pixels, resized to 8 x 8, searched
-exactly. Registered when this module is imported, which ``IRGEN_PLUGINS=tests.bench.toy_method``
-does in every command and grid cell. ``--set fail=raise`` (or ``$TOY_FAIL=1``) makes it raise
+exactly. Its description is registered when this module is imported, which
+``IRGEN_PLUGINS=tests.bench.toy_method`` does in every command and grid cell: it trains nothing
+and takes no method flag (a command refuses ``--beam`` or ``--backend ivfpq`` for it), and the
+report names it by its label. ``--set fail=raise`` (or ``$TOY_FAIL=1``) makes it raise
 in ``fit`` and ``--set fail=hang`` makes it hang there, for the grid's failure tests."""
 import os
 import time
@@ -9,7 +11,7 @@ import numpy as np
 
 from datasets import load_batch
 from methods.base import Method, Retrieval
-from methods.registry import register
+from methods.registry import MethodSpec, register
 
 SIDE = 8
 
@@ -43,4 +45,5 @@ def build(name, options):
     return ToyPixels(**options.overrides)
 
 
-register("toy", __name__)
+SPEC = MethodSpec("toy", build=__name__, label="raw pixels 8x8", color="#000000")
+register(SPEC)

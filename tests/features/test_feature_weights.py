@@ -125,6 +125,20 @@ def test_paper_preset_fills_defaults_and_user_values_win():
     assert Clip(ClipConfig(size="paper")).image_size == 224 and IRT(IRTConfig(size="paper")).image_size == 224
 
 
+def test_an_explicit_set_wins_over_the_paper_preset_even_at_the_small_default():
+    """With size=paper, --set image_size=32 (CGD's small default) stays 32; what is not set takes the preset."""
+    from methods.registry import MethodOptions, make_method
+
+    cgd = make_method("cgd", MethodOptions(overrides={"size": "paper", "image_size": 32, "train.lr": 2e-3})).model
+    assert cgd.image_size == 32 and cgd.cfg.train.lr == 2e-3  # both equal to the small defaults, both given
+    assert cgd.cfg.dim == 1536 and cgd.cfg.train.epochs == 30.0  # not given: the paper's
+    section = make_method("cgd", MethodOptions(overrides={"size": "paper", "train": {"batch_size": 64}})).model
+    assert section.cfg.train.batch_size == 64 and section.cfg.train.lr == 1e-4  # a section's key, given
+    res101 = make_method("res101", MethodOptions(overrides={"size": "paper", "image_size": 32})).model
+    assert res101.image_size == 32
+    assert make_method("res101", MethodOptions(overrides={"size": "paper"})).model.image_size == 224
+
+
 def test_unknown_size_is_refused():
     with pytest.raises(HarnessError, match="size='huge'"):
         Res101(Res101Config(size="huge"))

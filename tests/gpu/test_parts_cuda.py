@@ -11,7 +11,7 @@ from datasets.base import device_batch
 from methods.backends import make_backend
 from methods.base import RunContext
 from methods.config import override
-from methods.features import FEATURE_MODELS, feature_model_classes
+from methods.features import feature_methods, feature_model_classes
 from methods.features.training import TrainConfig, make_optimizer
 from methods.irgen.tokenizer import kmeans, kmeans_plus_plus, nearest
 from methods.rng import cpu_generator
@@ -75,7 +75,7 @@ QUICK = {"effnet": {"image_size": 64}, "smallcnn": {"train.epochs": 0.01}, "cgd"
          "irt": {"train.epochs": 0.01}, "ftclip": {"train.epochs": 0.01}}
 
 
-@pytest.mark.parametrize("name", list(FEATURE_MODELS))
+@pytest.mark.parametrize("name", feature_methods())
 def test_bf16_features_on_cuda_match_fp32_on_the_cpu(name, tmp_path):
     model_cls, cfg_cls = feature_model_classes(name)
     model = model_cls(override(cfg_cls(), QUICK.get(name, {})))

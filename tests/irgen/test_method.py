@@ -185,6 +185,28 @@ def test_fresh_images_are_indexed_without_training_on_them(digits, tmp_path):
 
 
 @pytest.mark.slow
+def test_fresh_holds_database_images_out_of_irgen_encs_training(digits, tmp_path):
+    """--fresh on irgen-enc: its tokenizer trains without the held-out share, the whole database is indexed."""
+    ctx = RunContext(cache_dir=tmp_path, progress=False)
+    overrides = {**TINY, "tokenizer.train.epochs": 1}
+    method = make_method("irgen-enc", MethodOptions(fresh=0.5, overrides=overrides))
+    assert method.variant == "preset=small,fresh=0.5"
+    trained_on = []
+    fit = method.model.fit
+    method.model.fit = lambda train, ctx: (trained_on.append(train), fit(train, ctx))
+    method.fit(digits, ctx)
+    held, keep = held_out_items(digits.database, digits.train, 0.5, ctx.seed)
+    assert method.config["n_held_out"] == len(held) > 0 and len(trained_on[0]) == len(keep)
+    held_keys = {item_keys(digits.database)[i] for i in held}
+    assert not held_keys & set(item_keys(trained_on[0]))  # no held-out image was trained on
+    whole = make_method("irgen-enc", MethodOptions(overrides=overrides))
+    whole.fit(digits, ctx)
+    assert whole.model.tokenizer.key != method.model.tokenizer.key  # another model, trained on everything
+    method.index(digits.database, ctx)
+    assert method.stats()["db_items"] == len(digits.database)
+
+
+@pytest.mark.slow
 @pytest.mark.parametrize("identifier, seq_len", [("hkm100", 3), ("rqvae", None)])
 def test_ablation_identifiers_run_end_to_end(digits, tmp_path, identifier, seq_len):
     ctx = RunContext(cache_dir=tmp_path, progress=False)

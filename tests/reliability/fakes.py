@@ -55,9 +55,9 @@ def build(name, options) -> Settings:
 
 def main(argv: list[str]) -> int:
     from bench.run import main as run_main
-    from methods.registry import register
+    from methods.registry import MethodSpec, register
 
-    register(NAME, "tests.reliability.fakes")
+    register(MethodSpec(NAME, "tests.reliability.fakes", "fake settings"))
     return run_main(["--method", NAME, *argv])
 
 

@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 
 from bench.results import ResultStore
-from methods.registry import METHODS
+from methods.registry import METHODS, MethodSpec
 
 from .conftest import ONE_EPOCH, QUICK, REPO, nothing_half_written
 
@@ -126,7 +126,7 @@ def umask_022():
 
 
 def test_results_are_readable_by_others(runs, monkeypatch, umask_022):
-    monkeypatch.setitem(METHODS, "fake", "tests.reliability.fakes")
+    monkeypatch.setitem(METHODS, "fake", MethodSpec("fake", "tests.reliability.fakes", "fake settings"))
     assert runs.code("--method", "fake", *QUICK) == 0
     written = [p for p in runs.results.rglob("*") if p.is_file() and p.name != ".lock"]
     assert {p.name for p in written} >= {"results.csv", "cells.csv"} and any(p.suffix == ".json" for p in written)
