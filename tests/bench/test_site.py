@@ -288,7 +288,7 @@ def test_plane_series_hover_axis_and_legend(site, chromium):
             "lines => lines.map(l => l.textContent).join('\\n')"))
         page.mouse.move(0, 0)
     assert [any(f"setting: beam={b}\n" in text for text in seen) for b in (1, 10, 30)] == [True] * 3
-    shown = ("\nqueries/s: ", f"\n{SHORT['precision']}@10: ", f"\nbackend: {names.backend('beam').label}\n")
+    shown = ("\nbatched queries/s: ", f"\n{SHORT['precision']}@10: ", f"\nbackend: {names.backend('beam').label}\n")
     assert all(words in text for text in seen for words in shown)
 
     drawn = plane.locator(".scatterlayer .trace").count()
