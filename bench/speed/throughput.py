@@ -93,7 +93,7 @@ def run(args) -> pd.DataFrame:
     for setting in method.settings(args.db_size or len(ds.database)):
         for batch in args.batch:
             label = setting_label({**setting, "batch": batch, **where})
-            record = cell_record(ds, method, label, args.limit, args.seed)
+            record = cell_record(ds, method, label, args.limit, args.seed, device=args.device)
             record["cell_id"] = digest("throughput", record, ds.fingerprint, method.describe(), args.depth,
                                        args.repeats, args.warmup, machine)
             cells.append((setting, batch, record))
