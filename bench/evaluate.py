@@ -54,12 +54,3 @@ def evaluate(ids: np.ndarray, db_labels: np.ndarray, query_labels: np.ndarray, k
                  ("curve_tpr", int(k), float(tpr[k - 1]))]
     return rows
 
-
-def timing_rows(timings: dict[str, float], n_queries: int) -> list[tuple[str, int, float]]:
-    """Seconds per stage (summed over queries), ms per query per stage, and queries per second."""
-    rows = [(f"time_{stage}_s", 0, float(s)) for stage, s in timings.items()]
-    rows += [(f"ms_per_query_{stage}", 0, 1000.0 * s / max(n_queries, 1)) for stage, s in timings.items()]
-    total = sum(timings.values())
-    if total > 0:
-        rows.append(("qps", 0, n_queries / total))
-    return rows

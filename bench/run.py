@@ -4,6 +4,14 @@ Loads the dataset, builds the method, trains it (or reuses its cached weights), 
 the database, then searches the queries once per query setting (a results cell each),
 writing each finished cell to ``results/`` atomically before starting the next one.
 A re-run skips finished cells; ``--force`` computes them again.
+
+Every time is measured by the one timer (methods/timing.py) on the device the cell names
+(device and CPU threads are cell keys). Queries/s (``qps_batch``; ``qps_single`` with
+``--query-batch 1``) is measured in this run from the images: the query split in batches of
+``--query-batch``, each timed end to end, the batch over the median whole-batch time; the
+per-stage milliseconds are a separate, synchronised profile. The fit's, the database's feature
+extraction's and the index build's seconds are stats rows; a step reused from the cache keeps
+the seconds of the run that measured it, and the row's ``timing`` says ``cached from run <id>``.
 """
 from __future__ import annotations
 
@@ -14,14 +22,16 @@ from methods import distributed
 from methods.base import setting_label
 from methods.cache import digest
 from methods.features.weights import starting_weights
+from methods.timing import Measured, device_sync, timed
 
 from .cli import add_data, add_method, add_run, check_device, context_from, dataset_from, guarded, int_list, \
     method_from, parser, positive_int, require_backend
-from .evaluate import evaluate, timing_rows
+from .evaluate import evaluate
 from .report.terminal import metric_table
 from .results import CELL_KEYS, ResultStore, cell_record
 from .results.manifest import git_version, hardware, new_run_id, package_versions
 from .sharded import sharded_search
+from .speed.throughput import COUNTS, query_rows
 
 log = logging.getLogger("bench.run")
 
@@ -38,6 +48,8 @@ def build_parser():
     p.add_argument("--k", type=int_list, help="cut-offs K (default: the paper's for the dataset)")
     p.add_argument("--depth", type=positive_int, default=100,
                    help="ranking depth kept for MAP@R / PR curve (>= max K)")
+    p.add_argument("--query-batch", type=positive_int, default=128,
+                   help="queries per timed batch (queries/s: the batch over the median batch time; 1: single-query)")
     add_run(p)
     return p
 
@@ -56,8 +68,8 @@ def run(args) -> int:
     extra = [weights] if weights else []  # the ids of cells without pretrained files stay as they were
     cells = []
     for setting in method.settings(len(ds.database)):
-        record = cell_record(ds, method, setting_label(setting), args.limit, args.seed, args.dtype)
-        record["cell_id"] = digest(record, ds.fingerprint, method.describe(), ks, depth, *extra)
+        record = cell_record(ds, method, setting_label(setting), args.limit, args.seed, args.dtype, args.device)
+        record["cell_id"] = digest(record, ds.fingerprint, method.describe(), ks, depth, args.query_batch, *extra)
         cells.append((setting, record))
     done = store.finished_cells()
     todo = distributed.broadcast_object([(s, r) for s, r in cells if args.force or r["cell_id"] not in done])
@@ -87,9 +99,11 @@ def compute(method, ds, ctx, args, todo: list, store: ResultStore, ks: list[int]
     main = distributed.is_main()
     if main:
         store.write_manifest(run_id, {**manifest, "method": method.describe()})
-    method.fit(ds, ctx)
+    ctx.run_id = run_id  # what this run caches (features, indexes) names it as the run that measured it
+    _, fit_s = timed(lambda: method.fit(ds, ctx), device_sync(ctx.device))
     method.index(ds.database, ctx)
-    stats = [(name, 0, float(v)) for name, v in method.stats().items()]
+    stats = [(name, 0, float(v), timing_word(name, v)) for name, v in method.stats().items()]
+    stats.append(("fit_s", 0, fit_s, "measured"))
     if main:
         store.write_manifest(run_id, {**manifest, "method": method.describe()})
     extra_one = 1 if ds.query_in_database else 0  # room for the query's own item, dropped later
@@ -98,9 +112,17 @@ def compute(method, ds, ctx, args, todo: list, store: ResultStore, ks: list[int]
         result = sharded_search(method, ds.query, depth + extra_one, setting, ctx)
         if not main:
             continue
-        metrics = evaluate(result.ids, ds.database.labels, ds.query.labels, ks, ds.query_in_database)
-        metrics += timing_rows(result.timings, len(ds.query)) + stats
-        store.write_cell([{**record, "run_id": run_id, "metric": m, "k": k, "value": v} for m, k, v in metrics])
+        metrics = [(m, k, v, "-") for m, k, v in
+                   evaluate(result.ids, ds.database.labels, ds.query.labels, ks, ds.query_in_database)]
+        speed = query_rows(method, ds.query, depth + extra_one, setting, ctx, args.query_batch)
+        metrics += [(m, k, v, "-" if m in COUNTS else "measured") for m, k, v in speed] + stats
+        store.write_cell([{**record, "run_id": run_id, "metric": m, "k": k, "value": v, "timing": t}
+                          for m, k, v, t in metrics])
+
+
+def timing_word(name: str, value) -> str:
+    """A stats row's ``timing``: a time's source (``Measured``), "-" for what is not a time."""
+    return value.source if isinstance(value, Measured) else "-"
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -15,12 +15,13 @@ from __future__ import annotations
 
 import logging
 from abc import ABC, abstractmethod
-from contextlib import contextmanager, nullcontext
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
-import time
 
 import numpy as np
+
+from .timing import Measured, Stopwatch  # the one timer (methods/timing.py); part of this interface
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +46,7 @@ class RunContext:
     amp: bool = False
     checkpoint_every: int = 200  # training steps between checkpoints (feature models, IRGen's encoder-decoder)
     compile: bool = False  # torch.compile the search-time networks (methods/compile.py)
+    run_id: str = ""  # the results run this context serves: cached times name the run that measured them
 
     def cache(self, *parts: str) -> Path:
         path = Path(self.cache_dir).joinpath(*parts)
@@ -63,13 +65,9 @@ class RunContext:
 
         return torch.autocast(torch.device(self.device).type, dtype=torch.bfloat16)
 
-    def stopwatch(self) -> "Stopwatch":
+    def stopwatch(self) -> Stopwatch:
         """A stopwatch that waits for the device around each stage (CUDA runs asynchronously)."""
-        if self.cuda:
-            import torch
-
-            return Stopwatch(sync=torch.cuda.synchronize)
-        return Stopwatch()
+        return Stopwatch.for_device(self.device)
 
 
 @dataclass
@@ -78,28 +76,6 @@ class Retrieval:
 
     ids: np.ndarray  # (n_queries, k) int64
     timings: dict[str, float] = field(default_factory=dict)  # stage -> seconds over all queries
-
-
-class Stopwatch:
-    """Accumulates seconds per named stage: ``with sw("encoder"): ...``."""
-
-    def __init__(self, sync=None):
-        self.seconds: dict[str, float] = {}
-        self._sync = sync or (lambda: None)
-
-    @contextmanager
-    def __call__(self, stage: str):
-        self._sync()
-        start = time.perf_counter()
-        try:
-            yield
-        finally:
-            self._sync()
-            self.add(stage, time.perf_counter() - start)
-
-    def add(self, stage: str, seconds: float) -> None:
-        """Count seconds measured elsewhere (a worker process's own clock) under ``stage``."""
-        self.seconds[stage] = self.seconds.get(stage, 0.0) + seconds
 
 
 class Method(ABC):
@@ -165,9 +141,10 @@ class Method(ABC):
         raise HarnessError(f"method {self.name} has no feature vectors to index (it is not a feature "
                            f"model + search backend)")
 
-    def stats(self) -> dict[str, float]:
+    def stats(self) -> dict[str, float | Measured]:
         """Numbers about the built index and the model kept beside every result of it
-        (``db_items``, ``index_bytes``, ``input_px``, ...)."""
+        (``db_items``, ``index_bytes``, ``model_bytes``, ``input_px``, ...); a time is a ``Measured``
+        (``feature_extract_s``, ``build_s``: it says whether this run measured it or a cache held it)."""
         return {}
 
     def pretrained_files(self) -> list:
@@ -179,6 +156,12 @@ class Method(ABC):
         """Everything about this method that belongs in the manifest."""
         return {"name": self.name, "features": self.features, "backend": self.backend,
                 "variant": self.variant, "config": self.config}
+
+
+def parameter_bytes(*modules) -> float:
+    """The bytes of the modules' parameters and buffers (each tensor counted once: a shared stem once)."""
+    tensors = {id(t): t for m in modules for t in [*m.parameters(), *m.buffers()]}
+    return float(sum(t.numel() * t.element_size() for t in tensors.values()))
 
 
 def setting_label(setting: dict) -> str:

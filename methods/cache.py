@@ -8,6 +8,7 @@ files are read back as tensors and plain data only: a file in a shared cache can
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 import secrets
@@ -92,6 +93,14 @@ def save_arrays(path: Path, **arrays) -> None:
             np.savez(f, **arrays)
 
     atomic_write(path, write)
+
+
+def arrays_bytes(**arrays) -> int:
+    """The bytes ``save_arrays`` writes for ``arrays`` (uncompressed .npz): how an index made of
+    arrays is measured, as a search backend's index is by the size ``save`` writes."""
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    return buffer.getbuffer().nbytes
 
 
 def load_arrays(path: Path) -> dict[str, np.ndarray]:

@@ -11,7 +11,7 @@ from datasets.synthetic import synthetic_features
 
 from . import distributed
 from .backends import BACKENDS, backend_class, cached_build, checked_build_params, make_backend
-from .base import HarnessError, Method, Retrieval, RunContext, Stopwatch
+from .base import HarnessError, Measured, Method, Retrieval, RunContext, Stopwatch, parameter_bytes
 from .features.cache import cached_features
 from .fresh import held_out_items
 
@@ -39,6 +39,7 @@ class FeatureSearch(Method):
         self.fresh = fresh
         self.index_impl = None
         self.n_items = 0
+        self.extraction: Measured | None = None  # the database's feature extraction
 
     @property
     def features(self) -> str:
@@ -69,12 +70,13 @@ class FeatureSearch(Method):
         self.config.update(model=self.model.identity(), n_train=len(fit_items), n_held_out=len(held_out))
 
     def index(self, database, ctx: RunContext) -> None:
-        X, _ = cached_features(self.model, database, ctx, shared=True)
+        X, self.extraction = cached_features(self.model, database, ctx, shared=True)
         self._build(X, ctx)
 
     def index_synthetic(self, n: int, ctx: RunContext) -> None:
         """n seeded class-structured vectors of the model's feature width (datasets.synthetic)."""
         X, _ = synthetic_features(n, self._feature_width(ctx), seed=ctx.seed)
+        self.extraction = None
         self._build(X, ctx)
 
     def _build(self, X: np.ndarray, ctx: RunContext) -> None:
@@ -82,7 +84,7 @@ class FeatureSearch(Method):
                                        **self.build_params)
         self.n_items = len(X)
         with distributed.main_first():  # under torchrun the others load rank 0's index: the same one
-            cached_build(self.index_impl, X, ctx.cache("indexes"))
+            cached_build(self.index_impl, X, ctx.cache("indexes"), ctx.run_id)
 
     @torch.no_grad()
     def _feature_width(self, ctx: RunContext) -> int:
@@ -94,11 +96,13 @@ class FeatureSearch(Method):
         return cached_features(self.model, split, ctx)[0], self.model.metric
 
     def search(self, query, k: int, setting: dict, ctx: RunContext) -> Retrieval:
-        Q, feature_seconds = cached_features(self.model, query, ctx)
+        Q, extraction = cached_features(self.model, query, ctx)
         self.index_impl.set_query_params(**setting)
         ids, _ = self.index_impl.search(Q, k)
-        # the backend's own measure: a worker-process backend excludes the hand-over
-        return Retrieval(ids=ids, timings={"feature": feature_seconds, "search": self.index_impl.last_search_s})
+        # the backend's own measure: a worker-process backend excludes the hand-over; cached
+        # features' seconds are an earlier run's, so they are no stage of this search
+        feature = {} if extraction.run else {"feature": extraction.seconds}
+        return Retrieval(ids=ids, timings={**feature, "search": self.index_impl.last_search_s})
 
     @torch.no_grad()
     def search_batch(self, query, rows: np.ndarray, k: int, setting: dict, ctx: RunContext,
@@ -119,7 +123,9 @@ class FeatureSearch(Method):
         built = {"backend_built_with": self.index_impl.built_with()} if self.index_impl is not None else {}
         return {**super().describe(), **built}
 
-    def stats(self) -> dict[str, float]:
+    def stats(self) -> dict[str, float | Measured]:
         stats = self.index_impl.stats()
-        return {"db_items": float(self.n_items), "build_s": stats["build_s"], "index_bytes": stats["memory_bytes"],
-                "index_disk_bytes": stats["disk_bytes"], "input_px": float(self.model.image_size)}
+        extraction = {"feature_extract_s": self.extraction} if self.extraction is not None else {}
+        return {"db_items": float(self.n_items), "build_s": stats["build_s"], **extraction,
+                "index_bytes": float(stats["memory_bytes"]), "index_disk_bytes": float(stats["disk_bytes"]),
+                "model_bytes": parameter_bytes(*self.model.modules()), "input_px": float(self.model.image_size)}

@@ -32,7 +32,8 @@ log = logging.getLogger("bench.report")
 
 # Files this module writes; stale ones (a dataset gone from results/) are removed first.
 OUTPUTS = ("README.md", "table[1-6]_*.md", "table[1-6]_*.csv", "fig[3-6]_*.png", "tradeoff_*.png",
-           "throughput_*.png", "pareto-*.png", "backends.md", "backends.csv", "scaling.png")
+           "throughput_*.png", "pareto-*.png", "backends.md", "backends.csv", "scaling.png",
+           "cost.md", "cost.csv")
 
 
 def clear_outputs(reports: Path) -> None:

@@ -37,6 +37,9 @@ class Cell:
     run_ids: tuple[str, ...]
     seeds: int
     built_with: dict | None = None  # the search backend's build parameters as built (its latest manifest)
+    device: str = "-"  # where it ran: the device type and the CPU threads
+    threads: str = "-"
+    timing: dict[str, str] = field(default_factory=dict)  # time metric -> "measured" / "cached from run <id>"
 
     @property
     def irgen(self) -> bool:
@@ -68,6 +71,12 @@ class Cell:
 
     def get(self, metric: str, k: int) -> float | None:
         return self.values.get((metric, k))
+
+    @property
+    def qps(self) -> float:
+        """Batched queries/s (``qps_batch``: a batch over its median whole-batch time), 0 where not
+        measured; a cell timed one query per call (``qps_single``) is not put on the same axis."""
+        return self.get("qps_batch", 0) or 0.0
 
     def ks(self, metric: str) -> list[int]:
         return sorted(k for m, k in self.values if m == metric)
@@ -114,6 +123,7 @@ def sections_from(df: pd.DataFrame, manifests: dict | None = None) -> list[Secti
     if df.empty:
         return []
     cell_keys = [c for c in CELL_KEYS if c != "seed"]
+    df = df.assign(**{c: "-" for c in cell_keys + ["timing"] if c not in df})  # rows from before the columns
     df = df.sort_values("run_id", kind="stable")
     df = df.drop_duplicates(cell_keys + ["seed", "metric", "k"], keep="last")
     sections: dict[tuple, Section] = {}
@@ -121,9 +131,11 @@ def sections_from(df: pd.DataFrame, manifests: dict | None = None) -> list[Secti
         meaned = rows.groupby(["metric", "k"], sort=True)["value"].mean()
         run_ids = tuple(sorted(set(rows["run_id"])))
         latest = (manifests or {}).get(run_ids[-1], {})
-        cell = Cell(*keys[3:], values={(m, int(k)): float(v) for (m, k), v in meaned.items()},
+        where = dict(zip(cell_keys[3:], keys[3:]))
+        timing = {m: str(t) for m, t in zip(rows["metric"], rows["timing"].fillna("-")) if t not in ("-", "")}
+        cell = Cell(**where, values={(m, int(k)): float(v) for (m, k), v in meaned.items()},
                     run_ids=run_ids, seeds=rows["seed"].nunique(),
-                    built_with=latest.get("method", {}).get("backend_built_with"))
+                    built_with=latest.get("method", {}).get("backend_built_with"), timing=timing)
         sections.setdefault(keys[:3], Section(*keys[:3])).cells.append(cell)
     return [sections[k] for k in sorted(sections, key=lambda k: (k[0] not in names.PAPER_DATASETS, k))]
 

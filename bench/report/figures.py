@@ -135,12 +135,12 @@ def tradeoff_k(section: Section) -> int | None:
 
 def tradeoff(section: Section, manifests: dict) -> plots.Chart | None:
     k = tradeoff_k(section)
-    cells = [c for c in main_cells(section) if c.get("qps", 0) and k and c.get("precision", k) is not None]
+    cells = [c for c in main_cells(section) if c.qps and k and c.get("precision", k) is not None]
     if not cells:
         return None
-    groups = [sorted(g, key=lambda c: c.get("qps", 0)) for g in series(cells)]
+    groups = [sorted(g, key=lambda c: c.qps) for g in series(cells)]
     lines = [plots.Line(line_label(g[0], with_setting=False), g[0].fields["features"], g[0].fields["backend"],
-                        [c.get("qps", 0) for c in g], [100 * c.get("precision", k) for c in g],
+                        [c.qps for c in g], [100 * c.get("precision", k) for c in g],
                         [c.setting for c in g]) for g in groups]
     title = (f"Accuracy vs throughput, every method: {section.title}\n"
              f"{hardware_label(cells, manifests)}")
@@ -163,7 +163,7 @@ def build_figures(sections: list[Section], paper: dict, manifests: dict, out: Pa
              ("Figure 6: precision vs K", "fig6_precision", "not a million-scale set, nor ranked to depth 100",
               lambda s: fig6(s) if any(s is d for d in deep) else None),
              ("Accuracy (P@10 or the largest K <= 10) vs queries per second, Pareto front marked", "tradeoff",
-              "no cell with both qps and P@K for a K <= 10", lambda s: tradeoff(s, manifests))]
+              "no cell with both batched queries/s (qps_batch) and P@K for a K <= 10", lambda s: tradeoff(s, manifests))]
     built = []
     for kind, stem, why, chart_of in kinds:
         figures = []

@@ -27,8 +27,8 @@ STYLE = {"font.family": "DejaVu Sans", "font.size": 9, "axes.titlesize": 10, "ax
 PR_AXES = ("true-positive rate: share of the query's class retrieved (%)", "precision (%)")
 STAGE_AXIS = "seconds per 100 queries"
 PRECISION_K_AXES = ("K (number of results returned, log scale)", "Precision@K (%)")
-TRADEOFF_X = "queries per second (all stages, log scale)"
-BATCH_AXES = ("queries per batch (log scale)", "queries per second (log scale)")
+TRADEOFF_X = "batched queries per second (a batch over its median whole-batch time, log scale)"
+BATCH_AXES = ("queries per batch (log scale)", "queries per second (batch 1: single-query; log scale)")
 
 
 @dataclass

@@ -223,7 +223,7 @@ def metric_label(metric: str, k: int) -> str:
 def plane_cells(section: Section) -> list[Cell]:
     """Every cell with a speed, but those run with part of the database held out of training
     (Table 6's subject): one series per method x backend x variant, IRGen's beams along its line."""
-    return [c for c in section.cells if c.get("qps", 0) and not c.fields["fresh"]]
+    return [c for c in section.cells if c.qps and not c.fields["fresh"]]
 
 
 def point_hover(cell: Cell, metric: str, k: int, on_front: bool) -> str:
@@ -231,7 +231,7 @@ def point_hover(cell: Cell, metric: str, k: int, on_front: bool) -> str:
     pairs = [("method", names.model(cell.method).label), ("model", model_label(f, cell.variant)),
              ("backend", names.backend(f["backend"]).label), ("setting", setting_words(cell.setting)),
              (metric_label(metric, k), f"{pct(cell.get(metric, k)):.1f} %"),
-             ("queries/s", number(cell.get("qps", 0)))]
+             ("batched queries/s", number(cell.qps))]
     pairs += [("seeds", f"mean of {cell.seeds}")] if cell.seeds > 1 else []
     return hover(line_label(cell, with_setting=False), pairs + ([("Pareto front", "yes")] if on_front else []))
 
@@ -239,7 +239,7 @@ def point_hover(cell: Cell, metric: str, k: int, on_front: bool) -> str:
 def plane_view(groups: list[list[Cell]], styles: list[dict], metric: str, k: int, title: str) -> dict:
     """The plane with one accuracy metric on the y axis: a trace per series (empty where the series
     lacks the metric, so traces keep their places across views), then the Pareto front."""
-    points = [(c.get("qps", 0), pct(c.get(metric, k)), line_label(c)) for g in groups for c in g
+    points = [(c.qps, pct(c.get(metric, k)), line_label(c)) for g in groups for c in g
               if c.get(metric, k) is not None]
     front = pareto_front(points)
     on_front = {p[2] for p in front}
@@ -247,7 +247,7 @@ def plane_view(groups: list[list[Cell]], styles: list[dict], metric: str, k: int
     for group, style in zip(groups, styles):
         cells = [c for c in group if c.get(metric, k) is not None]
         line = plots.Line(line_label(group[0], with_setting=False), group[0].fields["features"],
-                          group[0].fields["backend"], [c.get("qps", 0) for c in cells],
+                          group[0].fields["backend"], [c.qps for c in cells],
                           [pct(c.get(metric, k)) for c in cells])
         traces.append(line_trace(line, style, [point_hover(c, metric, k, line_label(c) in on_front) for c in cells]))
     traces.append({"type": "scatter", "mode": "lines+markers", "name": "Pareto front", "hoverinfo": "skip",
@@ -273,13 +273,13 @@ def plane_chart(section: Section, manifests: dict) -> dict | None:
     metrics = axis_metrics(cells)
     if not metrics:
         return None
-    groups = [sorted(g, key=lambda c: c.get("qps", 0)) for g in series(cells)]
+    groups = [sorted(g, key=lambda c: c.qps) for g in series(cells)]
     headline = {id(c) for c in main_cells(section)}
     styles = [plots.Line("", g[0].fields["features"], g[0].fields["backend"], [], []).style for g in groups]
     for style, g in zip(styles, groups):  # an ablation keeps its backend's marker, takes a colour of its own
         if id(g[0]) not in headline:
             style["color"] = spare_color(line_label(g[0]), {s["color"] for s in styles})
-    title = f"Accuracy vs queries per second: {section.title}\n{hardware_label(cells, manifests)}"
+    title = f"Accuracy vs batched queries per second: {section.title}\n{hardware_label(cells, manifests)}"
     default = ("precision", tradeoff_k(section))
     return {"views": [plane_view(groups, styles, m, k, title) for m, k in metrics],
             "selected": metrics.index(default) if default in metrics else 0}

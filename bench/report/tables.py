@@ -61,7 +61,9 @@ def fmt(value, metric: bool) -> str:
     if value is None or (isinstance(value, float) and pd.isna(value)):
         return MISSING
     if isinstance(value, float):
-        return f"{value:.1f}" if metric or not value.is_integer() else str(int(value))
+        if metric:
+            return f"{value:.1f}"
+        return str(int(value)) if value.is_integer() else f"{value:.4g}"
     return str(value)
 
 
@@ -236,10 +238,71 @@ def fresh_table(paper: dict, sections: list[Section]) -> Table:
     return table
 
 
+COST_TIMES = {"fit_s": "Fit (s)", "feature_extract_s": "Feature extraction (s)", "build_s": "Index build (s)"}
+COST_NOTES = [
+    "The whole pipeline's cost, one row per method x model x backend, at the setting of its best P@K (the "
+    "smallest K; ties: the faster setting). Model MB: the parameters and buffers of the network that answers "
+    "queries. Index MB: what must stay in memory to answer them, measured one way for every method: the bytes of "
+    "the index as its backend saves it, less the files it reads from disk while serving (Disk MB; SPANN's posting "
+    "lists); IRGen's prefix tree and identifier table, serialised the same way.",
+    "Fit (s): the wall time of training, or of loading the trained model from the cache (then small). Feature "
+    "extraction: the database's features (IRGen: f_cls of every database image, which its identifiers are "
+    "assigned from). Index build: the backend's build (IRGen: identifier assignment and the prefix tree). "
+    "Times reused from the cache keep the seconds of the run that measured them; 'Times from' names that run.",
+    "Batched queries/s: the query path measured in the cell's own run from the images (features or encoder, then "
+    "the search), a batch (Batch) over its median whole-batch wall time.",
+]
+
+
+def mb(value: float | None) -> float | None:
+    return None if value is None else value / 1e6
+
+
+def cost_row(cell: Cell, k: int) -> dict:
+    f = cell.fields
+    sources = {}
+    for metric in COST_TIMES:
+        source = cell.timing.get(metric, "measured")
+        if cell.get(metric, 0) is not None and source != "measured":
+            sources.setdefault(source.removeprefix("cached from "), []).append(COST_TIMES[metric].split(" (")[0])
+    from_words = "; ".join(f"{', '.join(what)}: cached, {run}" for run, what in sources.items()) or "measured"
+    return {"Search": names.backend(f["backend"]).label, "Model": model_label(f, cell.variant),
+            "Device": f"{cell.device}, {cell.threads} threads", "Model MB": mb(cell.get("model_bytes", 0)),
+            "Index MB": mb(cell.get("index_bytes", 0)), "Disk MB": mb(cell.get("index_disk_bytes", 0)),
+            **{label: cell.get(metric, 0) for metric, label in COST_TIMES.items()}, "Times from": from_words,
+            f"P@{k}": pct(cell.get("precision", k)), "Setting": setting_words(f["setting"]),
+            "Batch": cell.get("query_batch", 0), "Batched queries/s": cell.get("qps_batch", 0)}
+
+
+def best_cell(cells: list[Cell], k: int) -> Cell:
+    return max(cells, key=lambda c: (c.get("precision", k) or 0.0, c.qps))
+
+
+def cost_table(sections: list[Section]) -> Table:
+    table = Table("cost", "Cost of the whole pipeline: model and index bytes, training, extraction and build "
+                          "time, queries/s at the best accuracy")
+    for s in sections:
+        ks = s.ks("precision")
+        cells = [c for c in s.cells if c.get("index_bytes", 0) is not None and ks and c.get("precision", ks[0])
+                 is not None]
+        if not cells:
+            continue
+        groups: dict[tuple, list[Cell]] = {}
+        for c in cells:
+            groups.setdefault((c.method, c.features, c.backend, c.variant, c.device, c.threads), []).append(c)
+        best = sorted((best_cell(g, ks[0]) for g in groups.values()), key=lambda c: sort_key(c.fields))
+        df = pd.DataFrame([cost_row(c, ks[0]) for c in best])
+        df = df.drop(columns=[c for c in ("Disk MB",) if not (df[c].fillna(0) > 0).any()])
+        table.blocks.append((s, df.astype(object).where(df.notna(), None), list(COST_NOTES)))
+    if not table.blocks:
+        table.skipped = "no cell records its index's bytes yet (bench.run writes them as stats rows)"
+    return table
+
+
 def build_tables(sections: list[Section], paper: dict) -> list[Table]:
     t = paper["tables"]
     return [precision_recall_table("table1_precision", "Table 1: Precision@K", "precision", t["table1"], sections),
             precision_recall_table("table2_recall", "Table 2: Recall@K (1 if any of the top K is relevant)", "recall",
                                    t["table2"], sections),
             identifier_table(t["table3"], sections), length_table(t["table4"], sections),
-            map_table(t["table5"], sections), fresh_table(t["table6"], sections)]
+            map_table(t["table5"], sections), fresh_table(t["table6"], sections), cost_table(sections)]

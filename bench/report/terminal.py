@@ -25,11 +25,13 @@ def wide(df: pd.DataFrame, ks: list[int], group: list[str]) -> pd.DataFrame:
         line["MAP@R"] = next((v for (m, _), v in values.items() if m == "map_at_r"), None)
         line["R-Prec"] = next((v for (m, _), v in values.items() if m == "r_precision"), None)
         line["R>depth"] = next((v for (m, _), v in values.items() if m == "r_beyond_depth"), None)
-        line["QPS"] = values.get(("qps", 0))
+        line["QPS batched"] = values.get(("qps_batch", 0))
+        line["QPS single"] = values.get(("qps_single", 0))
         lines.append(line)
     out = pd.DataFrame(lines)
     if not (out["R>depth"] > 0).any():
         out = out.drop(columns="R>depth")
+    out = out.drop(columns=[c for c in ("QPS batched", "QPS single") if out[c].isna().all()])
     keep = [c for c in group if c in LABEL_COLUMNS and (c in ("method", "setting") or out[c].nunique() > 1)]
     return out[keep + [c for c in out.columns if c not in group]]
 

@@ -138,5 +138,5 @@ def qps_lines(timings: list[Timing], names=lambda t: f"{t.features} / {t.backend
         db_words = "" if db == "dataset" else f", {int(float(db)):,} synthetic ids"
         lines.append(plots.Line(f"{what}{db_words} ({where[0]} {where[1]})", "irgen" if method == "irgen" else features,
                                 "beam" if method == "irgen" else backend, [t.batch for t in group],
-                                [t.values["qps"] for t in group]))
+                                [t.values.get("qps_batch", t.values.get("qps_single")) for t in group]))
     return lines

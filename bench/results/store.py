@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from methods import timing
 from methods.cache import atomic_write
 
 from .table import KeyedTable, folder_lock
@@ -23,9 +24,13 @@ from .table import KeyedTable, folder_lock
 log = logging.getLogger(__name__)
 
 COLUMNS = ["run_id", "cell_id", "dataset", "protocol", "limit", "seed", "method", "variant", "features",
-           "backend", "setting", "metric", "k", "value"]
-CELL_KEYS = ["dataset", "protocol", "limit", "seed", "method", "variant", "features", "backend", "setting"]
-TEXT = ("run_id", "cell_id", "limit", "variant", "setting")
+           "backend", "setting", "device", "threads", "metric", "k", "value", "timing"]
+# a cell is also where it ran: a time measured on a GPU, or with other CPU threads, is another cell's
+CELL_KEYS = ["dataset", "protocol", "limit", "seed", "method", "variant", "features", "backend", "setting",
+             "device", "threads"]
+TEXT = ("run_id", "cell_id", "limit", "variant", "setting", "device", "threads", "timing")
+# ``timing``: for a row that is a time (or a rate from one), ``measured`` (in the row's run) or
+# ``cached from run <id>`` (a cached step's seconds, carried with the run that measured them); "-" otherwise
 FAILURE_COLUMNS = ["cell", "status", "seconds", "reason", "log", "finished_at"]
 SWEEP_SET = ["dataset", "n", "dim", "n_queries", "metric", "recall_at"]  # what a sweep was measured on
 SWEEP_KEY = SWEEP_SET + ["backend", "build_params", "params"]
@@ -70,8 +75,10 @@ class ResultStore:
 
     def load(self) -> pd.DataFrame:
         df = self.rows.load()
-        for col in CELL_KEYS:
-            if col != "seed" and col in df:
+        for col in CELL_KEYS + ["timing"]:
+            if col not in df:  # rows written before the column existed
+                df[col] = "-"
+            if col != "seed":
                 df[col] = df[col].fillna("-").astype(str)
         return df
 
@@ -148,12 +155,14 @@ class ResultStore:
         return found
 
 
-def cell_record(dataset, method, setting: str, limit: int | None, seed: int, dtype: str = "fp32") -> dict:
+def cell_record(dataset, method, setting: str, limit: int | None, seed: int, dtype: str = "fp32",
+                device: str = "cpu", threads: int | None = None) -> dict:
     """A results cell's keys; ``setting`` is the setting's label (``setting_label``). A bf16 run
-    says so in its variant: its numbers are not the fp32 run's."""
+    says so in its variant: its numbers are not the fp32 run's; ``device`` (its type: cpu, cuda)
+    and the CPU ``threads`` (default: this process's) are keys of their own."""
     variant = method.variant
     if dtype != "fp32":
         variant = f"dtype={dtype}" if variant == "-" else f"{variant},dtype={dtype}"
     return {"dataset": dataset.name, "protocol": dataset.protocol, "limit": str(limit or "-"), "seed": seed,
             "method": method.name, "variant": variant, "features": method.features, "backend": method.backend,
-            "setting": setting}
+            "setting": setting, "device": str(device).split(":")[0], "threads": str(threads or timing.threads())}

@@ -14,8 +14,7 @@ import numpy as np
 from tqdm import tqdm
 
 from methods.backends import BackendUnavailable, make_backend
-
-from .timer import Timer
+from methods.timing import Timer
 
 log = logging.getLogger(__name__)
 
@@ -46,9 +45,9 @@ def measure(backend, Q: np.ndarray, k: int, truth: np.ndarray, timer: Timer, sin
             backend.search(q[None, :], k)
             watch.add("search", backend.last_search_s)
 
-    batch_s = timer.seconds("search", batch)
+    batch_s = timer.profile(batch)["search"]
     n_single = min(single, len(Q))
-    single_s = Timer(repeats=1, warmup=0).seconds("search", one_at_a_time) if n_single else 0.0
+    single_s = Timer(repeats=1, warmup=0).profile(one_at_a_time)["search"] if n_single else 0.0
     return {"recall": recall_at_k(found["ids"], truth), "qps_batch": len(Q) / max(batch_s, 1e-12),
             "qps_single": n_single / single_s if n_single and single_s > 0 else float("nan"),
             "single_queries": n_single}
@@ -58,7 +57,8 @@ def grid_rows(backend, Q: np.ndarray, k: int, truth: np.ndarray, timer: Timer, s
               progress: bool = True, seconds: float = math.inf) -> list[dict]:
     """One row per point of a built backend's query grid: recall, QPS and the index's stats.
     Points reached after ``seconds`` of sweeping (the first one aside) are left out (logged)."""
-    stats, grid, rows = backend.stats(), backend.query_grid(), []
+    stats = {name: float(v) for name, v in backend.stats().items()}
+    grid, rows = backend.query_grid(), []
     start = time.perf_counter()
     for point in tqdm(grid, desc=backend.name, disable=not progress, leave=False):
         if rows and time.perf_counter() - start > seconds:  # the first point is always measured

@@ -8,12 +8,12 @@ Per database size n, one component at a time (each written when it finishes):
   fitted by k-means on the first min(n, 100 L) rows: ``fit_s``) assigning all n
   identifiers, 65,536 rows at a time (``assign_s``).
 * ``prefix_tree``: ``PrefixTree.build`` over those identifiers (``build_s``) and the
-  finished tree's arrays (``index_bytes``).
+  bytes its arrays serialise to (``index_bytes``, as a backend's saved index is measured).
 * ``beam10`` / ``beam30``: constrained beam search over that tree by a randomly
   initialised decoder (``DecoderConfig`` defaults, 50 random memory tokens a query), in
-  batches of ``--beam-batch`` queries: ``search_ms`` per query, the one timer's median.
-* each backend: ``build_s``, ``index_bytes`` (the backend's ``stats()``: what it holds in
-  RAM) and ``disk_bytes``, then its query grid swept as ``bench.sweep`` does (recall@10
+  batches of ``--beam-batch`` queries: ``search_ms`` per query, the median whole-batch time.
+* each backend: ``build_s``, ``index_bytes`` (the backend's ``stats()``: its saved index
+  less what it reads from disk) and ``disk_bytes``, then its query grid swept as ``bench.sweep`` does (recall@10
   against the exact linear scan over ``--queries`` queries; every point goes to
   ``results/sweeps.csv``, set ``synthetic-classes-<n>x<dim>``); the scaling rows keep the fastest point reaching ``--target`` recall, or
   the most accurate one when none does: ``search_ms`` (batch: all queries in one call),
@@ -53,13 +53,14 @@ from methods.backends import make_backend
 from methods.irgen.beam_search import beam_search
 from methods.irgen.decoder import Decoder, DecoderConfig
 from methods.irgen.identifiers import IdentifierSpec, Items, make_identifiers
+from methods.irgen.method import tree_bytes
 from methods.irgen.prefix_tree import PrefixTree
 from methods.irgen.tokenizer import ResidualQuantizer
+from methods.timing import Timer
 
 from ..pareto import operating_point
 from .ann import attempt, exact_neighbours, grid_rows
 from .sweep import set_rows
-from .timer import Timer
 
 log = logging.getLogger("bench.scaling")
 
@@ -191,7 +192,7 @@ def measure_prefix_tree(w: Workload, args) -> list[tuple]:
     tree = w.tree
     return [("build_s", w.cache["tree_s"], "s", ""),
             ("peak_rss_bytes", w.cache["tree_rss"], "bytes", "build"),
-            ("index_bytes", tree.nbytes(), "bytes", "PrefixTree.nbytes"),
+            ("index_bytes", tree_bytes(tree), "bytes", "its arrays serialised (as a backend's saved index)"),
             ("nodes", len(tree.edge_key), "nodes", f"max children per level {tree.max_children}")]
 
 
@@ -201,9 +202,9 @@ def measure_beam(beam: int):
         torch.manual_seed(w.seed)
         decoder = Decoder(DecoderConfig(vocab_size=CODEBOOK, seq_len=CODE_LEVELS)).eval()
         memory = torch.randn(args.beam_batch, MEMORY_TOKENS, decoder.config.width)
-        seconds = Timer(repeats=3, warmup=1).stages(lambda watch: beam_search(decoder, memory, tree, beam,
-                                                                             stopwatch=watch))
-        ms = 1e3 * sum(seconds.values()) / args.beam_batch
+        seconds = Timer(repeats=3, warmup=1).total(lambda watch: beam_search(decoder, memory, tree, beam,
+                                                                           stopwatch=watch))
+        ms = 1e3 * seconds / args.beam_batch
         note = f"batch {args.beam_batch}, random decoder {decoder.config.depth}x{decoder.config.width}"
         return [("search_ms", ms, "ms/query", note), ("qps_batch", 1e3 / ms, "queries/s", note)]
 
@@ -237,7 +238,7 @@ def measure_backend(name: str):
             on=SWEEP_SET + ["backend", "build_params"])
         best = operating_point(rows, args.target)
         params = f"{best['params']} (of {len(rows)} grid points)"
-        return [("build_s", stats["build_s"], "s", ""),
+        return [("build_s", float(stats["build_s"]), "s", ""),
                 ("peak_rss_bytes", rss, "bytes", rss_note),
                 ("index_bytes", stats["memory_bytes"], "bytes", "stats()['memory_bytes']"),
                 ("disk_bytes", stats["disk_bytes"], "bytes", "stats()['disk_bytes']"),

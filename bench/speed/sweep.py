@@ -20,9 +20,9 @@ from bench.results.store import SWEEP_COLUMNS
 from bench.results.manifest import git_version, hardware, new_run_id, package_versions
 from datasets.synthetic import synthetic_features
 from methods.base import HarnessError
+from methods.timing import Timer, threads
 
 from .ann import exact_neighbours, sweep_backend
-from .timer import Timer, torch_threads
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +31,7 @@ def set_rows(rows: list[dict], dataset: str, metric: str, recall_at: int, n: int
              run_id: str) -> pd.DataFrame:
     """Grid rows labelled with the set and the conditions they were measured under."""
     labels = {"dataset": dataset, "n": n, "dim": dim, "n_queries": n_queries, "metric": metric, "recall_at": recall_at,
-              "threads": torch_threads(), "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", ""), "run_id": run_id}
+              "threads": threads(), "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", ""), "run_id": run_id}
     return pd.DataFrame([{**labels, **row} for row in rows], columns=SWEEP_COLUMNS)
 
 

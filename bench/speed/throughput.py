@@ -1,16 +1,22 @@
 """Where a method's search time goes, through the Method interface alone: for each query
 setting and batch size, ``Method.search_batch`` on that many query images, timed by the one
-timer (warm-up, then the median of the repeats per stage), as milliseconds per query per
-stage and queries per second. Any method is timed without a change here; the stages are
-the ones it times (IRGen: preprocess, encoder, decoder, masks, lookup; a feature method:
-preprocess, feature, search).
+timer (methods/timing.py). Queries per second is the batch over the median whole-batch wall
+time of the repeats after the warm-up (the loop as it runs, never waiting on the device
+between stages); the milliseconds per query of each stage come from a separate profile, the
+device synchronised around every stage, so the breakdown never slows the loop whose total is
+reported. A batch of one query is ``qps_single``, a larger one ``qps_batch``: never one name
+for both. Any method is timed without a change here; the stages are the ones it times (IRGen:
+preprocess, encoder, decoder, masks, lookup; a feature method: preprocess, feature, search).
+``query_rows`` times bench.run's query path the same way, each batch of the query set once.
 
 Rows go to ``results/throughput/`` (the results store's format; one cell per method x
 setting x batch x device x dtype x database; finished cells are skipped unless
 ``--force``) and feed Figure 5 and the queries-per-second figures of the report."""
 from __future__ import annotations
 
+import functools
 import logging
+import statistics
 import sys
 
 import numpy as np
@@ -21,22 +27,49 @@ from tqdm import tqdm
 from bench.cli import check_device, context_from, dataset_from, method_from, require_backend
 from bench.results import ResultStore, cell_record
 from bench.results.manifest import git_version, hardware, new_run_id, package_versions
-from methods.base import setting_label
+from methods.base import Stopwatch, setting_label
 from methods.cache import digest
-
-from .timer import Timer, torch_threads
+from methods.timing import Timer, device_sync, median_stages, threads, timed
 
 log = logging.getLogger(__name__)
 
 TARGET_BATCH = 128
 
 
-def throughput_rows(stages: dict[str, float], batch: int) -> list[tuple[str, int, float]]:
-    """Median seconds per stage for one batch -> ms per query per stage, the total, and queries/s."""
-    rows = [(f"ms_per_query_{stage}", 0, 1e3 * s / batch) for stage, s in stages.items()]
-    total = sum(stages.values())
-    rows += [("ms_per_query_total", 0, 1e3 * total / batch), ("qps", 0, batch / total if total else 0.0)]
-    return rows
+COUNTS = ("query_batch", "timed_batches")  # speed_rows' rows that are counts, not times
+
+
+def qps_name(batch: int) -> str:
+    """``qps_single`` for one query per call, ``qps_batch`` for more."""
+    return "qps_single" if batch == 1 else "qps_batch"
+
+
+def speed_rows(batch_seconds: list[float], batch: int, stages: dict[str, float]) -> list[tuple[str, int, float]]:
+    """Whole-batch wall seconds of ``batch`` queries each and a profile's median seconds per stage
+    for one batch -> queries/s (the batch over the median whole-batch time), the median itself,
+    ms per query in total and, from the profile, per stage."""
+    median = statistics.median(batch_seconds)
+    rows = [(qps_name(batch), 0, batch / median if median > 0 else 0.0), ("query_batch", 0, float(batch)),
+            ("batch_s", 0, median), ("timed_batches", 0, float(len(batch_seconds))),
+            ("ms_per_query_total", 0, 1e3 * median / batch)]
+    return rows + [(f"ms_per_query_{stage}", 0, 1e3 * s / batch) for stage, s in stages.items()]
+
+
+def query_rows(method, query, k: int, setting: dict, ctx, batch: int) -> list[tuple[str, int, float]]:
+    """bench.run's speed of the query path, measured in this run from the images (query features
+    or encoder, then the search; nothing from a cache): the query split in batches of ``batch``
+    (fewer queries: one batch of all), each full batch timed once end to end, then profiled once."""
+    size = min(batch, len(query))
+    batches = [np.arange(start, start + size) for start in range(0, len(query) - size + 1, size)]
+    sync = device_sync(ctx.device)
+    seconds = [timed(lambda: method.search_batch(query, rows, k, setting, ctx, Stopwatch()), sync)[1]
+               for rows in batches]
+    profiles = []
+    for rows in batches:
+        watch = Stopwatch(sync)
+        method.search_batch(query, rows, k, setting, ctx, watch)
+        profiles.append(watch.seconds)
+    return speed_rows(seconds, size, median_stages(profiles))
 
 
 def query_indices(n_queries: int, batch: int) -> np.ndarray:
@@ -60,7 +93,7 @@ def run(args) -> pd.DataFrame:
     for setting in method.settings(args.db_size or len(ds.database)):
         for batch in args.batch:
             label = setting_label({**setting, "batch": batch, **where})
-            record = cell_record(ds, method, label, args.limit, args.seed)
+            record = cell_record(ds, method, label, args.limit, args.seed, device=args.device)
             record["cell_id"] = digest("throughput", record, ds.fingerprint, method.describe(), args.depth,
                                        args.repeats, args.warmup, machine)
             cells.append((setting, batch, record))
@@ -90,10 +123,10 @@ def time_cells(method, ds, ctx, args, todo: list, store: ResultStore, hw: dict) 
     timer = Timer.for_device(args.device, args.repeats, args.warmup)
     for setting, batch, record in tqdm(todo, desc="throughput", disable=args.no_progress):
         rows = query_indices(len(ds.query), batch)
-        stages = timer.stages(lambda watch: method.search_batch(ds.query, rows, args.depth, setting, ctx, watch))
-        values = throughput_rows(stages, batch) + [(name, 0, float(v)) for name, v in stats.items()]
-        values += [("batch", 0, float(batch)), ("repeats", 0, float(args.repeats)),
-                   ("threads", 0, float(torch_threads()))]
+        search = functools.partial(method.search_batch, ds.query, rows, args.depth, setting, ctx)  # (watch) -> ids
+        values = speed_rows(timer.batch_seconds(search), batch, timer.profile(search))
+        values += [(name, 0, float(v)) for name, v in stats.items()]
+        values += [("batch", 0, float(batch)), ("repeats", 0, float(args.repeats)), ("threads", 0, float(threads()))]
         store.write_cell([{**record, "run_id": run_id, "metric": m, "k": k, "value": v} for m, k, v in values])
 
 
@@ -104,11 +137,13 @@ def summary(table: pd.DataFrame) -> str:
     stages = list(dict.fromkeys(m[len("ms_per_query_"):] for m in table["metric"]
                                 if m.startswith("ms_per_query_") and m != "ms_per_query_total"))
     header = f"{'setting':<58} " + " ".join(f"{s:>10}" for s in stages) + f" {'total':>9} {'queries/s':>10}"
-    lines = ["ms per query (median of the repeats)", header]
+    lines = ["ms per query: total = the median whole-batch time; stages = a separate, synchronised profile; "
+             "queries/s of batch 1 is single-query, of larger batches batched", header]
     for setting, rows in table.groupby("setting", sort=False):
         v = dict(zip(rows.metric, rows.value))
         cols = " ".join(f"{v.get(f'ms_per_query_{s}', float('nan')):>10.3f}" for s in stages)
-        lines.append(f"{setting:<58} {cols} {v['ms_per_query_total']:>9.3f} {v['qps']:>10.1f}")
+        qps = v.get("qps_batch", v.get("qps_single", float("nan")))
+        lines.append(f"{setting:<58} {cols} {v['ms_per_query_total']:>9.3f} {qps:>10.1f}")
     return "\n".join(lines)
 
 

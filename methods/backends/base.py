@@ -15,7 +15,6 @@ import math
 import os
 import shutil
 import tempfile
-import time
 import types
 import typing
 from abc import ABC, abstractmethod
@@ -28,6 +27,7 @@ import numpy as np
 from ..base import HarnessError
 from ..cache import new_temporary
 from ..config import parse_value
+from ..timing import Measured, device_sync, timed
 
 log = logging.getLogger(__name__)
 
@@ -116,9 +116,14 @@ class Backend(ABC):
     L2 or ``1 - cosine`` respectively, smaller is closer. ``device`` is ``cpu`` or
     ``cuda`` (a backend without a GPU path ignores it).
 
-    After each ``search`` ``last_search_s`` holds the seconds the search itself took;
-    a backend that answers from another process reports the time measured there, so
-    the hand-over is not counted as search time.
+    After each ``search`` ``last_search_s`` holds the seconds the search itself took (the one
+    timer, methods/timing.py, the device synchronised at both ends); a backend that answers
+    from another process reports the time measured there, so the hand-over is not counted.
+
+    Memory has one meaning for every backend: ``memory_bytes`` is the size of the index as
+    ``save`` writes it, less the files the index reads from disk while serving
+    (``DISK_FILES``), which are ``disk_bytes``. A backend with a working ``_save`` is measured
+    the same way as every other, with nothing of its own to write.
 
     Build parameters are the keyword arguments of a backend's ``__init__`` after ``metric``
     and ``device``, each with a type annotation and a default (``build_param_types``); no
@@ -127,6 +132,7 @@ class Backend(ABC):
     """
 
     name: str = "?"
+    DISK_FILES: tuple[str, ...] = ()  # files of the saved index read from disk while serving (glob patterns)
 
     def __init__(self, metric: str = "l2", device: str = "cpu"):
         if metric not in METRICS:
@@ -136,7 +142,9 @@ class Backend(ABC):
         self.build_params: dict = {}  # what identifies the index built (its cache key), set by each backend
         self.query_params: dict = {}
         self.build_seconds = 0.0
+        self.build_run = ""  # the run whose build a loaded index is ("": built by this process)
         self.last_search_s = 0.0
+        self._sizes: tuple[int, int] | None = None  # (memory, disk) bytes of the saved index
         self.n = 0
         self.dim = 0
 
@@ -170,9 +178,8 @@ class Backend(ABC):
         if X.ndim != 2 or len(X) == 0:
             raise ValueError(f"{self.name}: build needs a non-empty (n, d) array, got shape {X.shape}")
         self.n, self.dim = X.shape
-        start = time.perf_counter()
-        self._build(prepare(X, self.metric))
-        self.build_seconds = time.perf_counter() - start
+        self._sizes, self.build_run = None, ""
+        _, self.build_seconds = timed(lambda: self._build(prepare(X, self.metric)), device_sync(self.device))
 
     def set_query_params(self, **params) -> None:
         self.query_params = dict(params)
@@ -180,9 +187,8 @@ class Backend(ABC):
     def search(self, Q: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """(ids, dists), each (nq, k); ids are -1 where fewer than k were found."""
         Q = prepare(np.ascontiguousarray(Q, dtype=np.float32), self.metric)
-        start = time.perf_counter()
-        ids, dists = self._search(Q, k)
-        self.last_search_s = self._measured_seconds(time.perf_counter() - start)
+        (ids, dists), seconds = timed(lambda: self._search(Q, k), device_sync(self.device))
+        self.last_search_s = self._measured_seconds(seconds)
         return ids, dists
 
     @classmethod
@@ -201,9 +207,9 @@ class Backend(ABC):
         return self.grid_for(self.n, self.build_params)
 
     def stats(self) -> dict:
-        """``memory_bytes``: what the index holds in RAM while serving; ``disk_bytes``:
-        what it reads from disk while serving (0 for in-memory indexes)."""
-        return {"build_s": self.build_seconds, "memory_bytes": self.memory_bytes(),
+        """``build_s`` (a ``Measured``: this process's build, or the cached build's run),
+        ``memory_bytes`` and ``disk_bytes`` (the class doc's rule)."""
+        return {"build_s": Measured(self.build_seconds, self.build_run), "memory_bytes": self.memory_bytes(),
                 "disk_bytes": self.disk_bytes()}
 
     @abstractmethod
@@ -213,15 +219,30 @@ class Backend(ABC):
     def _search(self, Q: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]: ...
 
     def memory_bytes(self) -> int:
-        return 0
+        """The saved index's bytes, less ``disk_bytes``: what must stay in memory to answer queries."""
+        return self._saved_sizes()[0]
+
+    def disk_bytes(self) -> int:
+        """The bytes of the saved index's ``DISK_FILES``: what a query reads from disk."""
+        return self._saved_sizes()[1]
+
+    def _saved_sizes(self) -> tuple[int, int]:
+        """(memory, disk) bytes of this index as ``save`` writes it (saved to a temporary folder
+        when it was not saved or loaded yet)."""
+        if self._sizes is None:
+            with tempfile.TemporaryDirectory(prefix=f"irgen-{self.name}-size-") as tmp:
+                self.save(Path(tmp) / "index")
+        return self._sizes
+
+    def _measure(self, folder: Path) -> None:
+        files = {p for p in folder.rglob("*") if p.is_file() and p.name != META_FILE}
+        disk = {p for pattern in self.DISK_FILES for p in folder.glob(pattern) if p in files}
+        self._sizes = (sum(p.stat().st_size for p in files - disk), sum(p.stat().st_size for p in disk))
 
     def worker_peak_bytes(self) -> float | None:
         """The peak resident memory of the worker process that holds the index, for a backend that
         runs in one (None: the index lives in this process, whose own peak tells)."""
         return None
-
-    def disk_bytes(self) -> int:
-        return 0
 
     def _measured_seconds(self, wall_seconds: float) -> float:
         """Seconds to report for the last search; overridden where the search ran elsewhere."""
@@ -229,17 +250,20 @@ class Backend(ABC):
 
     # -- persistence ----------------------------------------------------------------
 
-    def save(self, path: str | Path) -> Path:
-        """Write the built index to the folder ``path`` (replaced atomically)."""
+    def save(self, path: str | Path, run_id: str = "") -> Path:
+        """Write the built index to the folder ``path`` (replaced atomically); ``run_id``: the run
+        that built it, which a later ``load`` reports as the source of its ``build_s``."""
         if not self.n:
             raise RuntimeError(f"{self.name}: nothing to save, call build() first")
         path = Path(path)
 
         def write(tmp: Path) -> None:
             self._save(tmp)
-            (tmp / META_FILE).write_text(json.dumps(self._meta(), indent=1, sort_keys=True))
+            meta = {**self._meta(), "build_run": self.build_run or run_id}
+            (tmp / META_FILE).write_text(json.dumps(meta, indent=1, sort_keys=True))
 
         atomic_dir(path, write)
+        self._measure(path)
         return path
 
     def load(self, path: str | Path) -> None:
@@ -256,7 +280,9 @@ class Backend(ABC):
             raise ValueError(f"{path}: index format {meta.get('format')}, this code reads {FORMAT_VERSION}")
         self.n, self.dim = int(meta["n"]), int(meta["dim"])
         self.build_seconds = float(meta["build_s"])
+        self.build_run = str(meta.get("build_run") or "unrecorded")
         self._load(path, meta.get("state", {}))
+        self._measure(path)
 
     def _meta(self) -> dict:
         return {"format": FORMAT_VERSION, "backend": self.name, "metric": self.metric,
@@ -333,13 +359,6 @@ def doubling(limit: int, start: int = 1) -> list[int]:
 def sqrt_lists(n: int, factor: float = 1.0, min_points: int = 1) -> int:
     """round(factor * sqrt(n)) partitions, capped so each gets >= ``min_points`` points."""
     return max(1, min(round(factor * math.sqrt(n)), n // max(1, min_points)))
-
-
-def folder_bytes(path: Path) -> int:
-    path = Path(path)
-    if path.is_file():
-        return path.stat().st_size
-    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
 
 
 def atomic_dir(path: Path, write: Callable[[Path], None]) -> None:

@@ -16,5 +16,3 @@ class FaissFlatBackend(FaissBackend):
         index.add(X)
         return index
 
-    def memory_bytes(self) -> int:
-        return int(self.n * self.dim * 4)

@@ -95,12 +95,6 @@ class IVFPQBackend(FaissBackend):
         nlist = int(build_params.get("nlist") or default_nlist(n))
         return [{"nprobe": v} for v in doubling(min(nlist, n))]
 
-    def memory_bytes(self) -> int:
-        codes = self.n * (self.M * self.nbits / 8 + 8)  # PQ code + 64-bit id per vector
-        centroids = self.nlist * self.padded_dim * 4 + (2 ** self.nbits) * self.padded_dim * 4
-        raw = self.n * self.padded_dim * 4 if self.refine_factor else 0
-        return int(codes + centroids + raw)
-
     def built_with(self) -> dict:
         return {**self.build_params, "nlist": self.nlist, "nbits": self.nbits}
 

@@ -76,9 +76,6 @@ class LinearBackend(Backend):
         dists, by_dist = dists.gather(1, by_id).sort(dim=1, stable=True)
         return dists, ids.gather(1, by_dist)
 
-    def memory_bytes(self) -> int:
-        return int(self.X.numel() * self.X.element_size())
-
     def _save(self, folder: Path) -> None:
         np.save(folder / "vectors.npy", self.X.cpu().numpy())
 

@@ -23,13 +23,12 @@ from __future__ import annotations
 
 import logging
 import os
-import tempfile
 from pathlib import Path
 from typing import Literal, get_args
 
 import numpy as np
 
-from .base import Backend, doubling, finish_results, folder_bytes, require, sqrt_lists
+from .base import Backend, doubling, finish_results, require, sqrt_lists
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +60,6 @@ class ScannBackend(Backend):
         self.mode = mode
         self.num_leaves = num_leaves
         self.searcher = None
-        self._memory = None
 
     @property
     def distance(self) -> str:
@@ -85,7 +83,6 @@ class ScannBackend(Backend):
                                        training_sample_size=min(n, p["training_sample_size"]))
             builder = builder.reorder(p["reorder"])
         self.searcher = builder.build()
-        self._memory = None
         log.info("scann: %s index over %d points%s", self.mode, n,
                  f", {self.num_leaves} leaves" if self.mode == "tree" else "")
 
@@ -123,21 +120,12 @@ class ScannBackend(Backend):
                   "ah": ("num_leaves",), "tree": ()}[self.mode]
         return {k: v for k, v in given.items() if k not in unused}
 
-    def memory_bytes(self) -> int:
-        """ScaNN reports no memory use; the size of its serialized searcher stands in."""
-        if self._memory is None and self.searcher is not None:
-            with tempfile.TemporaryDirectory(prefix="irgen-scann-") as tmp:
-                self.searcher.serialize(tmp, relative_path=True)
-                self._memory = folder_bytes(Path(tmp))
-        return int(self._memory or 0)
-
     def _save(self, folder: Path) -> None:
         self.searcher.serialize(str(folder), relative_path=True)
 
     def _load(self, folder: Path, state: dict) -> None:
         self.mode, self.num_leaves = state["mode"], state["num_leaves"]
         self.searcher = self.scann.scann_ops_pybind.load_searcher(str(folder))
-        self._memory = None
 
     def _state(self) -> dict:
         return {"mode": self.mode, "num_leaves": self.num_leaves}

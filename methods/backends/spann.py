@@ -36,8 +36,8 @@ the default Ratio 0.12 the smallest database that builds is 13 vectors (measured
 fails on a larger one (too few distinct vectors), the build is a one-line ``HarnessError``
 that names another backend, not a fallback to another SPTAG index: a row labelled spann
 holds SPANN's numbers or does not exist.
-``memory_bytes`` counts the head vectors and head index, ``disk_bytes`` the posting
-lists file.
+``disk_bytes`` is the posting lists file (``DISK_FILES``), ``memory_bytes`` the rest of the
+saved index (head vectors, head index, its ids), by the rule every backend follows (base.py).
 """
 from __future__ import annotations
 
@@ -58,7 +58,7 @@ import numpy as np
 
 from ..base import HarnessError
 from ..hardware import cpu_model, simd_level
-from .base import Backend, BackendUnavailable, doubling, folder_bytes
+from .base import Backend, BackendUnavailable, doubling
 
 log = logging.getLogger(__name__)
 
@@ -216,6 +216,7 @@ class SpannBackend(Backend):
     (``posting_page_limit``), ``NumberOfThreads`` None: every core."""
 
     name = "spann"
+    DISK_FILES = ("sptag/SPTAGFullList.bin",)  # the posting lists, read from disk per query
 
     def __init__(self, metric: str = "l2", device: str = "cpu", *, TreeNumber: int = 1, BKTKmeansK: int = 32,
                  BKTLeafSize: int = 8, SamplesNumber: int = 1000, SelectThreshold: int = 10, SplitFactor: int = 6,
@@ -320,12 +321,6 @@ class SpannBackend(Backend):
     def grid_for(cls, n: int, build_params: dict) -> list[dict]:
         return [{"SearchInternalResultNum": v} for v in doubling(max_internal(build_params))]
 
-    def memory_bytes(self) -> int:
-        if self.index_dir is None:
-            return 0
-        parts = ["HeadIndex", "SPTAGHeadVectors.bin", "SPTAGHeadVectorIDs.bin"]
-        return sum(folder_bytes(self.index_dir / p) for p in parts if (self.index_dir / p).exists())
-
     def worker_peak_bytes(self) -> float | None:
         if self.worker is None:
             return None
@@ -333,11 +328,6 @@ class SpannBackend(Backend):
             if line.startswith("VmHWM:"):
                 return 1024.0 * int(line.split()[1])
         return None
-
-    def disk_bytes(self) -> int:
-        if self.index_dir is None:
-            return 0
-        return folder_bytes(self.index_dir / "SPTAGFullList.bin")
 
     def _save(self, folder: Path) -> None:
         shutil.copytree(self.index_dir, folder / "sptag")

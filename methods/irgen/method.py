@@ -19,19 +19,20 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import time
 
 import numpy as np
 import torch
 from tqdm import tqdm
 
 from datasets import load_batch
-from ..base import HarnessError, Method, Retrieval, RunContext, Stopwatch
+from ..base import HarnessError, Measured, Method, Retrieval, RunContext, Stopwatch, parameter_bytes
+from ..cache import arrays_bytes
 from ..compile import compile_module
 from ..feature_search import FeatureSearch
 from ..features.base import FeatureModel
 from ..fresh import held_out_items, item_keys
 from ..registry import DEFAULT_BEAMS
+from ..timing import device_sync, timed
 from .beam_search import beam_search, expand_to_items
 from .config import IRGenConfig, make_config, preset_min_steps
 from .decoder import Decoder, DecoderConfig
@@ -175,38 +176,41 @@ class IRGen(Method):
                             lambda idx: encoder.spatial_map(inputs(idx)))
 
     def index(self, database, ctx: RunContext) -> None:
-        start = time.perf_counter()
+        self.extraction = None
         if self.untrained:  # random identifiers read the images' keys, nothing else
             items = Items.of_keys(item_keys(database))
         else:
             items = self._items(StemInputs(self.tokenizer.encoder, database, ctx))
-        codes = self.identifiers.assign(items)
-        self._build_tree(codes, ctx, time.perf_counter() - start)
+            if self.kind in ("rq", "hkm"):  # f_cls of every image, read by the assignment (RQ-VAE reads maps)
+                self.extraction = Measured(timed(items.features, device_sync(ctx.device))[1])
+        codes, seconds = timed(lambda: self.identifiers.assign(items), device_sync(ctx.device))
+        self._build_tree(codes, ctx, seconds)
         log.info("irgen: %d database images, %d distinct identifiers (%.1f images each)",
                  len(database), self.tree.n_leaves, len(database) / self.tree.n_leaves)
 
     def index_synthetic(self, n: int, ctx: RunContext) -> None:
         """n seeded random identifiers of the method's length and vocabulary."""
         codes = np.random.default_rng(ctx.seed).integers(0, self.identifiers.vocab_size, (n, self.seq_len))
+        self.extraction = None
         self._build_tree(codes, ctx, 0.0)
 
     def _build_tree(self, codes: np.ndarray, ctx: RunContext, assign_seconds: float) -> None:
-        start = time.perf_counter()
         self.db_codes = codes
-        self.tree = PrefixTree.build(codes, self.identifiers.vocab_size).to(ctx.device)
-        self.index_seconds = assign_seconds + time.perf_counter() - start
+        self.tree, seconds = timed(lambda: PrefixTree.build(codes, self.identifiers.vocab_size).to(ctx.device),
+                                   device_sync(ctx.device))
+        self.index_seconds = assign_seconds + seconds
 
     @torch.no_grad()
     def _encode_queries(self, query, ctx: RunContext) -> tuple[torch.Tensor, float]:
         """The decoder's memory for every query, from the images, and the seconds it took
         (computed once, reused by every beam setting, as feature methods reuse features)."""
         if self._query_memory is None or self._query_memory[0] != query.digest():
-            start = time.perf_counter()
-            memory = []
-            for idx in tqdm(list(_chunks(len(query), self.cfg.search_batch)), desc="irgen encoder (queries)",
-                            disable=not ctx.progress, leave=False):
-                memory.append(self._memory(query, idx, ctx, Stopwatch()))
-            self._query_memory = (query.digest(), torch.cat(memory), time.perf_counter() - start)
+            watch = ctx.stopwatch()  # preprocess and encoder, the device synchronised at both ends of each
+            memory = [self._memory(query, idx, ctx, watch)
+                      for idx in tqdm(list(_chunks(len(query), self.cfg.search_batch)),
+                                      desc="irgen encoder (queries)", disable=not ctx.progress, leave=False)]
+            memory = torch.cat(memory)
+            self._query_memory = (query.digest(), memory, sum(watch.seconds.values()))
         return self._query_memory[1], self._query_memory[2]
 
     def _memory(self, query, rows: np.ndarray, ctx: RunContext, stopwatch: Stopwatch) -> torch.Tensor:
@@ -248,11 +252,24 @@ class IRGen(Method):
         memory = self._memory(query, rows, ctx, stopwatch)
         return self._beam_search(memory, k, int(setting["beam"]), ctx, stopwatch).numpy().astype(np.int64)
 
-    def stats(self) -> dict[str, float]:
+    def stats(self) -> dict[str, float | Measured]:
+        """The index is the prefix tree with its identifier table (leaf -> images), measured as the
+        bytes its arrays serialise to (as a backend's index by what ``save`` writes); the model is
+        the encoder-decoder that answers queries."""
         pace = {name: float(v) for name, v in self.training_pace.items() if v is not None}  # trained in this run
+        extraction = {"feature_extract_s": self.extraction} if self.extraction is not None else {}
         return {"db_items": float(self.tree.n_items), "n_identifiers": float(self.tree.n_leaves),
-                "index_s": self.index_seconds, "tree_bytes": float(self.tree.nbytes()),
-                "input_px": float(self.encoder.image_size), **pace, **self.trained_steps}
+                "build_s": Measured(self.index_seconds), **extraction, "index_bytes": float(tree_bytes(self.tree)),
+                "model_bytes": parameter_bytes(self.encoder, self.decoder), "input_px": float(self.encoder.image_size),
+                **pace, **self.trained_steps}
+
+
+def tree_bytes(tree: PrefixTree) -> int:
+    """The bytes the prefix tree's arrays (its identifier table included) serialise to."""
+    arrays = {"child_ptr": tree.child_ptr, "edge_key": tree.edge_key, "leaf_ptr": tree.leaf_ptr,
+              "leaf_items": tree.leaf_items}
+    return arrays_bytes(**{name: a.cpu().numpy() for name, a in arrays.items()},
+                        level_start=np.asarray(tree.level_start), max_children=np.asarray(tree.max_children))
 
 
 def _chunks(n: int, size: int):

@@ -12,6 +12,39 @@ from methods.backends.base import META_FILE
 from .common import GENEROUS, K, make_or_skip
 
 
+@pytest.mark.parametrize("name", list(BACKENDS))
+def test_memory_is_the_saved_index_less_what_it_reads_from_disk_for_every_backend(built, tmp_path, name):
+    """One rule for every backend: memory + disk bytes = the files ``save`` writes (its metadata aside),
+    disk bytes only where the index serves from disk (SPANN's posting lists)."""
+    backend = built(name, "l2", **GENEROUS[name][0])
+    stats = backend.stats()  # measured before any save: on a temporary copy
+    backend.save(tmp_path / "index")
+    files = [p for p in (tmp_path / "index").rglob("*") if p.is_file() and p.name != META_FILE]
+    assert stats["memory_bytes"] + stats["disk_bytes"] == sum(p.stat().st_size for p in files) > 0
+    assert (stats["disk_bytes"] > 0) == bool(backend.DISK_FILES)
+
+
+def test_a_cached_index_reports_the_build_of_the_run_that_built_it(data, tmp_path):
+    X = data[0][:500]
+    first = make_or_skip("faiss-flat", "l2")
+    cached_build(first, X, tmp_path, run_id="run-A")
+    assert first.stats()["build_s"].source == "measured"
+    second = make_or_skip("faiss-flat", "l2")
+    cached_build(second, X, tmp_path, run_id="run-B")
+    assert second.stats()["build_s"].source == "cached from run run-A"
+    assert float(second.stats()["build_s"]) == first.build_seconds
+
+
+def test_the_index_key_names_the_device_and_the_threads(data, monkeypatch):
+    from methods.backends.index_cache import index_key
+
+    X = data[0][:100]
+    cpu = index_key(make_or_skip("linear", "l2"), X)
+    assert index_key(make_or_skip("linear", "l2", device="cuda"), X) != cpu  # nothing moves to the GPU until build
+    monkeypatch.setattr("methods.backends.index_cache.threads", lambda: 97)
+    assert index_key(make_or_skip("linear", "l2"), X) != cpu
+
+
 @pytest.mark.parametrize("metric", ["l2", "cosine"])
 @pytest.mark.parametrize("name", list(BACKENDS))
 def test_save_load_round_trip_gives_identical_results(built, data, tmp_path, name, metric):
@@ -32,7 +65,8 @@ def test_save_load_round_trip_gives_identical_results(built, data, tmp_path, nam
             np.testing.assert_array_equal(ids2, ids)
             np.testing.assert_array_equal(dists2, dists)
         assert loaded.query_grid() == original.query_grid()
-        assert loaded.stats()["build_s"] == original.stats()["build_s"]
+        assert float(loaded.stats()["build_s"]) == float(original.stats()["build_s"])
+        assert loaded.stats()["build_s"].run and not original.stats()["build_s"].run  # a loaded build is cached
         assert loaded.built_with() == original.built_with()
     finally:
         loaded.close()
@@ -81,7 +115,8 @@ def test_cached_build_builds_once_then_loads(data, tmp_path, monkeypatch, name):
     assert cached_build(second, X, tmp_path) == path
     assert builds == []  # loaded, not rebuilt
     np.testing.assert_array_equal(second.search(Q, K)[0], first.search(Q, K)[0])
-    assert second.stats()["build_s"] == first.stats()["build_s"]
+    assert float(second.stats()["build_s"]) == float(first.stats()["build_s"])
+    assert second.stats()["build_s"].source != "measured"  # the first one's build, never this one's
 
 
 def test_cache_key_covers_backend_metric_params_and_vectors(data):

@@ -123,7 +123,7 @@ def test_stats_and_query_grid(built, name):
     backend = built(name, "l2", **GENEROUS[name][0])
     stats = backend.stats()
     assert {"build_s", "memory_bytes", "disk_bytes"} <= set(stats)
-    assert stats["build_s"] > 0 and stats["memory_bytes"] > 0
+    assert float(stats["build_s"]) > 0 and stats["memory_bytes"] > 0
     assert (stats["disk_bytes"] > 0) == (name == "spann")  # only SPANN serves from disk
     grid = backend.query_grid()
     assert grid and all(isinstance(point, dict) for point in grid)

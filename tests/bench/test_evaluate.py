@@ -1,6 +1,6 @@
 import numpy as np
 
-from bench.evaluate import curve_points, drop_self, evaluate, timing_rows
+from bench.evaluate import curve_points, drop_self, evaluate
 
 
 def test_drop_self_removes_own_item_and_pads():
@@ -50,8 +50,3 @@ def test_curve_points_are_increasing_and_bounded():
     assert ks[0] == 1 and ks[-1] == 100 and np.all(np.diff(ks) > 0)
     assert curve_points(3).tolist() == [1, 2, 3]
 
-
-def test_timing_rows_give_qps_from_total_time():
-    rows = {m: v for m, _, v in timing_rows({"encoder": 1.0, "decoder": 3.0}, 100)}
-    assert rows["qps"] == 25.0
-    assert rows["ms_per_query_decoder"] == 30.0

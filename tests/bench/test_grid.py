@@ -144,7 +144,7 @@ def test_a_toy_method_outside_bench_runs_through_run_throughput_and_the_grid(tmp
     assert p1 > 0.5  # raw pixels of digits: far above chance (0.1)
     assert throughput.main(["--method", "toy", "--dataset", "digits", "--batch", "4", "--repeats", "1", *dirs]) == 0
     timings = pd.read_csv(tmp_path / "r" / "throughput" / "results.csv")
-    assert {"ms_per_query_search", "qps"} <= set(timings["metric"])
+    assert {"ms_per_query_search", "qps_batch"} <= set(timings["metric"])
     path = write_grid(tmp_path, "  - {method: toy, k: [1, 10]}\n  - {tool: throughput, method: toy, batch: [2]}\n")
     assert grid.main(grid_args(tmp_path, path, "--jobs", "2")) == 0  # two child processes at once
     assert set(pd.read_csv(tmp_path / "r" / "results.csv")["k"]) >= {1, 5, 10}

@@ -50,7 +50,7 @@ def throughput_rows() -> list[dict]:
                    "protocol": "paper", "limit": "-", "seed": 0, "method": method, "variant": "-",
                    "features": "-" if method == "irgen" else method, "backend": backend, "setting": setting, "k": 0}
             per_query = ms / batch ** 0.5
-            rows += [{**key, "metric": "qps", "value": 1000 / per_query},
+            rows += [{**key, "metric": "qps_single" if batch == 1 else "qps_batch", "value": 1000 / per_query},
                      {**key, "metric": "ms_per_query_search", "value": per_query}]
     return rows
 
@@ -118,7 +118,7 @@ def plane_series(results: Path, dataset: str) -> list[tuple[str, str]]:
     """The plane's expected series, (name, variant): one per method x features x backend x variant
     with a speed, runs with held-out data aside, named as the figures name them."""
     section = next(s for s in sections_from(read_results(results)) if s.dataset == dataset)
-    cells = [c for c in section.cells if c.get("qps", 0) and not c.fields["fresh"]]
+    cells = [c for c in section.cells if c.qps and not c.fields["fresh"]]
     return [(line_label(g[0], with_setting=False), g[0].variant) for g in series(cells)]
 
 
@@ -298,7 +298,7 @@ def test_plane_series_hover_axis_and_legend(site, chromium):
             "lines => lines.map(l => l.textContent).join('\\n')"))
         page.mouse.move(0, 0)
     assert [any(f"setting: beam={b}\n" in text for text in seen) for b in (1, 10, 30)] == [True] * 3
-    shown = ("\nqueries/s: ", f"\n{SHORT['precision']}@10: ", f"\nbackend: {names.backend('beam').label}\n")
+    shown = ("\nbatched queries/s: ", f"\n{SHORT['precision']}@10: ", f"\nbackend: {names.backend('beam').label}\n")
     assert all(words in text for text in seen for words in shown)
 
     drawn = plane.locator(".scatterlayer .trace").count()

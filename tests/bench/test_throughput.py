@@ -6,8 +6,8 @@ import pytest
 from bench import grid, report, throughput
 from bench.report import cells, figures, timings as throughput_report
 from bench.results import ResultStore
-from bench.speed.throughput import query_indices, throughput_rows
-from bench.speed.timer import median_stages
+from bench.speed.throughput import query_indices, speed_rows
+from methods.timing import median_stages
 
 IRGEN_STAGES = ("preprocess", "encoder", "decoder", "masks", "lookup")
 FEATURE_STAGES = ("preprocess", "feature", "search")
@@ -24,14 +24,17 @@ def timing_table(root):
     return ResultStore(root / "results" / "throughput").load()
 
 
-def test_median_and_rows_are_per_query():
+def test_queries_per_second_is_the_median_whole_batch_time_not_the_stages_sum():
     runs = [{"encoder": 1.0, "decoder": 4.0}, {"encoder": 3.0, "decoder": 2.0}, {"encoder": 2.0, "decoder": 3.0}]
     stages = median_stages(runs)
     assert stages == {"encoder": 2.0, "decoder": 3.0}
-    rows = dict((m, v) for m, _, v in throughput_rows(stages, batch=10))
-    assert rows["ms_per_query_encoder"] == pytest.approx(200.0)
-    assert rows["ms_per_query_total"] == pytest.approx(500.0)
-    assert rows["qps"] == pytest.approx(2.0)
+    rows = dict((m, v) for m, _, v in speed_rows([4.0, 6.0, 5.5], batch=10, stages=stages))
+    assert rows["ms_per_query_encoder"] == pytest.approx(200.0)  # the profile's
+    assert rows["batch_s"] == pytest.approx(5.5)
+    assert rows["ms_per_query_total"] == pytest.approx(550.0)  # the whole batches', not 200 + 300
+    assert rows["qps_batch"] == pytest.approx(10 / 5.5) and "qps_single" not in rows
+    single = dict((m, v) for m, _, v in speed_rows([0.5], batch=1, stages={}))
+    assert single["qps_single"] == pytest.approx(2.0) and "qps_batch" not in single  # named apart
 
 
 def test_query_batches_cycle_through_a_small_split():
@@ -49,8 +52,9 @@ def test_irgen_every_stage_is_timed_and_a_rerun_times_nothing(dirs):
         v = dict(zip(rows.metric, rows.value))
         stages = [v[f"ms_per_query_{s}"] for s in IRGEN_STAGES]
         assert all(s >= 0 for s in stages) and v["ms_per_query_encoder"] > 0 and v["ms_per_query_decoder"] > 0
-        assert v["ms_per_query_total"] == pytest.approx(sum(stages))
-        assert v["qps"] == pytest.approx(1000.0 / v["ms_per_query_total"])
+        qps = v["qps_single"] if v["batch"] == 1 else v["qps_batch"]
+        assert qps == pytest.approx(v["batch"] / v["batch_s"]) and v["timed_batches"] == 2  # the repeats
+        assert v["ms_per_query_total"] == pytest.approx(1000.0 / qps)
         assert 0 < v["n_identifiers"] <= v["db_items"] and v["input_px"] > 0
     assert throughput.main(argv) == 0
     assert timing_table(root).equals(table)  # finished cells are kept, not re-timed
@@ -64,7 +68,7 @@ def test_synthetic_database_has_the_asked_size(dirs):
     table = timing_table(root)
     rows = table[table.setting.str.contains("db=20000")]
     v = dict(zip(rows.metric, rows.value))
-    assert v["db_items"] == 20000 and 0 < v["tree_bytes"] < 20000 * 100
+    assert v["db_items"] == 20000 and 0 < v["index_bytes"] < 20000 * 100
 
 
 @pytest.mark.e2e

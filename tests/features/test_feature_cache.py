@@ -6,6 +6,7 @@ import pytest
 
 from bench.run import main
 from methods.features import res101
+from methods.features.base import FeatureModel
 from methods.features.cache import file_label
 
 pytestmark = pytest.mark.usefixtures("fashion_mnist")
@@ -16,6 +17,20 @@ def run(tmp_path, *extra):
             "--k", "1,10", "--results", str(tmp_path / "results"), "--cache", str(tmp_path / "cache"),
             "--no-progress", "--force", *extra]
     assert main(argv) == 0
+
+
+@pytest.fixture
+def embed_calls(monkeypatch):
+    """Images of each split embedded (the feature extraction the cache holds)."""
+    calls = []
+    original = FeatureModel.embed
+
+    def counting(self, split, ctx, batch_size=256):
+        calls.append(len(split))
+        return original(self, split, ctx, batch_size)
+
+    monkeypatch.setattr(FeatureModel, "embed", counting)
+    return calls
 
 
 @pytest.fixture
@@ -32,19 +47,28 @@ def encode_calls(monkeypatch):
 
 
 @pytest.mark.e2e
-def test_second_run_reuses_features_and_changed_inputs_do_not(tmp_path, encode_calls):
+def test_second_run_reuses_features_and_changed_inputs_do_not(tmp_path, embed_calls):
     run(tmp_path)
-    first = sum(encode_calls)
+    first = sum(embed_calls)
     assert first == 400  # database + queries
     run(tmp_path)
-    assert sum(encode_calls) == first  # reused: not one image encoded again
-
+    assert sum(embed_calls) == first  # reused: not one image extracted again
     run(tmp_path, "--limit", "150")  # another dataset subset
-    assert sum(encode_calls) == first + 300
+    assert sum(embed_calls) == first + 300
     run(tmp_path, "--set", "image_size=28")  # another config
-    assert sum(encode_calls) == first + 300 + 400
+    assert sum(embed_calls) == first + 300 + 400
     run(tmp_path, "--seed", "1")  # another random init (and subset)
-    assert sum(encode_calls) == first + 300 + 400 + 400
+    assert sum(embed_calls) == first + 300 + 400 + 400
+
+
+@pytest.mark.e2e
+def test_the_query_path_is_timed_afresh_when_the_features_are_cached(tmp_path, encode_calls):
+    """queries/s is this run's: the query images are encoded again (a timed pass and a profile of
+    the --query-batch batches) though every feature comes from the cache."""
+    run(tmp_path, "--query-batch", "50")
+    before = len(encode_calls)
+    run(tmp_path, "--query-batch", "50")
+    assert encode_calls[before:] == [50] * 8  # 200 queries: 4 batches timed, 4 profiled; no database image
 
 
 def test_file_label_keeps_names_readable():

@@ -46,7 +46,7 @@ def test_throughput_on_cuda_writes_its_rows(method, tmp_path):
             "--cache", str(tmp_path / "cache"), "--no-progress"]
     assert throughput.main(argv) == 0
     rows = pd.read_csv(tmp_path / "results" / "throughput" / "results.csv")
-    qps = rows[rows["metric"] == "qps"]
+    qps = rows[rows["metric"].isin(["qps_single", "qps_batch"])]
     assert len(qps) >= 2 and (qps["value"] > 0).all()
     assert qps["setting"].str.contains("device=cuda").all()
 
