@@ -1,17 +1,25 @@
 """Exact linear scan in torch, on CPU or CUDA: the reference every other backend's recall
 is measured against.
 
-The scan streams over the database a block of rows at a time with a running top-k per
+The scan streams over the database a block of rows at a time with a running top-m per
 query, as Faiss's exhaustive search does, instead of one queries x database distance
-matrix (4 GB for 1,000 queries against 10^6 vectors). Per block, one matrix product
-gives a score that ranks like the distance (larger is closer):
+matrix (4 GB for 1,000 queries against 10^6 vectors). Per block, one float32 matrix
+product gives a score that ranks like the distance (larger is closer):
 
     l2:     q.x - |x|^2 / 2   (distance = |q|^2 - 2 * score)
     cosine: q.x               (distance = 1 - score; the vectors are unit length)
 
-and its top-k is merged with the best so far. The blocks stay on the device and nothing
-is read back to the host until a chunk of queries is done. Results are ordered by
-distance, then by id, so neighbours whose distances tie come out in database order.
+and its top-m is merged with the best so far. The blocks stay on the device and nothing
+is read back to the host until a chunk of queries is done.
+
+The float32 scores only select candidates: a BLAS kernel rounds the same product
+differently at different positions of a block (AVX2 and AVX-512 kernels differently
+again), so exact ties would not stay ties. The m = k + SLACK candidates are re-scored in
+float64 elementwise (no BLAS: a row gets the same distance wherever it sits) and ordered
+by distance, then by id, so tied neighbours come out in database order on every
+processor. The float32 scores are off by at most a bound from the operands' norms; where
+the m-th candidate's score is within that bound of the k-th's exact distance, rows left
+out might tie or beat it, and those queries scan again for every row within the bound.
 """
 from __future__ import annotations
 
@@ -25,6 +33,10 @@ from .base import Backend, pad_results
 # (queries, database rows) scored at a time: a tile of 16 MB on a CPU (cache-sized: measured
 # fastest on 2 cores at 10^6 x 128), 512 MB on a GPU (few, large kernels)
 TILES = {"cpu": (512, 8192), "cuda": (4096, 32768)}
+SLACK = 16  # candidates beyond k kept from the float32 scores, so the re-scored k rarely need a second scan
+EXACT_ELEMENTS = 1 << 23  # float64 values gathered at a time for the re-scoring (64 MB)
+# unit roundoff of a float32 matrix product at each torch.set_float32_matmul_precision
+UNIT_ROUNDOFF = {"highest": 2.0 ** -24, "high": 2.0 ** -11, "medium": 2.0 ** -8}
 
 
 class LinearBackend(Backend):
@@ -39,6 +51,7 @@ class LinearBackend(Backend):
         self.X = torch.from_numpy(X).to(self.device)
         # the score's per-row term: -|x|^2 / 2 for l2, none for cosine
         self.offset = -0.5 * (self.X * self.X).sum(1) if self.metric == "l2" else self.X.new_zeros(len(self.X))
+        self.max_norm = float(self.X.norm(dim=1).max())  # bounds every score's rounding
 
     def _search(self, Q: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         kk = min(k, len(self.X))
@@ -50,24 +63,76 @@ class LinearBackend(Backend):
         return pad_results(ids.astype(np.int64), dists.astype(np.float32), k)
 
     def _scan(self, q: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """Queries q (nq, d) -> distances and ids (nq, k) of their k nearest rows, closest first."""
-        best, best_ids = None, None
+        """Queries q (nq, d) -> float64 distances and ids (nq, k) of their k nearest rows,
+        closest first, ties in database order."""
+        m = min(k + SLACK, len(self.X))
+        scores, ids = self._top(q, m)
+        dists, ids = self._in_order(self._exact(q, ids), ids)
+        dists, ids = dists[:, :k], ids[:, :k]
+        if m == len(self.X):  # every row re-scored
+            return dists, ids
+        threshold = self._score(q, dists[:, -1]) - self._rounding(q)
+        unsure = (scores.min(1).values >= threshold).nonzero().squeeze(1)  # rows left out may tie
+        if len(unsure):
+            dists[unsure], ids[unsure] = self._within(q[unsure], threshold[unsure], k)
+        return dists, ids
+
+    def _blocks(self, q: torch.Tensor):
+        """(first row, float32 scores (nq, block)) of every database block, larger is closer."""
         for start in range(0, len(self.X), self.block):
             rows = slice(start, start + self.block)
-            score = torch.addmm(self.offset[rows], q, self.X[rows].T)  # (nq, block), larger is closer
-            top, ids = score.topk(min(k, score.shape[1]), dim=1, sorted=False)
+            yield start, torch.addmm(self.offset[rows], q, self.X[rows].T)
+
+    def _top(self, q: torch.Tensor, m: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Float32 scores and ids (nq, m) of the m best-scored rows, in no order."""
+        best, best_ids = None, None
+        for start, score in self._blocks(q):
+            top, ids = score.topk(min(m, score.shape[1]), dim=1, sorted=False)
             ids += start
             if best is not None:
                 both = torch.cat([best, top], dim=1)
-                top, pick = both.topk(min(k, both.shape[1]), dim=1, sorted=False)
+                top, pick = both.topk(min(m, both.shape[1]), dim=1, sorted=False)
                 ids = torch.cat([best_ids, ids], dim=1).gather(1, pick)
             best, best_ids = top, ids
-        return self._in_order(self._distances(q, best), best_ids)
+        return best, best_ids
 
-    def _distances(self, q: torch.Tensor, score: torch.Tensor) -> torch.Tensor:
+    def _within(self, q: torch.Tensor, threshold: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """The k nearest by (float64 distance, id) among every row whose float32 score reaches
+        ``threshold`` (one per query): a second scan, for queries with ties at the k-th."""
+        dists = torch.empty((len(q), 0), dtype=torch.float64, device=q.device)
+        ids = torch.empty((len(q), 0), dtype=torch.int64, device=q.device)
+        for start, score in self._blocks(q):
+            reach = int((score >= threshold[:, None]).sum(1).max())
+            if reach:  # each query's rows within reach are among its top `reach`
+                new = score.topk(reach, dim=1, sorted=False).indices + start
+                dists, ids = self._in_order(torch.cat([dists, self._exact(q, new)], 1), torch.cat([ids, new], 1))
+                dists, ids = dists[:, :k], ids[:, :k]
+        return dists, ids
+
+    def _exact(self, q: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
+        """Float64 distances (nq, c) from queries q (nq, d) to the rows ``ids`` (nq, c),
+        elementwise, so equal rows get equal distances."""
+        step = max(1, EXACT_ELEMENTS // max(1, ids.shape[1] * q.shape[1]))
+        parts = []
+        for start in range(0, len(q), step):
+            x = self.X[ids[start:start + step]].double()  # (step, c, d)
+            qs = q[start:start + step, None, :].double()
+            parts.append(((qs - x) ** 2).sum(-1) if self.metric == "l2" else 1.0 - (qs * x).sum(-1))
+        return torch.cat(parts)
+
+    def _score(self, q: torch.Tensor, dists: torch.Tensor) -> torch.Tensor:
+        """The score (nq,) a float64 distance (nq,) per query corresponds to."""
         if self.metric == "cosine":
-            return 1.0 - score
-        return (q * q).sum(1, keepdim=True) - 2.0 * score
+            return 1.0 - dists
+        return (q.double() ** 2).sum(1) / 2 - dists / 2
+
+    def _rounding(self, q: torch.Tensor) -> torch.Tensor:
+        """A bound (nq,) on a float32 score's error: twice the rounding of a d-term dot
+        product of vectors no longer than the query and the longest row, and of -|x|^2/2."""
+        u = UNIT_ROUNDOFF[torch.get_float32_matmul_precision()]
+        R = self.max_norm
+        size = q.double().norm(dim=1) * R + (R * R / 2 if self.metric == "l2" else 0.0)
+        return 2 * (q.shape[1] + 2) * u * size
 
     @staticmethod
     def _in_order(dists: torch.Tensor, ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -1,5 +1,6 @@
-"""The blocked linear scan against a brute-force numpy oracle: ids, distances, order of
-ties, padding, over block and chunk edges."""
+"""The blocked linear scan against a brute-force numpy oracle: ids, float64 distances, order
+of ties (also where float32 scores would round them apart), padding, over block and chunk
+edges."""
 from __future__ import annotations
 
 import numpy as np
@@ -7,6 +8,7 @@ import pytest
 
 from methods.backends import make_backend
 from methods.backends.base import prepare
+from methods.backends.linear import SLACK
 
 N, DIM = 61, 6
 
@@ -49,6 +51,55 @@ def test_tied_neighbours_come_in_database_order(metric):
     Q = distinct[:4] + 0.01 * rng.standard_normal((4, DIM), dtype=np.float32)
     ids, _ = scan(X, Q, 9, metric, chunk=2, block=5)  # three whole groups of ties
     np.testing.assert_array_equal(ids, oracle(X, Q, 9, metric)[0])
+
+
+def assert_oracle(X, Q, k, metric, **tile):
+    """The oracle's ids, and its float64 distances within float32's rounding of them."""
+    ids, dists = scan(X, Q, k, metric, **tile)
+    want_ids, want_dists = oracle(X, Q, k, metric)
+    np.testing.assert_array_equal(ids, want_ids)
+    np.testing.assert_allclose(dists, want_dists, rtol=2.0 ** -23, atol=0)
+
+
+@pytest.mark.parametrize("metric", ["l2", "cosine"])
+@pytest.mark.parametrize("tile", [{}, {"chunk": 3, "block": 7}])
+def test_ties_beyond_the_candidates_come_in_database_order(metric, tile):
+    """More copies of each near vector than the scan keeps candidates beyond k, scattered over
+    the blocks, with k's cut inside a group of copies."""
+    rng = np.random.default_rng(2)
+    distinct = rng.standard_normal((4, DIM), dtype=np.float32)
+    X = np.concatenate([np.repeat(distinct, 3 * SLACK, axis=0), rng.standard_normal((50, DIM), dtype=np.float32)])
+    X = X[rng.permutation(len(X))]
+    Q = distinct + 0.01 * rng.standard_normal((4, DIM), dtype=np.float32)
+    assert_oracle(X, Q, 4 * SLACK + 5, metric, **tile)
+
+
+@pytest.mark.parametrize("metric", ["l2", "cosine"])
+@pytest.mark.parametrize("tile", [{}, {"chunk": 3, "block": 7}])
+def test_float32_rounding_neither_orders_nor_unties_neighbours(metric, tile):
+    """Rows close around a far-off centre, some of them exact copies: their distances differ
+    by less than float32 resolves of the scores (|x|^2 / 2 ~ 3e4, an ulp ~ 2e-3), so only
+    float64 orders them, and copies tie."""
+    rng = np.random.default_rng(3)
+    centre = 100 * rng.standard_normal(DIM)
+    near = (centre + 0.01 * rng.standard_normal((40, DIM))).astype(np.float32)
+    far = (100 * rng.standard_normal((30, DIM))).astype(np.float32)
+    X = np.concatenate([near, near[::3], far])
+    X = X[rng.permutation(len(X))]
+    Q = (centre + 0.01 * rng.standard_normal((5, DIM))).astype(np.float32)
+    assert_oracle(X, Q, 12, metric, **tile)
+
+
+@pytest.mark.parametrize("metric", ["l2", "cosine"])
+def test_distances_are_float64_distances(metric):
+    """Queries that are database rows are at distance 0 in l2 (float32 scores are not), every
+    distance is the float64 one rounded to float32."""
+    rng = np.random.default_rng(4)
+    X = rng.standard_normal((N, DIM), dtype=np.float32) * 30
+    Q = np.concatenate([X[:5], rng.standard_normal((5, DIM), dtype=np.float32) * 30])
+    assert_oracle(X, Q, 7, metric, chunk=4, block=16)
+    if metric == "l2":
+        assert (scan(X, Q[:5], 1, metric)[1] == 0).all()
 
 
 def test_no_queries_gives_an_empty_answer():
