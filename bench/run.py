@@ -38,6 +38,9 @@ def build_parser():
     p.add_argument("--k", type=int_list, help="cut-offs K (default: the paper's for the dataset)")
     p.add_argument("--depth", type=positive_int, default=100,
                    help="ranking depth kept for MAP@R / PR curve (>= max K)")
+    p.add_argument("--untrained", action="store_true",
+                   help="IRGen: a randomly initialised model of the configured size over random identifiers "
+                        "(no training, no weight files): the pipeline end to end, its variant says untrained")
     add_run(p)
     return p
 
@@ -48,7 +51,7 @@ def run(args) -> int:
     ds = dataset_from(args)
     ks = sorted(set(args.k or DEFAULT_KS.get(args.dataset, FALLBACK_KS)))
     depth = max(args.depth, max(ks))
-    method = method_from(args)
+    method = method_from(args, args.untrained)
     ctx = context_from(args)
     store = ResultStore(args.results)
     # the pretrained files' checksums: a cell computed from another file is not this cell

@@ -47,9 +47,9 @@ def clip_files(cfg: IRGenConfig) -> list:
     """The CLIP weights file, for the paper's encoder (``encoder.kind=clip-vit-b16``)."""
     if cfg.encoder.kind != "clip-vit-b16":
         return []
-    from .clip_weights import VIT_B16_WEIGHTS
+    from .clip_weights import encoder_file
 
-    return [VIT_B16_WEIGHTS]
+    return [encoder_file(cfg.encoder)]
 
 
 class IRGen(Method):
@@ -86,6 +86,7 @@ class IRGen(Method):
         pairs += [f"grid={self.cfg.identifiers.rqvae_grid}"] if self.kind == "rqvae" else []
         pairs += [f"tokenizer_loss={self.cfg.tokenizer.loss}"] if self.cfg.tokenizer.loss != "eq3" else []
         pairs += [f"fresh={self.fresh:g}"] if self.fresh else []
+        pairs += ["untrained=true"] if self.untrained else []
         return ",".join(pairs)
 
     def settings(self, n_database: int) -> list[dict]:
@@ -152,8 +153,9 @@ class IRGen(Method):
             import open_clip
 
             torch.manual_seed(ctx.seed)
-            visual = open_clip.create_model("ViT-B-16", pretrained=None).visual
-            backbone = ViTBackbone(visual, self.cfg.encoder.frozen_blocks)
+            enc = self.cfg.encoder
+            visual = open_clip.create_model("ViT-B-16", pretrained=None, force_quick_gelu=enc.quick_gelu).visual
+            backbone = ViTBackbone(visual, enc.frozen_blocks, enc.feature == "raw_cls", enc.memory == "all_tokens")
             self.encoder = Encoder(self.cfg.encoder, backbone, {"random_seed": ctx.seed}).to(ctx.device)
         else:  # effnet (its packaged weights are always here) or the small ViT (random init)
             self.encoder = build_encoder(self.cfg.encoder, ctx, seed=ctx.seed)
@@ -211,7 +213,7 @@ class IRGen(Method):
     def _memory(self, query, rows: np.ndarray, ctx: RunContext, stopwatch: Stopwatch) -> torch.Tensor:
         """The encoder's spatial tokens for the query images at ``rows``, from the pixels."""
         with stopwatch("preprocess"):
-            x = self.encoder.normalise(load_batch(query, rows, self.encoder.image_size, ctx.device), ctx.device)
+            x = self.encoder.normalise(load_batch(query, rows, self.encoder.load_px, ctx.device), ctx.device)
         with stopwatch("encoder"), ctx.autocast():
             return self._search_encoder(ctx)(x)[1]
 
@@ -267,7 +269,8 @@ class IRGenEncoderFeatures(FeatureModel):
 
     def __init__(self, cfg: IRGenConfig):
         super().__init__(cfg)
-        self.image_size = cfg.encoder.image_size
+        # images load at the side the encoder reads them at (Encoder.load_px), which crops the centre
+        self.image_size = cfg.encoder.resize_px if cfg.encoder.preprocess != "short_side" else cfg.encoder.image_size
         self.tokenizer = None
 
     def fit(self, train, ctx) -> None:
