@@ -47,6 +47,9 @@ BACKENDS = {
 EXACT_BACKENDS = ("linear", "faiss-flat")  # no build parameter changes their answers
 IDENTIFIERS = {"random": "Random", "hkm100": "HKM_100", "hkm200": "HKM_200", "hkm500": "HKM_500",
                "rqvae": "RQ-VAE-style", "rq": "RQ (ours)"}
+# IRGen's presets, as its rows name them: the authors' released code, the paper's text, the CPU preset
+PRESETS = {"official": "official recipe", "paper": "paper text", "small": "small"}
+AS_PAPER_PRESETS = ("official", "paper")  # IRGen's presets that run the paper's model (a paper column beside them)
 # IRGen's encoders (the ``features`` column irgen-<kind>)
 ENCODERS = {"effnet": "EfficientNet-Lite0", "vit": "ViT from scratch", "clip-vit-b16": "CLIP ViT-B/16"}
 STAGES = {
@@ -88,6 +91,10 @@ def backend(name: str) -> Look:
 
 def stage(name: str) -> Look:
     return STAGES.get(name) or Look(name, spare_color(name))
+
+
+def preset(name: str) -> str:
+    return PRESETS.get(name, name)
 
 
 def encoder(kind: str) -> str:

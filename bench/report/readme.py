@@ -31,10 +31,12 @@ METRIC_WORDS = (
     "its R>depth column gives the share of queries with more relevant images than that, for which they are cut short.")
 LABEL_WORDS = (
     "Labels say what ran: an IRGen row names its preset and encoder (\"IRGen (small, EfficientNet-Lite0 64 px; "
-    "T=4)\", \"IRGen (paper, CLIP ViT-B/16 224 px)\"), a feature model its size (size=small: the same code path "
+    "T=4)\", \"IRGen (paper text, CLIP ViT-B/16 224 px)\" for the paper's text, \"IRGen (official recipe, ...)\" for "
+    "what the authors' released code runs), a feature model its size (size=small: the same code path "
     "with a small backbone, what runs without the pretrained files), an ANN row the build parameters its index was "
     "built with (Build, from the run's manifest, every default resolved). A paper row sits only beside a row that ran "
-    "as the paper's model (IRGen's paper preset, a feature model at size=paper). A model trained fewer optimisation "
+    "as the paper's model (IRGen's official or paper preset, the official one where both ran; a feature model at "
+    "size=paper). A model trained fewer optimisation "
     "steps than its preset's floor is marked [N steps, under the floor of F].")
 PAPER_WORDS = ("**The paper's numbers are the paper's, not ours.** Columns headed \"paper ...\" (and the paper's "
                "marks in Figure 5) are copied from the IRGen paper (Zhang et al., ECCV 2024; "

@@ -40,7 +40,7 @@ def cell(run_id, dataset, method, backend="-", setting="-", variant="-", quality
     metrics = evaluate(ids, db, queries, list(ks))
     metrics += timing_rows(timings or {"feature": 0.4, "search": 0.02}, len(queries))
     metrics += [(name, 0, value) for name, value in (stats or {}).items()]
-    features = (f"irgen-{'clip-vit-b16' if 'preset=paper' in variant else 'effnet'}" if method == "irgen"
+    features = (f"irgen-{'effnet' if 'preset=small' in variant else 'clip-vit-b16'}" if method == "irgen"
                 else method)
     key = dict(dataset=dataset, protocol="paper", limit="-", seed=seed, method=method, variant=variant,
                features=features, backend=backend, setting=setting)
@@ -159,7 +159,7 @@ def test_tables_hold_our_values_and_paper_columns_only_for_paper_datasets(built)
     assert cgd_ivfpq["paper P_rel@10"].item() == 30.5 and cgd_ivfpq["P@1"].isna().all()
     # IRGen's paper row sits beside the paper preset's largest beam only.
     irgen = table1[(table1.dataset == "inshop") & (table1.Search == "beam search")]
-    paper_preset = irgen[irgen.Model == "IRGen (paper, CLIP ViT-B/16; T=4)"]
+    paper_preset = irgen[irgen.Model == "IRGen (paper text, CLIP ViT-B/16; T=4)"]
     assert paper_preset["Setting"].tolist() == ["beam=1", "beam=10", "beam=30"]
     assert paper_preset["paper P_rel@10"].isna().tolist() == [True, True, False]
     assert paper_preset["paper P_rel@10"].iloc[2] == 87.0
@@ -203,6 +203,16 @@ def test_labels_say_what_ran(built, tmp_path):
     assert small.Model.item() == "IRGen (small, EfficientNet-Lite0; T=4) [45 steps, under the floor of 120]"
     assert small["paper P_rel@10"].isna().all() and small["paper row"].isna().all()
     assert len(set(inshop[inshop.Search == "beam search"].Model)) == 2  # two presets, two labels
+    rows += irgen_cells("20260101-000004-ffffff", "inshop", "preset=official,identifier=rq,T=4", beams=(30,),
+                        quality=0.85)
+    results = write_results(tmp_path / "both", rows, [IVFPQ_RUN, "20260101-000004-ffffff"],
+                            built_with={IVFPQ_RUN: IVFPQ_BUILT})
+    table1 = next(t for t in tables_of(results) if t.name == "table1_precision")
+    inshop = next(df for s, df, _ in table1.blocks if s.dataset == "inshop")
+    irgen = inshop[inshop.Search == "beam search"]
+    official = irgen[irgen.Model == "IRGen (official recipe, CLIP ViT-B/16; T=4)"]
+    assert official["paper P_rel@10"].item() == 87.0  # the paper's row sits beside the recipe its code ran
+    assert irgen[irgen.Model.str.startswith("IRGen (paper text")]["paper P_rel@10"].isna().all()
     ivfpq = inshop[(inshop.Search == "Faiss IVF-PQ") & inshop["P@1"].notna()]
     assert ivfpq.Build.item() == "M=4, nbits=8, nlist=300, refine_factor=0"
     assert ivfpq.Model.item() == "FT-CLIP (size=paper,nlist=300)" and ivfpq["paper P_rel@1"].item() == 63.7
@@ -270,7 +280,7 @@ def test_large_sets_get_table5_paper_columns(tmp_path):
     table5 = map_table(paper["tables"]["table5"], sections)
     assert [s.dataset for s, _, _ in table5.blocks] == ["imagenet"]
     rows5 = table5.blocks[0][1]
-    assert rows5.set_index("Model")["paper MAP_rel@100"].to_dict()["IRGen (paper, CLIP ViT-B/16; T=4)"] == 76.0
+    assert rows5.set_index("Model")["paper MAP_rel@100"].to_dict()["IRGen (paper text, CLIP ViT-B/16; T=4)"] == 76.0
     assert "CLIP + SPANN" in set(rows5["paper row"])  # a paper row we did not run, on its own line
     assert [s.dataset for s in fig6_sections(sections)] == ["imagenet"]
 
