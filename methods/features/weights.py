@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import logging
 import os
+import warnings
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -69,7 +70,9 @@ def read_state_dict(path: Path) -> dict[str, torch.Tensor]:
     "net", or a TorchScript archive's parameters and buffers)."""
     try:
         if is_torchscript(path):
-            state = dict(torch.jit.load(str(path), map_location="cpu").state_dict())
+            with warnings.catch_warnings():  # torch.jit.load's deprecation note: the file is what it is
+                warnings.simplefilter("ignore", FutureWarning)
+                state = dict(torch.jit.load(str(path), map_location="cpu").state_dict())
         elif path.suffix == ".safetensors":
             from safetensors.torch import load_file
 
