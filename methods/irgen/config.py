@@ -122,6 +122,10 @@ class TokenizerConfig:
     # warm: each round's k-means starts from the codebooks before it; refit_each_epoch: from a new
     # k-means++ draw each round (the official code refits faiss k-means from scratch every epoch)
     kmeans: str = "warm"
+    # the official code's files instead of training (methods/irgen/official.py): a train_tokenizer.py
+    # checkpoint and rq.py's codebooks (both or neither)
+    checkpoint: str = ""
+    codebooks: str = ""
     schedule: Restarts = field(default_factory=Restarts)  # cycles=0: one cosine (TrainConfig.warmup_frac)
     # one round per epoch: refit the codebooks, then train the network an epoch with them fixed
     train: TrainConfig = field(default_factory=lambda: TrainConfig(
@@ -161,6 +165,7 @@ class IRGenConfig:
     # budget shortcut); paper: from the pretrained weights, as the paper warm-starts both from CLIP
     encoder_init: str = "tokenizer"  # tokenizer | pretrained
     search_batch: int = 500  # queries per beam-search batch
+    checkpoint: str = ""  # a train_ar.py checkpoint: the encoder-decoder is loaded from it, not trained
     min_steps: int = SMALL_MIN_STEPS  # floor on each trained part's optimisation steps (module doc)
 
 
@@ -231,6 +236,9 @@ def make_config(overrides: dict) -> IRGenConfig:
         raise HarnessError(f"--set encoder_init={cfg.encoder_init}: choose tokenizer or pretrained")
     if cfg.tokenizer.loss not in TOKENIZER_LOSSES:
         raise HarnessError(f"--set tokenizer.loss={cfg.tokenizer.loss}: choose one of {', '.join(TOKENIZER_LOSSES)}")
+    if bool(cfg.tokenizer.checkpoint) != bool(cfg.tokenizer.codebooks):
+        raise HarnessError("--set tokenizer.checkpoint / tokenizer.codebooks: give both (the official tokenizer's "
+                           "train_tokenizer.py checkpoint and rq.py's codebooks file) or neither")
     if cfg.min_steps < 0:
         raise HarnessError(f"--set min_steps={cfg.min_steps}: give a number of steps >= 0 (0: no floor)")
     return cfg

@@ -19,6 +19,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -36,6 +37,7 @@ from .config import IRGenConfig, make_config, preset_min_steps
 from .decoder import Decoder, DecoderConfig
 from .encoder import Encoder, StemInputs, ViTBackbone, build_encoder
 from .identifiers import IdentifierSpec, Items, RQVAEIdentifiers, identifier_length, make_identifiers, parse_kind
+from .official import files_key, load_encoder_decoder, tokenizer_from_files
 from .prefix_tree import PrefixTree
 from .tokenizer import all_features
 from .train import data_key, fit_encoder_decoder, fit_tokenizer, stage_steps, tokenizer_steps
@@ -111,7 +113,10 @@ class IRGen(Method):
         data = data_key(train, fit_items)
         tok_encoder = build_encoder(cfg.encoder, ctx, seed=ctx.seed)
         inputs = StemInputs(tok_encoder, train, ctx).subset(fit_items)
-        self.tokenizer = fit_tokenizer(cfg, tok_encoder, inputs, labels, ctx, data)
+        if cfg.tokenizer.checkpoint:
+            self.tokenizer = tokenizer_from_files(cfg, tok_encoder, int(labels.max()) + 1, ctx.device)
+        else:
+            self.tokenizer = fit_tokenizer(cfg, tok_encoder, inputs, labels, ctx, data)
         items = self._items(inputs)
         self.identifiers = make_identifiers(self._spec(ctx, self.tokenizer.quantizer)).fit(items, ctx)
         codes = self.identifiers.assign(items)
@@ -124,7 +129,13 @@ class IRGen(Method):
         torch.manual_seed(ctx.seed)
         self.decoder = Decoder(self._decoder_config()).to(ctx.device)
         # both encoders share the frozen stem (pretrained, never trained), so its outputs are shared too
-        key, decoder_pace = fit_encoder_decoder(cfg, self.encoder, self.decoder, inputs, labels, codes, ctx, data, init)
+        if cfg.checkpoint:
+            load_encoder_decoder(Path(cfg.checkpoint), self.encoder, self.decoder)
+            key, decoder_pace = files_key(cfg.checkpoint), None
+            self.encoder.eval(), self.decoder.eval()
+        else:
+            key, decoder_pace = fit_encoder_decoder(cfg, self.encoder, self.decoder, inputs, labels, codes, ctx,
+                                                    data, init)
         self.training_pace = {"train_images_per_s_tokenizer": self.tokenizer.images_per_s,
                               "train_images_per_s_encoder_decoder": decoder_pace}
         self.config.update(tokenizer_key=self.tokenizer.key, model_key=key, n_train=len(fit_items),
@@ -136,8 +147,11 @@ class IRGen(Method):
         """The optimisation steps each trained part took over n items, and the preset's floor
         (the report marks a model below it: its ablation would rank training budgets)."""
         cfg = self.cfg
-        steps = {"train_steps_tokenizer": tokenizer_steps(cfg.tokenizer.train, n, cfg.min_steps),
-                 "train_steps_decoder": stage_steps(cfg.train, n, cfg.min_steps)}
+        steps = {}  # a part loaded from the official code's files took no steps here, and has no row
+        if not cfg.tokenizer.checkpoint:
+            steps["train_steps_tokenizer"] = tokenizer_steps(cfg.tokenizer.train, n, cfg.min_steps)
+        if not cfg.checkpoint:
+            steps["train_steps_decoder"] = stage_steps(cfg.train, n, cfg.min_steps)
         if isinstance(self.identifiers, RQVAEIdentifiers):
             steps["train_steps_rqvae"] = self.identifiers.steps(n)
         return {**{k: float(v) for k, v in steps.items()}, "preset_min_steps": float(preset_min_steps(cfg.preset))}

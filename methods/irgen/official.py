@@ -24,7 +24,8 @@ import torch
 import torch.nn as nn
 
 from ..base import HarnessError
-from ..features.weights import read_state_dict
+from ..cache import digest
+from ..features.weights import read_state_dict, weights_checksum
 
 DECODER_NAMES = {"norm1": "ln_1", "norm2": "ln_2", "norm3": "ln_3", "slf_attn.qkv": "self_attn.qkv",
                  "slf_attn.proj": "self_attn.proj", "multihead_attn.proj": "cross_attn.proj",
@@ -156,3 +157,22 @@ def load_codebooks(path: Path, quantizer: nn.Module) -> None:
                            f"{tuple(quantizer.codebooks.shape)} (M, L, d); --seq-len / tokenizer.L / encoder.dim")
     quantizer.codebooks.copy_(books)
     quantizer.fitted.fill_(True)
+
+
+def files_key(*paths) -> str:
+    """What identifies loaded official files (in place of a trained model's cache key)."""
+    return digest("official-files", *[(Path(p).name, weights_checksum(Path(p))) for p in paths])
+
+
+def tokenizer_from_files(cfg, encoder: nn.Module, n_classes: int, device):
+    """The tokenizer (train.TokenizerModel) from ``tokenizer.checkpoint`` and ``tokenizer.codebooks``."""
+    from .tokenizer import Classifiers, ResidualQuantizer
+    from .train import TokenizerModel
+
+    t = cfg.tokenizer
+    classifier = Classifiers(cfg.encoder.dim, n_classes, separate=True)
+    quantizer = ResidualQuantizer(t.M, t.L, cfg.encoder.dim)
+    load_tokenizer(Path(t.checkpoint), encoder, classifier)
+    load_codebooks(Path(t.codebooks), quantizer)
+    modules = nn.ModuleList([encoder, quantizer.to(device), classifier.to(device)]).eval()
+    return TokenizerModel(modules[0], quantizer, classifier, files_key(t.checkpoint, t.codebooks))

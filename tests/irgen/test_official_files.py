@@ -190,3 +190,23 @@ def test_openais_torchscript_file_loads_as_it_is_with_quick_gelu(tmp_path):
     torch.testing.assert_close(visual.conv1.weight, state["visual.conv1.weight"])
     assert type(visual.transformer.resblocks[0].mlp.gelu).__name__ == "QuickGELU"
     assert visual(torch.randn(1, 3, 32, 32)).shape == (1, SMALL_CLIP["embed_dim"])
+
+
+def test_the_tokenizer_comes_from_its_files_and_both_are_needed(tmp_path):
+    cfg = official_config()
+    encoder = build_encoder(cfg.encoder, RunContext(progress=False))
+    g = torch.Generator().manual_seed(2)
+    net = {f"encoder.{k}": v for k, v in official_tower_keys(encoder, g).items()}
+    net |= {f"{h}.{p}": torch.randn((3, W) if p == "weight" else (3,)) for h in ("fc", "fc_rq") for p in ("weight", "bias")}
+    torch.save({"net": net}, tmp_path / "tok.pkl")
+    np.save(tmp_path / "books.npy", np.random.default_rng(0).normal(size=(4, 256, W)).astype(np.float32))
+    cfg = make_config({**{"preset": "official"}, **{f"encoder.{k}": getattr(cfg.encoder, k) for k in (
+        "kind", "image_size", "preprocess", "vit_width", "vit_layers", "vit_heads", "dim", "memory_dim")},
+        "tokenizer.checkpoint": str(tmp_path / "tok.pkl"), "tokenizer.codebooks": str(tmp_path / "books.npy")})
+    from methods.irgen.official import tokenizer_from_files
+
+    tok = tokenizer_from_files(cfg, encoder, 3, "cpu")
+    assert tok.quantizer.encode(tok.encoder(torch.randn(2, 3, 16, 16))[0].detach()).shape == (2, 4)
+    assert tok.key and tok.images_per_s is None
+    with pytest.raises(HarnessError, match="give both"):
+        make_config({"preset": "official", "tokenizer.checkpoint": str(tmp_path / "tok.pkl")})
