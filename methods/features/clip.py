@@ -103,6 +103,11 @@ class Clip(FeatureModel):
         self.visual, self.init = clip_image_tower(self.cfg.size, self.cfg.quick_gelu, ctx, self.cfg.weights)
         self.visual.to(ctx.device).eval()
 
+    @property
+    def variant(self) -> str:
+        """Its size, and OpenAI's file where it starts from that one."""
+        return super().variant + (",weights=openai" if self.cfg.weights == "openai" else "")
+
     def modules(self) -> list[nn.Module]:
         return [self.visual]
 

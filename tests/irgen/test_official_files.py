@@ -210,3 +210,15 @@ def test_the_tokenizer_comes_from_its_files_and_both_are_needed(tmp_path):
     assert tok.key and tok.images_per_s is None
     with pytest.raises(HarnessError, match="give both"):
         make_config({"preset": "official", "tokenizer.checkpoint": str(tmp_path / "tok.pkl")})
+
+
+def test_clip_and_ftclip_name_openais_file_when_they_start_from_it():
+    from methods.features.clip import Clip, ClipConfig
+    from methods.features.ftclip import FTClip, FTClipConfig
+
+    clip = Clip(ClipConfig(size="paper", weights="openai"))
+    assert clip.variant == "size=paper,weights=openai" and clip.pretrained_files() == [OPENAI_CLIP_WEIGHTS]
+    assert FTClip(FTClipConfig(size="paper", weights="openai")).pretrained_files() == [OPENAI_CLIP_WEIGHTS]
+    assert Clip(ClipConfig(size="paper")).variant == "size=paper"
+    with pytest.raises(HarnessError, match="choose one of open_clip, openai"):
+        Clip(ClipConfig(weights="laion"))
