@@ -14,8 +14,9 @@ query counts). Queries with ``n_relevant == 0``:
 * precision_at_k, recall_at_k, mrr_at_k: no special case (nothing relevant can be found, so
   they score 0) and they stay in the mean.
 * map_at_k, map_found_at_k: score 0 and stay in the mean (their divisors would be 0).
-* precision_official_at_k, official_precision_curve: left out of the mean, as the official
-  IRGen evaluation does (``compute_map`` skips a query with no positive image).
+* precision_official_at_k, precision_released_at_k, map_released_at_k and their curves: left
+  out of the mean, as the official IRGen evaluation does (``compute_map`` skips a query with no
+  positive image).
 * map_at_r, r_precision: left out of the mean, as pytorch-metric-learning does (R = 0 has no
   first R ranks to look at).
 * pr_curve: left out of the true-positive rate, kept in the precision.
@@ -29,6 +30,16 @@ Cars196) the rules agree; with about 3 (In-shop) hits/K cannot pass 3/K while th
 rule reaches 1. Likewise two conventions of MAP@K, which the paper does not define:
 ``map_at_k`` divides by min(n_relevant, K), ``map_found_at_k`` by the relevant results found
 in the top K.
+
+The rule as released: ``precision_released_at_k`` and ``map_released_at_k`` are what the
+official code's ``compute_map`` returns when it runs, on the numpy of its environment (Python
+3.7, numpy <= 1.24). Its test ``pos != np.array([]) and ...`` is False for a query with exactly
+one relevant image found (a length-1 array against an empty one broadcasts to an empty array,
+and an empty array is False), so that query scores hits / K even with its one image at rank 1;
+with two or more found the elementwise comparison fails and numpy returns True, so the n / r
+rule applies. (On numpy >= 2 the line raises.) Its AP (``compute_ap``) sums trapezoids of the
+PR plot over the positives' 0-based ranks and divides by min(n_relevant, 10), the 10 fixed
+whatever K is: a query with more than 10 relevant images found scores above 1.
 """
 from __future__ import annotations
 
@@ -37,14 +48,17 @@ import numpy as np
 __all__ = [
     "precision_at_k",
     "precision_official_at_k",
+    "precision_released_at_k",
     "recall_at_k",
     "mrr_at_k",
     "map_at_k",
     "map_found_at_k",
+    "map_released_at_k",
     "map_at_r",
     "r_precision",
     "pr_curve",
     "official_precision_curve",
+    "released_precision_curve",
     "beyond_depth",
     "relevance",
     "count_relevant",
@@ -111,24 +125,37 @@ def precision_at_k(rel, k) -> float:
     return _mean(_hits_in_top(rel, k) / k)
 
 
-def _official_precision(rel: np.ndarray, n: np.ndarray, ks: np.ndarray) -> np.ndarray:
-    """(n_queries, len(ks)) precision under the official IRGen rule (module doc); n > 0 per row."""
+def _official_precision(rel: np.ndarray, n: np.ndarray, ks: np.ndarray, min_found: int = 1) -> np.ndarray:
+    """(n_queries, len(ks)) precision under the official IRGen rule (module doc); n > 0 per row.
+    The n / r rule needs ``min_found`` relevant results found: 1 as the code reads, 2 as it ran."""
     cum = np.cumsum(rel, axis=1, dtype=np.int64)
     hits = cum[:, np.minimum(ks, rel.shape[1]) - 1] if rel.shape[1] else np.zeros((len(rel), len(ks)), np.int64)
-    found_all = (cum[:, -1] if rel.shape[1] else np.zeros(len(rel), np.int64)) == n
+    found = cum[:, -1] if rel.shape[1] else np.zeros(len(rel), np.int64)
+    found_all = (found == n) & (found >= min_found)
     # 1-based rank of the last relevant result: the width minus the run of misses after it
     last = rel.shape[1] - np.argmax(rel[:, ::-1], axis=1) if rel.shape[1] else np.zeros(len(rel), np.int64)
     early = found_all[:, None] & (last[:, None] < ks[None, :])
     return np.where(early, n[:, None] / np.maximum(last, 1)[:, None], hits / ks[None, :])
 
 
-def precision_official_at_k(rel, n_relevant, k) -> float:
-    """Mean precision@k under the official IRGen rule: hits / r where every relevant image was
-    returned, the last at rank r < k, else hits / k; queries with n_relevant 0 left out."""
+def _rule_at_k(rel, n_relevant, k, min_found: int) -> float:
     rel, k = _as_rel(rel), _check_k(k)
     n = _as_n_relevant(n_relevant, rel.shape[0])
     keep = n > 0
-    return _mean(_official_precision(rel[keep], n[keep], np.array([k]))[:, 0])
+    return _mean(_official_precision(rel[keep], n[keep], np.array([k]), min_found)[:, 0])
+
+
+def precision_official_at_k(rel, n_relevant, k) -> float:
+    """Mean precision@k under the official IRGen rule: hits / r where every relevant image was
+    returned, the last at rank r < k, else hits / k; queries with n_relevant 0 left out."""
+    return _rule_at_k(rel, n_relevant, k, min_found=1)
+
+
+def precision_released_at_k(rel, n_relevant, k) -> float:
+    """Mean precision@k as the released evaluation computes it on numpy <= 1.24: the official
+    rule, except that a query with exactly one relevant image found scores hits / k (module doc);
+    queries with n_relevant 0 left out."""
+    return _rule_at_k(rel, n_relevant, k, min_found=2)
 
 
 def recall_at_k(rel, k) -> float:
@@ -162,6 +189,23 @@ def map_found_at_k(rel, k) -> float:
     found = _hits_in_top(rel, k)
     summed = _sum_precision_at_hits(rel[:, :k])
     return _mean(np.where(found > 0, summed / np.maximum(found, 1), 0.0))
+
+
+def map_released_at_k(rel, n_relevant, k) -> float:
+    """Mean AP@k as the released ``compute_ap`` computes it: over each relevant result in the top
+    k, the j-th (0-based) at 0-based rank r, the trapezoid (j / r + (j + 1) / (r + 1)) / 2 (j / r
+    read as 1 at r = 0), summed and divided by min(n_relevant, 10). The 10 is fixed, so a query
+    with more than 10 relevant results in the top k scores above 1 (20 at ranks 1-20 score 2).
+    Queries with n_relevant 0 left out, as the official code does."""
+    rel, k = _as_rel(rel), _check_k(k)
+    n = _as_n_relevant(n_relevant, rel.shape[0])
+    keep = n > 0
+    top, n = rel[keep, :k], n[keep]
+    j = np.cumsum(top, axis=1, dtype=np.int64) - 1  # at a relevant rank: its 0-based index among the hits
+    r = np.arange(top.shape[1], dtype=np.float64)
+    before = np.where(r == 0, 1.0, j / np.maximum(r, 1))
+    trapezoids = np.where(top, (before + (j + 1) / (r + 1)) / 2, 0.0)
+    return _mean(trapezoids.sum(axis=1) / np.minimum(n, 10))
 
 
 def map_at_r(rel, n_relevant) -> float:
@@ -200,15 +244,25 @@ def pr_curve(rel, n_relevant) -> tuple[np.ndarray, np.ndarray]:
     return precision, tpr
 
 
-def official_precision_curve(rel, n_relevant) -> np.ndarray:
-    """precision@k under the official IRGen rule for k = 1..rel's width, a mean over the queries
-    with n_relevant > 0 (NaN where there are none)."""
+def _rule_curve(rel, n_relevant, min_found: int) -> np.ndarray:
     rel = _as_rel(rel)
     n = _as_n_relevant(n_relevant, rel.shape[0])
     keep = n > 0
     if not keep.any():
         return np.full(rel.shape[1], np.nan)
-    return _official_precision(rel[keep], n[keep], np.arange(1, rel.shape[1] + 1)).mean(axis=0)
+    return _official_precision(rel[keep], n[keep], np.arange(1, rel.shape[1] + 1), min_found).mean(axis=0)
+
+
+def official_precision_curve(rel, n_relevant) -> np.ndarray:
+    """precision@k under the official IRGen rule for k = 1..rel's width, a mean over the queries
+    with n_relevant > 0 (NaN where there are none)."""
+    return _rule_curve(rel, n_relevant, min_found=1)
+
+
+def released_precision_curve(rel, n_relevant) -> np.ndarray:
+    """precision@k as the released evaluation computes it (precision_released_at_k) for
+    k = 1..rel's width, a mean over the queries with n_relevant > 0 (NaN where there are none)."""
+    return _rule_curve(rel, n_relevant, min_found=2)
 
 
 def beyond_depth(n_relevant, depth: int) -> float:

@@ -50,6 +50,9 @@ def build_parser():
                    help="ranking depth kept for MAP@R / PR curve (>= max K)")
     p.add_argument("--query-batch", type=positive_int, default=128,
                    help="queries per timed batch (queries/s: the batch over the median batch time; 1: single-query)")
+    p.add_argument("--untrained", action="store_true",
+                   help="IRGen: a randomly initialised model of the configured size over random identifiers "
+                        "(no training, no weight files): the pipeline end to end, its variant says untrained")
     add_run(p)
     return p
 
@@ -60,7 +63,7 @@ def run(args) -> int:
     ds = dataset_from(args)
     ks = sorted(set(args.k or DEFAULT_KS.get(args.dataset, FALLBACK_KS)))
     depth = max(args.depth, max(ks))
-    method = method_from(args)
+    method = method_from(args, args.untrained)
     ctx = context_from(args)
     store = ResultStore(args.results)
     # the pretrained files' checksums: a cell computed from another file is not this cell

@@ -35,3 +35,24 @@ def save_compact(state: dict, path: Path, seed: int = 0, wrap: str | None = None
     small = compact_state(state, seed)
     torch.save({wrap: small} if wrap else small, path)
     return path
+
+
+class _Holder(torch.nn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x
+
+
+def save_torchscript(state: dict, path: Path) -> Path:
+    """``state`` as a TorchScript archive (as OpenAI publishes CLIP): a module tree whose parameters
+    carry the state's dotted names, scripted and saved."""
+    root = _Holder()
+    for key, value in state.items():
+        *parents, leaf = key.split(".")
+        module = root
+        for name in parents:
+            if not hasattr(module, name):
+                module.add_module(name, _Holder())
+            module = getattr(module, name)
+        module.register_parameter(leaf, torch.nn.Parameter(value.clone(), requires_grad=False))
+    torch.jit.save(torch.jit.script(root), str(path))
+    return path

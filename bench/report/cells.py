@@ -48,7 +48,7 @@ class Cell:
     @cached_property
     def fields(self) -> dict:
         """What a paper row's key can name (method, features, backend, identifier, T, fresh) and what
-        a row's label says: whether it ran as the paper's model (``as_paper``: IRGen's paper preset,
+        a row's label says: whether it ran as the paper's model (``as_paper``: IRGen's official or paper preset,
         a feature model at size=paper), IRGen's preset, encoder and input side, the backend's build
         parameters, and the steps of a model trained below its preset's floor."""
         v = parse_pairs(self.variant)
@@ -57,7 +57,8 @@ class Cell:
                 "identifier": v.get("identifier", "rq") if self.irgen else None,
                 "T": int(v["T"]) if "T" in v else None, "fresh": float(v.get("fresh", 0.0)),
                 "beam": int(parse_pairs(self.setting).get("beam", 0)), "setting": self.setting,
-                "as_paper": "paper" in (v.get("preset"), v.get("size")), "preset": v.get("preset"),
+                "as_paper": v.get("preset") in names.AS_PAPER_PRESETS or v.get("size") == "paper",
+                "preset": v.get("preset"),
                 "encoder": self.features.removeprefix("irgen-") if self.irgen else None,
                 "input_px": self.get("input_px", 0), "built_with": self.built_with,
                 "short_steps": self.short_steps()}
@@ -188,8 +189,9 @@ def variant_words(variant: str, named_apart: tuple[str, ...] = ("fresh",)) -> st
 
 
 def irgen_model(f: dict) -> str:
-    """``small, EfficientNet-Lite0 64 px``: IRGen's preset and encoder, and its input side where recorded."""
-    parts = [f["preset"]] if f.get("preset") else []
+    """``small, EfficientNet-Lite0 64 px``, ``official recipe, CLIP ViT-B/16 224 px``: IRGen's preset
+    (names.PRESETS) and encoder, and its input side where recorded."""
+    parts = [names.preset(f["preset"])] if f.get("preset") else []
     if f.get("encoder"):
         px = f" {int(f['input_px'])} px" if f.get("input_px") else ""
         parts.append(names.encoder(f["encoder"]) + px)

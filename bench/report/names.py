@@ -40,6 +40,9 @@ BACKENDS = {
 EXACT_BACKENDS = ("linear", "faiss-flat")  # no build parameter changes their answers
 IDENTIFIERS = {"random": "Random", "hkm100": "HKM_100", "hkm200": "HKM_200", "hkm500": "HKM_500",
                "rqvae": "RQ-VAE-style", "rq": "RQ (ours)"}
+# IRGen's presets, as its rows name them: the authors' released code, the paper's text, the CPU preset
+PRESETS = {"official": "official recipe", "paper": "paper text", "small": "small"}
+AS_PAPER_PRESETS = ("official", "paper")  # IRGen's presets that run the paper's model (a paper column beside them)
 # IRGen's encoders (the ``features`` column irgen-<kind>)
 ENCODERS = {"effnet": "EfficientNet-Lite0", "vit": "ViT from scratch", "clip-vit-b16": "CLIP ViT-B/16"}
 STAGES = {
@@ -57,10 +60,11 @@ IRGEN_PARTS = {  # bench.scaling's IRGen components
     "beam10": Look("IRGen beam search, beam 10", "#e377c2", "*", "-"),
     "beam30": Look("IRGen beam search, beam 30", "#8c564b", "*", "--"),
 }
-# P: hits / K; P_off: the official IRGen evaluation's rule (bench/metrics.py), the paper's tables' rule.
-# MAP: AP over min(R, K); MAP_found: AP over the relevant results found in the top K.
-SHORT = {"precision": "P", "precision_official": "P_off", "recall": "R", "mrr": "MRR", "map": "MAP",
-         "map_found": "MAP_found"}
+# P: hits / K; P_off: the official IRGen evaluation's rule as its code reads; P_rel: as the released code
+# computed it (numpy <= 1.24), the paper's tables' rule (bench/metrics.py). MAP: AP over min(R, K);
+# MAP_found: AP over the relevant results found in the top K; MAP_rel: the released trapezoid AP over min(R, 10).
+SHORT = {"precision": "P", "precision_official": "P_off", "precision_released": "P_rel", "recall": "R",
+         "mrr": "MRR", "map": "MAP", "map_found": "MAP_found", "map_released": "MAP_rel"}
 MISSING = "–"  # a value we have not measured, in every table
 SPARE_COLORS = ["#bcbd22", "#e377c2", "#393b79", "#637939", "#8c6d31", "#843c39", "#bdbdbd", "#636363"]
 
@@ -83,6 +87,10 @@ def backend(name: str) -> Look:
 
 def stage(name: str) -> Look:
     return STAGES.get(name) or Look(name, spare_color(name))
+
+
+def preset(name: str) -> str:
+    return PRESETS.get(name, name)
 
 
 def encoder(kind: str) -> str:

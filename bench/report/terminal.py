@@ -8,13 +8,13 @@ LABEL_COLUMNS = ["dataset", "method", "variant", "features", "backend", "setting
 
 
 def wide(df: pd.DataFrame, ks: list[int], group: list[str]) -> pd.DataFrame:
-    """One line per cell: P@k (hits / k), P_off@k (the official IRGen rule), R@k, MRR@k for each k,
+    """One line per cell: P@k (hits / k), P_off@k (the official IRGen rule), P_rel@k (as released), R@k, MRR@k for each k,
     MAP@R, R-Prec (with ``R>depth``, the share of queries whose R exceeds the ranking depth, where
     any does: their MAP@R and R-Prec are cut short) and queries per second."""
     df = df.copy()
     df["k"] = df["k"].astype(int)
     wanted = []
-    for metric in ("precision", "precision_official", "recall", "mrr"):
+    for metric in ("precision", "precision_official", "precision_released", "recall", "mrr"):
         wanted += [(metric, k, f"{SHORT[metric]}@{k}") for k in ks]
     lines = []
     for keys, cell in df.groupby(group, sort=False, dropna=False):

@@ -2,7 +2,9 @@
 L2-normalised, cosine distance, no training.
 
 ``size=paper`` builds open_clip's ViT-B-16 and reads the image tower (the
-``visual.*`` keys) of the official open_clip file from the weights folder;
+``visual.*`` keys) of the official open_clip file from the weights folder, or with
+``weights=openai`` of OpenAI's own ``ViT-B-16.pt`` as published (a TorchScript archive, read
+as it is; QuickGELU, which OpenAI's tower uses, is then set from the file);
 ``size=small`` (the default) is the same open_clip code from a tiny config dict,
 randomly initialised, named ``clip-small``. FT-CLIP (ftclip.py) fine-tunes this tower.
 """
@@ -16,7 +18,9 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from .base import FeatureModel
-from .weights import WeightsFile, load_pretrained, sized, sized_name
+from ..base import HarnessError
+from .weights import (WeightsFile, find_weights, is_torchscript, load_state_dict_checked, sized, sized_name,
+                      weights_checksum)
 
 CLIP_WEIGHTS = WeightsFile(
     what="open_clip ViT-B-16 weights (laion2b_s34b_b88k)",
@@ -29,6 +33,12 @@ SMALL_CLIP = {
     "vision_cfg": {"image_size": 32, "patch_size": 8, "layers": 4, "width": 96, "head_width": 32},
     "text_cfg": {"context_length": 8, "vocab_size": 64, "width": 32, "heads": 1, "layers": 1},
 }
+OPENAI_CLIP_WEIGHTS = WeightsFile(
+    what="OpenAI CLIP ViT-B/16 weights (TorchScript)",
+    names=("ViT-B-16.pt",),
+    url="https://openaipublic.azureedge.net/clip/models/5806e77cd80f8b59890b7e101eabd078d9fb84e6937f9e85e4ecb61988df416f/ViT-B-16.pt",
+)
+CLIP_FILES = {"open_clip": CLIP_WEIGHTS, "openai": OPENAI_CLIP_WEIGHTS}
 OPENAI_MEAN = (0.48145466, 0.4578275, 0.40821073)
 OPENAI_STD = (0.26862954, 0.26130258, 0.27577711)
 
@@ -39,22 +49,38 @@ def clip_config(size: str) -> dict:
     return open_clip.get_model_config("ViT-B-16") if size == "paper" else SMALL_CLIP
 
 
-def clip_image_tower(size: str, quick_gelu: bool, ctx) -> tuple[nn.Module, dict]:
+def clip_weights_file(weights: str) -> WeightsFile:
+    if weights not in CLIP_FILES:
+        raise HarnessError(f"--set weights={weights}: choose one of {', '.join(CLIP_FILES)}")
+    return CLIP_FILES[weights]
+
+
+def load_clip_tower(build, spec: WeightsFile, quick_gelu: bool, ctx) -> tuple[nn.Module, dict]:
+    """``build(quick_gelu)`` loaded with the image tower (``visual.*``) of ``spec``'s file; QuickGELU
+    where asked or where the file is a TorchScript archive (OpenAI's, whose tower uses it)."""
+    path = find_weights(spec, ctx)
+    module = build(quick_gelu or is_torchscript(path))
+    load_state_dict_checked(module, path, expected_from=spec.describe(), prefix="visual.")
+    return module, {"file": path.name, "sha1": weights_checksum(path)}
+
+
+def clip_image_tower(size: str, quick_gelu: bool, ctx, weights: str = "open_clip") -> tuple[nn.Module, dict]:
     """open_clip's image tower (ViT-B-16 with its weights, or the small random one) and its origin."""
     import open_clip
 
-    def build():
-        return open_clip.CLIP(**clip_config(size), quick_gelu=quick_gelu).visual  # the text tower is dropped
+    def build(quick: bool):
+        return open_clip.CLIP(**clip_config(size), quick_gelu=quick).visual  # the text tower is dropped
 
     if size == "paper":
-        return load_pretrained(build, CLIP_WEIGHTS, ctx, prefix="visual.")
-    return build(), {"random_seed": ctx.seed}
+        return load_clip_tower(build, clip_weights_file(weights), quick_gelu, ctx)
+    return build(quick_gelu), {"random_seed": ctx.seed}
 
 
 @dataclass
 class ClipConfig:
     size: str = "small"  # small | paper (needs the open_clip ViT-B-16 file)
     quick_gelu: bool = False  # True for OpenAI's own ViT-B-16 weights saved as an open_clip state dict
+    weights: str = "open_clip"  # size=paper's file: open_clip's (LAION-2B) or openai (OpenAI's ViT-B-16.pt as published)
 
 
 class Clip(FeatureModel):
@@ -68,14 +94,20 @@ class Clip(FeatureModel):
     def __init__(self, cfg: ClipConfig | None = None, explicit: Iterable[str] = ()):
         super().__init__(sized(cfg or ClipConfig(), self.paper_preset, explicit))
         self.name = sized_name(self.base_name, self.cfg.size)
+        self.published = clip_weights_file(self.cfg.weights)
         self.image_size = clip_config(self.cfg.size)["vision_cfg"]["image_size"]
         self.visual: nn.Module | None = None
         self.init: dict | None = None
 
     def fit(self, train, ctx) -> None:
         torch.manual_seed(ctx.seed)
-        self.visual, self.init = clip_image_tower(self.cfg.size, self.cfg.quick_gelu, ctx)
+        self.visual, self.init = clip_image_tower(self.cfg.size, self.cfg.quick_gelu, ctx, self.cfg.weights)
         self.visual.to(ctx.device).eval()
+
+    @property
+    def variant(self) -> str:
+        """Its size, and OpenAI's file where it starts from that one."""
+        return super().variant + (",weights=openai" if self.cfg.weights == "openai" else "")
 
     def modules(self) -> list[nn.Module]:
         return [self.visual]

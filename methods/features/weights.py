@@ -11,6 +11,8 @@ from __future__ import annotations
 import functools
 import logging
 import os
+import warnings
+import zipfile
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -56,10 +58,23 @@ def find_weights(spec: WeightsFile, ctx) -> Path:
     raise HarnessError(f"{spec.what}: {folder / spec.names[0]} not found: {fix}")
 
 
+def is_torchscript(path: Path) -> bool:
+    """Whether ``path`` is a TorchScript archive (as OpenAI's CLIP files are): a zip with code and constants."""
+    if not zipfile.is_zipfile(path):
+        return False
+    with zipfile.ZipFile(path) as archive:
+        return any(name.endswith("/constants.pkl") for name in archive.namelist())
+
+
 def read_state_dict(path: Path) -> dict[str, torch.Tensor]:
-    """Tensors of a checkpoint file (plain state dict, or one wrapped under "model" / "state_dict")."""
+    """Tensors of a checkpoint file (plain state dict, one wrapped under "model" / "state_dict" /
+    "net", or a TorchScript archive's parameters and buffers)."""
     try:
-        if path.suffix == ".safetensors":
+        if is_torchscript(path):
+            with warnings.catch_warnings():  # torch.jit.load's deprecation note: the file is what it is
+                warnings.simplefilter("ignore", FutureWarning)
+                state = dict(torch.jit.load(str(path), map_location="cpu").state_dict())
+        elif path.suffix == ".safetensors":
             from safetensors.torch import load_file
 
             state = load_file(str(path))
@@ -68,7 +83,7 @@ def read_state_dict(path: Path) -> dict[str, torch.Tensor]:
     except Exception as e:  # noqa: BLE001 - any unreadable file gets the same one-line answer
         raise HarnessError(f"weights file {path} cannot be read as a torch state dict "
                            f"({e.__class__.__name__}); replace it with the official file") from None
-    for wrapper in ("model", "state_dict"):
+    for wrapper in ("model", "state_dict", "net"):  # net: the official IRGen checkpoints
         if isinstance(state, dict) and isinstance(state.get(wrapper), dict):
             state = state[wrapper]
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):

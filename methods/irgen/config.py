@@ -20,6 +20,16 @@ at a small limit trains the same number of steps; the number each model trained 
 beside its results (``Method.stats``), and the report marks a model that trained fewer
 steps than its preset's floor (``--set min_steps=0`` removes it).
 
+``official`` is what the authors' released code (github yakt00/IRGen) runs, where it
+differs from the paper's text (the README's table of differences): f_cls is the raw class
+token of OpenAI's CLIP tower (no ln_post, no projection, no new layer), the decoder attends to
+all 197 tokens as they leave the last block, OpenAI's ``ViT-B-16.pt`` (QuickGELU), Resize 256 +
+crop 224, cosine schedules with warm restarts (train_ar.py: 4 cycles of 100 epochs over 400,
+batch 512, lr 8e-5; train_tokenizer.py: one cycle of 50 epochs, then its floor), codebooks
+refit from scratch every epoch, the tokenizer's 1e-7 loss weights without label smoothing, and
+a post-norm decoder without qkv bias, Xavier-initialised, with biased token embedding and
+output layer. Each of these is a setting of its own, named in ``official_config``.
+
 ``paper`` is the paper's model (appendix A): a ViT-B/16 encoder initialised from
 CLIP, a 12-block decoder of width 768, M = 4 codebooks of L = 256 entries, 200 epochs
 (``decoder.depth=24`` for the million-scale datasets), no step floor. ``--set preset=paper``
@@ -34,6 +44,7 @@ CE(f_cls) alone and the codebooks come from k-means only.
 """
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 
 from ..base import HarnessError
@@ -41,11 +52,34 @@ from ..config import override
 from ..features.training import TrainConfig
 from .decoder import DecoderConfig
 
-PRESETS = ("small", "paper")
+PRESETS = ("small", "paper", "official")
 ENCODERS = ("effnet", "vit", "clip-vit-b16")
 TOKENIZER_LOSSES = ("eq3", "official")
+CHOICES = {  # the settings that take one of a few words, and their words (the first is the default)
+    "encoder.feature": ("proj", "raw_cls"),
+    "encoder.memory": ("patches", "all_tokens"),
+    "encoder.weights": ("open_clip", "openai"),
+    "encoder.preprocess": ("short_side", "resize256_crop224"),
+    "tokenizer.kmeans": ("warm", "refit_each_epoch"),
+    "decoder.norm": ("pre", "post"),
+    "decoder.init": ("gpt2", "xavier"),
+}
 OFFICIAL_LOSS_WEIGHT = 1e-7  # the official train_tokenizer.py's weight of both the reconstruction and residual terms
 SMALL_MIN_STEPS = 120  # the small preset's floor on optimisation steps of each trained part (module doc)
+
+
+@dataclass
+class Restarts:
+    """Cosine with warm restarts, as timm's CosineLRScheduler in epochs (t = epochs done): a linear
+    warm-up from ``warmup_lr_init`` over ``warmup_epochs``, then ``cycles`` cosines of
+    ``cycle_epochs`` each from the base lr down to ``lr_min``, then ``lr_min``. ``cycles=0``: the
+    harness's one cosine to zero after ``warmup_frac`` of the steps (TrainConfig)."""
+
+    cycles: int = 0
+    cycle_epochs: float = 0.0
+    warmup_epochs: float = 0.0
+    lr_min: float = 0.0
+    warmup_lr_init: float = 0.0
 
 
 @dataclass
@@ -62,6 +96,17 @@ class EncoderConfig:
     vit_layers: int = 6
     vit_heads: int = 3
     quick_gelu: bool = False  # clip-vit-b16: True for OpenAI's weights saved as an open_clip state dict
+    # ViT encoders: f_cls = a new Linear over ln_post(class token) @ proj (proj), or the raw class
+    # token as it leaves the last block (raw_cls: the official code's, d = the tower's width)
+    feature: str = "proj"
+    # the decoder's memory: a new Linear over ln_post(patch tokens) (patches), or all 1 + S tokens
+    # as they leave the last block (all_tokens: the official code's, memory_dim = the tower's width)
+    memory: str = "patches"
+    weights: str = "open_clip"  # clip-vit-b16's file: open_clip's LAION-2B, or OpenAI's ViT-B-16.pt (openai)
+    # short_side: the short side to image_size, centre crop; resize256_crop224: to resize_px, then
+    # a random crop of image_size in training and the centre one otherwise (utils/utils.py's transforms)
+    preprocess: str = "short_side"
+    resize_px: int = 256
 
 
 @dataclass
@@ -74,6 +119,14 @@ class TokenizerConfig:
     lambda2: float = 0.01  # weight of the residual (commitment) term (loss=eq3)
     loss: str = "eq3"  # eq3 | official (module doc)
     kmeans_iters: int = 10  # Lloyd iterations per level at each codebook update
+    # warm: each round's k-means starts from the codebooks before it; refit_each_epoch: from a new
+    # k-means++ draw each round (the official code refits faiss k-means from scratch every epoch)
+    kmeans: str = "warm"
+    # the official code's files instead of training (methods/irgen/official.py): a train_tokenizer.py
+    # checkpoint and rq.py's codebooks (both or neither)
+    checkpoint: str = ""
+    codebooks: str = ""
+    schedule: Restarts = field(default_factory=Restarts)  # cycles=0: one cosine (TrainConfig.warmup_frac)
     # one round per epoch: refit the codebooks, then train the network an epoch with them fixed
     train: TrainConfig = field(default_factory=lambda: TrainConfig(
         epochs=3.0, batch_size=128, lr=1e-3, backbone_lr_scale=1.0, warmup_frac=0.05, flip=False))
@@ -107,10 +160,12 @@ class IRGenConfig:
     train: TrainConfig = field(default_factory=lambda: TrainConfig(
         epochs=3.0, batch_size=128, lr=1e-3, backbone_lr_scale=0.01, warmup_frac=0.05, flip=False))
     identifiers: IdentifierConfig = field(default_factory=IdentifierConfig)
+    schedule: Restarts = field(default_factory=Restarts)  # the encoder-decoder's
     # small: the encoder-decoder's encoder starts from the tokenizer's trained network (a CPU
     # budget shortcut); paper: from the pretrained weights, as the paper warm-starts both from CLIP
     encoder_init: str = "tokenizer"  # tokenizer | pretrained
     search_batch: int = 500  # queries per beam-search batch
+    checkpoint: str = ""  # a train_ar.py checkpoint: the encoder-decoder is loaded from it, not trained
     min_steps: int = SMALL_MIN_STEPS  # floor on each trained part's optimisation steps (module doc)
 
 
@@ -137,20 +192,53 @@ def paper_config() -> IRGenConfig:
     )
 
 
+def official_config() -> IRGenConfig:
+    """What the released code runs (module doc), each difference from the paper preset a setting:
+    encoder.feature=raw_cls, encoder.memory=all_tokens (model/CLIP/clip/model.py, tokenizer.py:50,
+    IRGen.py:72-73), encoder.weights=openai (clip.load('ViT-B-16.pt')), encoder.preprocess=
+    resize256_crop224 (utils/utils.py:334-353, no flip), schedule / tokenizer.schedule (train_ar.py's
+    and train_tokenizer.py's CosineLRScheduler), tokenizer.kmeans=refit_each_epoch with faiss's 25
+    iterations (utils.py:358), tokenizer.loss=official without label smoothing, decoder.norm=post,
+    qkv_bias=false, init=xavier, token_bias and head_bias (model/model.py:140-176, IRGen.py:67)."""
+    paper = paper_config()
+    return dataclasses.replace(
+        paper, preset="official",
+        encoder=dataclasses.replace(paper.encoder, feature="raw_cls", memory="all_tokens", weights="openai",
+                                    quick_gelu=True, preprocess="resize256_crop224"),
+        tokenizer=dataclasses.replace(
+            paper.tokenizer, loss="official", kmeans="refit_each_epoch", kmeans_iters=25,
+            train=dataclasses.replace(paper.tokenizer.train, label_smoothing=0.0, flip=False),
+            schedule=Restarts(cycles=1, cycle_epochs=50, warmup_epochs=20, lr_min=1e-6, warmup_lr_init=1e-7)),
+        decoder=dataclasses.replace(paper.decoder, norm="post", qkv_bias=False, init="xavier", token_bias=True,
+                                    head_bias=True),
+        train=dataclasses.replace(paper.train, epochs=400.0, batch_size=512, lr=8e-5, flip=False),
+        schedule=Restarts(cycles=4, cycle_epochs=100, warmup_epochs=20, lr_min=5e-7, warmup_lr_init=5e-8),
+    )
+
+
+PRESET_CONFIGS = {"small": IRGenConfig, "paper": paper_config, "official": official_config}
+
+
 def make_config(overrides: dict) -> IRGenConfig:
     """The preset named by ``overrides["preset"]`` (default small) with the other overrides applied."""
     values = dict(overrides)
     preset = values.pop("preset", "small")
     if preset not in PRESETS:
         raise HarnessError(f"--set preset={preset}: choose one of {', '.join(PRESETS)}")
-    cfg = paper_config() if preset == "paper" else IRGenConfig()
-    cfg = override(cfg, values)
+    cfg = override(PRESET_CONFIGS[preset](), values)
+    for key, words in CHOICES.items():
+        part, name = key.split(".")
+        if getattr(getattr(cfg, part), name) not in words:
+            raise HarnessError(f"--set {key}={getattr(getattr(cfg, part), name)}: choose one of {', '.join(words)}")
     if cfg.encoder.kind not in ENCODERS:
         raise HarnessError(f"--set encoder.kind={cfg.encoder.kind}: choose one of {', '.join(ENCODERS)}")
     if cfg.encoder_init not in ("tokenizer", "pretrained"):
         raise HarnessError(f"--set encoder_init={cfg.encoder_init}: choose tokenizer or pretrained")
     if cfg.tokenizer.loss not in TOKENIZER_LOSSES:
         raise HarnessError(f"--set tokenizer.loss={cfg.tokenizer.loss}: choose one of {', '.join(TOKENIZER_LOSSES)}")
+    if bool(cfg.tokenizer.checkpoint) != bool(cfg.tokenizer.codebooks):
+        raise HarnessError("--set tokenizer.checkpoint / tokenizer.codebooks: give both (the official tokenizer's "
+                           "train_tokenizer.py checkpoint and rq.py's codebooks file) or neither")
     if cfg.min_steps < 0:
         raise HarnessError(f"--set min_steps={cfg.min_steps}: give a number of steps >= 0 (0: no floor)")
     return cfg
@@ -158,4 +246,4 @@ def make_config(overrides: dict) -> IRGenConfig:
 
 def preset_min_steps(preset: str) -> int:
     """The step floor a preset ships with (what the report compares a model's steps against)."""
-    return paper_config().min_steps if preset == "paper" else IRGenConfig().min_steps
+    return PRESET_CONFIGS.get(preset, IRGenConfig)().min_steps

@@ -1,7 +1,9 @@
 """IRGen's decoder: a transformer that writes an image identifier one token at a time.
 
 Each block is causal self-attention over the identifier written so far, cross-attention
-to the encoder's tokens ("memory"), then an MLP, all pre-LayerNorm as in nanoGPT.
+to the encoder's tokens ("memory"), then an MLP, all pre-LayerNorm as in nanoGPT
+(``norm="post"``: the official code's block, where the stream itself is replaced by its
+LayerNorm before each sub-layer).
 Training calls ``forward`` (teacher forcing); retrieval calls ``start`` / ``expand`` /
 ``step``, which cache what earlier positions computed so that a step costs one token's
 attention.
@@ -42,6 +44,11 @@ class DecoderConfig:
     mlp_ratio: float = 4.0
     dropout: float = 0.0
     memory_dim: int = 256  # width of the encoder's tokens, projected to `width` if different
+    norm: str = "pre"  # pre (nanoGPT) | post: x = LN(x) before each sub-layer, whose output is added to it
+    qkv_bias: bool = True  # biases on the attention's q, k, v (the official decoder has none)
+    init: str = "gpt2"  # gpt2 (normal 0.02, residual projections scaled by depth) | xavier (uniform, every >= 2-d parameter)
+    token_bias: bool = False  # a bias added to every code's embedding (the official label_embed: a Linear over one-hot codes)
+    head_bias: bool = False  # a bias on the output layer (the official label_prj)
 
 
 @dataclass
@@ -71,7 +78,7 @@ class SelfAttention(nn.Module):
         super().__init__()
         self.heads = config.heads
         self.dropout = config.dropout
-        self.qkv = nn.Linear(config.width, 3 * config.width)
+        self.qkv = nn.Linear(config.width, 3 * config.width, bias=config.qkv_bias)
         self.proj = nn.Linear(config.width, config.width)
         self.resid_drop = nn.Dropout(config.dropout)
 
@@ -107,8 +114,8 @@ class CrossAttention(nn.Module):
         super().__init__()
         self.heads = config.heads
         self.dropout = config.dropout
-        self.q = nn.Linear(config.width, config.width)
-        self.kv = nn.Linear(config.width, 2 * config.width)
+        self.q = nn.Linear(config.width, config.width, bias=config.qkv_bias)
+        self.kv = nn.Linear(config.width, 2 * config.width, bias=config.qkv_bias)
         self.proj = nn.Linear(config.width, config.width)
         self.resid_drop = nn.Dropout(config.dropout)
 
@@ -147,23 +154,32 @@ class Block(nn.Module):
         self.cross_attn = CrossAttention(config)
         self.ln_3 = nn.LayerNorm(config.width)
         self.mlp = MLP(config)
+        self.post = config.norm == "post"
+
+    def _stream(self, x: Tensor, normed: Tensor) -> Tensor:
+        """What a sub-layer's output is added to: the stream (pre-norm) or its LayerNorm (post-norm)."""
+        return normed if self.post else x
 
     def forward(self, x: Tensor, cross_kv: tuple[Tensor, Tensor], past=None):
         """x (N, T, C) with N = B * G (G = 1 when T > 1); returns x and this layer's self k, v."""
-        a, kv = self.self_attn(self.ln_1(x), past)
-        return self._cross_and_mlp(x + a, cross_kv), kv
+        h = self.ln_1(x)
+        a, kv = self.self_attn(h, past)
+        return self._cross_and_mlp(self._stream(x, h) + a, cross_kv), kv
 
     def step_static(self, x: Tensor, cross_kv: tuple[Tensor, Tensor], cache_k: Tensor, cache_v: Tensor,
                     position: Tensor, visible: Tensor) -> Tensor:
         """One position of N = B * G rows over a fixed-shape self-attention cache (SelfAttention.step_static)."""
-        return self._cross_and_mlp(x + self.self_attn.step_static(self.ln_1(x), cache_k, cache_v, position, visible),
-                                   cross_kv)
+        h = self.ln_1(x)
+        return self._cross_and_mlp(self._stream(x, h) + self.self_attn.step_static(h, cache_k, cache_v, position,
+                                                                                     visible), cross_kv)
 
     def _cross_and_mlp(self, x: Tensor, cross_kv: tuple[Tensor, Tensor]) -> Tensor:
         b = cross_kv[0].shape[0]
         # the G rows of a query become G attention positions of that query: no memory copy
-        x = x + self.cross_attn(self.ln_2(x).reshape(b, -1, x.shape[-1]), *cross_kv).view_as(x)
-        return x + self.mlp(self.ln_3(x))
+        h = self.ln_2(x)
+        x = self._stream(x, h) + self.cross_attn(h.reshape(b, -1, x.shape[-1]), *cross_kv).view_as(x)
+        h = self.ln_3(x)
+        return self._stream(x, h) + self.mlp(h)
 
 
 class Decoder(nn.Module):
@@ -176,16 +192,19 @@ class Decoder(nn.Module):
         self.memory_proj = (nn.Linear(config.memory_dim, config.width)
                             if config.memory_dim != config.width else nn.Identity())
         self.tok_emb = nn.Embedding(config.vocab_size + 1, config.width)  # last index is BOS
+        self.tok_bias = nn.Parameter(torch.zeros(config.width)) if config.token_bias else None  # codes only, not BOS
         self.pos_emb = nn.Embedding(config.seq_len, config.width)
         self.drop = nn.Dropout(config.dropout)
         self.blocks = nn.ModuleList(Block(config) for _ in range(config.depth))
         self.ln_f = nn.LayerNorm(config.width)
-        self.head = nn.Linear(config.width, config.vocab_size, bias=False)
+        self.head = nn.Linear(config.width, config.vocab_size, bias=config.head_bias)
         self._static: dict[tuple, StaticDecoder] = {}  # static_decoder's, per shape
         self.apply(self._init_weights)
-        for name, p in self.named_parameters():  # GPT-2: scale the residual projections by depth
-            if name.endswith(("attn.proj.weight", "mlp.proj.weight")):
-                nn.init.normal_(p, mean=0.0, std=0.02 / math.sqrt(3 * config.depth))
+        for name, p in self.named_parameters():
+            if config.init == "xavier" and p.dim() > 1:  # the official IRGen._reset_parameters
+                nn.init.xavier_uniform_(p)
+            elif config.init == "gpt2" and name.endswith(("attn.proj.weight", "mlp.proj.weight")):
+                nn.init.normal_(p, mean=0.0, std=0.02 / math.sqrt(3 * config.depth))  # GPT-2: scaled by depth
 
     @staticmethod
     def _init_weights(module: nn.Module):
@@ -211,7 +230,7 @@ class Decoder(nn.Module):
         if t > self.config.seq_len:
             raise ValueError(f"{t} tokens given, the decoder has positions for {self.config.seq_len}")
         inputs = torch.cat([tokens.new_full((b, 1), self.bos), tokens[:, :-1]], dim=1)
-        x = self.drop(self.tok_emb(inputs) + self.pos_emb.weight[:t])
+        x = self.drop(self.embed(inputs) + self.pos_emb.weight[:t])
         for block, kv in zip(self.blocks, self.cross_kv(memory)):
             x, _ = block(x, kv)
         return self.head(self.ln_f(x))
@@ -245,7 +264,14 @@ class Decoder(nn.Module):
 
     def embed_step(self, prev_tokens: Tensor, position: int | Tensor) -> Tensor:
         """prev_tokens (N,) fed at ``position`` -> the blocks' input (N, 1, C)."""
-        return self.drop(self.tok_emb(prev_tokens) + self.pos_emb.weight[position])[:, None]
+        return self.drop(self.embed(prev_tokens) + self.pos_emb.weight[position])[:, None]
+
+    def embed(self, tokens: Tensor) -> Tensor:
+        """Tokens (any shape, BOS included) -> their embeddings (..., C)."""
+        x = self.tok_emb(tokens)
+        if self.tok_bias is not None:
+            x = x + self.tok_bias * (tokens != self.bos).unsqueeze(-1).to(x.dtype)
+        return x
 
     def next_logits(self, x: Tensor) -> Tensor:
         """The blocks' output (N, 1, C) -> logits (N, vocab) of the next code."""

@@ -10,6 +10,13 @@ to through cross-attention (paper 3.2). Three backbones:
 - ``clip-vit-b16``: open_clip's ViT-B-16 image tower initialised from the CLIP weights
   file in the weights folder (the paper's encoder).
 
+A ViT's f_cls and memory are ``encoder.feature`` and ``encoder.memory``: by default a new
+Linear over the projected, normalised class token and a new Linear over the normalised patch
+tokens; ``raw_cls`` / ``all_tokens`` take the class token and all 1 + S tokens as they leave
+the last block, with no new layer (the official code's). ``encoder.preprocess=resize256_crop224``
+loads images at ``resize_px`` and crops ``image_size`` from them: a seeded random crop in
+training, the centre one otherwise.
+
 Each backbone is split into a frozen ``stem`` (its leading ``frozen_blocks`` blocks) and
 a trained ``top``. The stem's output does not change during training, so it is computed
 once per split and cached (``StemInputs``): on a CPU most of a small CNN's time is
@@ -102,18 +109,20 @@ class EffNetBackbone(nn.Module):
 
 
 class ViTBackbone(nn.Module):
-    """open_clip's VisionTransformer: pooled = the projected class token, tokens = the patch tokens."""
+    """open_clip's VisionTransformer: pooled = the projected class token (or the raw one), tokens =
+    the normalised patch tokens (or all tokens as they leave the last block)."""
 
     mean, std = OPENAI_MEAN, OPENAI_STD
 
-    def __init__(self, visual: nn.Module, frozen_blocks: int):
+    def __init__(self, visual: nn.Module, frozen_blocks: int, raw_cls: bool = False, all_tokens: bool = False):
         super().__init__()
         self.visual = visual
         n_blocks = len(visual.transformer.resblocks)
         if not 0 <= frozen_blocks <= n_blocks:
             raise HarnessError(f"encoder.frozen_blocks={frozen_blocks}: choose 0 .. {n_blocks}")
         self.frozen = frozen_blocks
-        self.pooled_dim = visual.output_dim
+        self.raw_cls, self.all_tokens = raw_cls, all_tokens
+        self.pooled_dim = visual.transformer.width if raw_cls else visual.output_dim
         self.token_dim = visual.transformer.width
 
     def _input_modules(self) -> list[nn.Module]:
@@ -127,8 +136,9 @@ class ViTBackbone(nn.Module):
     def top_modules(self) -> list[nn.Module]:
         v = self.visual
         inputs = [] if self.frozen else self._input_modules()
-        proj = [ParameterHolder(v.proj)] if v.proj is not None else []
-        return [*inputs, *v.transformer.resblocks[self.frozen :], v.ln_post, *proj]
+        proj = [ParameterHolder(v.proj)] if v.proj is not None and not self.raw_cls else []
+        post = [] if self.raw_cls and self.all_tokens else [v.ln_post]  # unused: left out of training
+        return [*inputs, *v.transformer.resblocks[self.frozen :], *post, *proj]
 
     def _blocks(self, x: torch.Tensor, blocks) -> torch.Tensor:
         for block in blocks:
@@ -149,10 +159,11 @@ class ViTBackbone(nn.Module):
         v = self.visual
         if not self.frozen:
             h = v._embeds(h)
-        pooled, tokens = v._pool(self._blocks(h, v.transformer.resblocks[self.frozen :]))
+        out = self._blocks(h, v.transformer.resblocks[self.frozen :])  # (B, 1 + S, width)
+        pooled, tokens = v._pool(v.ln_post(out))
         if v.proj is not None:
             pooled = pooled @ v.proj
-        return pooled, tokens
+        return out[:, 0] if self.raw_cls else pooled, out if self.all_tokens else tokens
 
 
 class ParameterHolder(nn.Module):
@@ -164,7 +175,8 @@ class ParameterHolder(nn.Module):
 
 
 class Encoder(nn.Module):
-    """A backbone and two new linear layers: pooled -> f_cls (d), tokens -> memory_dim."""
+    """A backbone and two new linear layers: pooled -> f_cls (d), tokens -> memory_dim (none where
+    ``encoder.feature=raw_cls`` / ``encoder.memory=all_tokens``)."""
 
     def __init__(self, cfg: EncoderConfig, backbone: nn.Module, init: dict):
         super().__init__()
@@ -172,8 +184,11 @@ class Encoder(nn.Module):
         self.backbone = backbone
         self.init = init  # what the pretrained part was loaded from (goes into cache keys)
         self.image_size = cfg.image_size
-        self.cls_proj = nn.Linear(backbone.pooled_dim, cfg.dim)
-        self.token_proj = nn.Linear(backbone.token_dim, cfg.memory_dim)
+        self.load_px = cfg.resize_px if cfg.preprocess == "resize256_crop224" else cfg.image_size
+        if self.load_px < self.image_size:
+            raise HarnessError(f"encoder.resize_px={cfg.resize_px}: give at least encoder.image_size={cfg.image_size}")
+        self.cls_proj = self._new_layer("feature", "raw_cls", "dim", backbone.pooled_dim, cfg.dim)
+        self.token_proj = self._new_layer("memory", "all_tokens", "memory_dim", backbone.token_dim, cfg.memory_dim)
         for module in backbone.stem_modules():
             module.requires_grad_(False)
 
@@ -182,6 +197,33 @@ class Encoder(nn.Module):
         for module in self.backbone.stem_modules():  # frozen: batch norm keeps its statistics
             module.eval()
         return self
+
+    def _new_layer(self, setting: str, raw: str, width: str, d_in: int, d_out: int) -> nn.Module:
+        """A new Linear d_in -> d_out, or none where ``encoder.<setting>`` takes the tower's own tokens."""
+        if getattr(self.cfg, setting) != raw:
+            return nn.Linear(d_in, d_out)
+        if not isinstance(self.backbone, ViTBackbone):
+            raise HarnessError(f"encoder.{setting}={raw} is for ViT encoders (encoder.kind=vit or clip-vit-b16), "
+                               f"not {self.cfg.kind}")
+        if d_out != d_in:
+            raise HarnessError(f"encoder.{setting}={raw}: encoder.{width} must be the tower's width {d_in}; "
+                               f"--set encoder.{width}={d_in}")
+        return nn.Identity()
+
+    def crop(self, x: torch.Tensor, offsets: torch.Tensor | None = None) -> torch.Tensor:
+        """Images (B, 3, s, s) -> (B, 3, image_size, image_size): the centre, or each image's
+        (top, left) ``offsets`` (B, 2)."""
+        side, margin = self.image_size, x.shape[-1] - self.image_size
+        if margin == 0:
+            return x
+        if offsets is None:
+            return x[..., margin // 2 : margin // 2 + side, margin // 2 : margin // 2 + side]
+        return torch.stack([img[:, t : t + side, l : l + side] for img, (t, l) in zip(x, offsets.tolist())])
+
+    def crop_offsets(self, n: int, gen: torch.Generator) -> torch.Tensor | None:
+        """(n, 2) random crop offsets drawn from ``gen`` (on the CPU), None without a margin to crop."""
+        margin = self.load_px - self.image_size
+        return torch.randint(margin + 1, (n, 2), generator=gen) if margin else None
 
     def pretrained_parameters(self) -> list[nn.Parameter]:
         """The backbone's trained part: it learns at a fraction of the head's rate."""
@@ -203,7 +245,8 @@ class Encoder(nn.Module):
         return self.cls_proj(pooled), self.token_proj(tokens)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        return self.from_stem(self.stem(x))
+        """Normalised images (at ``load_px``: centre-cropped here) -> f_cls, tokens."""
+        return self.from_stem(self.stem(self.crop(x)))
 
     @staticmethod
     def spatial_map(h: torch.Tensor) -> torch.Tensor:
@@ -220,7 +263,8 @@ class Encoder(nn.Module):
         c = self.cfg
         return {"kind": c.kind, "image_size": c.image_size, "frozen_blocks": c.frozen_blocks,
                 "last_stride": c.last_stride, "vit": [c.patch_size, c.vit_width, c.vit_layers, c.vit_heads],
-                "quick_gelu": c.quick_gelu, "init": self.init}
+                "quick_gelu": c.quick_gelu, "init": self.init,
+                **({"preprocess": [c.preprocess, c.resize_px]} if c.preprocess != "short_side" else {})}
 
 
 def small_vit(cfg: EncoderConfig) -> nn.Module:
@@ -233,6 +277,7 @@ def small_vit(cfg: EncoderConfig) -> nn.Module:
 def build_encoder(cfg: EncoderConfig, ctx, seed: int = 0) -> Encoder:
     """The encoder ``cfg`` names, with its pretrained weights where it has them."""
     torch.manual_seed(seed)
+    raw = (cfg.feature == "raw_cls", cfg.memory == "all_tokens")
     if cfg.kind == "effnet":
         from ..features.effnet import packaged_weights_file
         from ..features.weights import weights_checksum
@@ -241,15 +286,15 @@ def build_encoder(cfg: EncoderConfig, ctx, seed: int = 0) -> Encoder:
         backbone = EffNetBackbone(cfg)
     elif cfg.kind == "vit":
         init = {"random_seed": seed}
-        backbone = ViTBackbone(small_vit(cfg), cfg.frozen_blocks)
+        backbone = ViTBackbone(small_vit(cfg), cfg.frozen_blocks, *raw)
     elif cfg.kind == "clip-vit-b16":
         from .clip_weights import clip_vit_b16
 
-        visual, init = clip_vit_b16(ctx, quick_gelu=cfg.quick_gelu)
+        visual, init = clip_vit_b16(ctx, cfg)
         if cfg.image_size != visual.image_size[0]:
             raise HarnessError(f"encoder.image_size={cfg.image_size}: the CLIP ViT-B/16 tower takes "
                                f"{visual.image_size[0]} px images; --set encoder.image_size={visual.image_size[0]}")
-        backbone = ViTBackbone(visual, cfg.frozen_blocks)
+        backbone = ViTBackbone(visual, cfg.frozen_blocks, *raw)
     else:
         raise HarnessError(f"encoder.kind={cfg.kind!r}: choose effnet, vit or clip-vit-b16")
     return Encoder(cfg, backbone, init).to(ctx.device)
@@ -273,15 +318,17 @@ class StemInputs:
     def subset(self, indices) -> "StemInputs":
         return StemInputs(self.encoder, self.split, self.ctx, self.items[np.asarray(indices)], self.table)
 
-    def __call__(self, indices, flip_seed: int | None = None, flips: torch.Tensor | None = None) -> torch.Tensor:
+    def __call__(self, indices, flip_seed: int | None = None, flips: torch.Tensor | None = None,
+                 crops: torch.Tensor | None = None) -> torch.Tensor:
         """The stem's output for ``indices`` (float32, on the context's device). With
         ``flip_seed``, a seeded random half of the images is flipped left-right first; ``flips``
-        says which ones instead (a mask drawn for a whole batch, of which these are a block).
-        Flips apply only when the stem reads images: a cached stem output is what it is."""
+        says which ones instead (a mask drawn for a whole batch, of which these are a block);
+        ``crops``, each image's crop offsets (Encoder.crop_offsets; else the centre crop).
+        Flips and crops apply only when the stem reads images: a cached stem output is what it is."""
         rows = self.items[np.asarray(indices, dtype=np.int64)]
         if self.table is not None:
             return self.table[torch.from_numpy(rows)].to(self.ctx.device).float()
-        x = load_batch(self.split, rows, self.encoder.image_size, self.ctx.device)
+        x = self.encoder.crop(load_batch(self.split, rows, self.encoder.load_px, self.ctx.device), crops)
         if flips is None and flip_seed is not None:
             flips = flip_mask(len(x), cpu_generator(flip_seed))
         if flips is not None:
@@ -299,10 +346,10 @@ def cached_stem(encoder: Encoder, split: Split, ctx, batch_size: int = 256) -> t
     was_training = encoder.training
     encoder.eval()
     out = []
-    for _, x in tqdm(iter_batches(split, encoder.image_size, batch_size, ctx.device),
+    for _, x in tqdm(iter_batches(split, encoder.load_px, batch_size, ctx.device),
                      total=math.ceil(len(split) / batch_size), desc=f"irgen encoder stem ({split.name})",
                      disable=not ctx.progress, leave=False):
-        out.append(encoder.stem(encoder.normalise(x, ctx.device)).half().cpu())
+        out.append(encoder.stem(encoder.crop(encoder.normalise(x, ctx.device))).half().cpu())
     encoder.train(was_training)
     table = torch.cat(out)
     if distributed.is_main():  # under torchrun every process computes it, rank 0 keeps it

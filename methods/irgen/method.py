@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -38,6 +39,7 @@ from .config import IRGenConfig, make_config, preset_min_steps
 from .decoder import Decoder, DecoderConfig
 from .encoder import Encoder, StemInputs, ViTBackbone, build_encoder
 from .identifiers import IdentifierSpec, Items, RQVAEIdentifiers, identifier_length, make_identifiers, parse_kind
+from .official import files_key, load_encoder_decoder, tokenizer_from_files
 from .prefix_tree import PrefixTree
 from .tokenizer import all_features
 from .train import data_key, fit_encoder_decoder, fit_tokenizer, stage_steps, tokenizer_steps
@@ -49,9 +51,9 @@ def clip_files(cfg: IRGenConfig) -> list:
     """The CLIP weights file, for the paper's encoder (``encoder.kind=clip-vit-b16``)."""
     if cfg.encoder.kind != "clip-vit-b16":
         return []
-    from .clip_weights import VIT_B16_WEIGHTS
+    from .clip_weights import encoder_file
 
-    return [VIT_B16_WEIGHTS]
+    return [encoder_file(cfg.encoder)]
 
 
 class IRGen(Method):
@@ -88,6 +90,7 @@ class IRGen(Method):
         pairs += [f"grid={self.cfg.identifiers.rqvae_grid}"] if self.kind == "rqvae" else []
         pairs += [f"tokenizer_loss={self.cfg.tokenizer.loss}"] if self.cfg.tokenizer.loss != "eq3" else []
         pairs += [f"fresh={self.fresh:g}"] if self.fresh else []
+        pairs += ["untrained=true"] if self.untrained else []
         return ",".join(pairs)
 
     def settings(self, n_database: int) -> list[dict]:
@@ -112,7 +115,10 @@ class IRGen(Method):
         data = data_key(train, fit_items)
         tok_encoder = build_encoder(cfg.encoder, ctx, seed=ctx.seed)
         inputs = StemInputs(tok_encoder, train, ctx).subset(fit_items)
-        self.tokenizer = fit_tokenizer(cfg, tok_encoder, inputs, labels, ctx, data)
+        if cfg.tokenizer.checkpoint:
+            self.tokenizer = tokenizer_from_files(cfg, tok_encoder, int(labels.max()) + 1, ctx.device)
+        else:
+            self.tokenizer = fit_tokenizer(cfg, tok_encoder, inputs, labels, ctx, data)
         items = self._items(inputs)
         self.identifiers = make_identifiers(self._spec(ctx, self.tokenizer.quantizer)).fit(items, ctx)
         codes = self.identifiers.assign(items)
@@ -125,7 +131,13 @@ class IRGen(Method):
         torch.manual_seed(ctx.seed)
         self.decoder = Decoder(self._decoder_config()).to(ctx.device)
         # both encoders share the frozen stem (pretrained, never trained), so its outputs are shared too
-        key, decoder_pace = fit_encoder_decoder(cfg, self.encoder, self.decoder, inputs, labels, codes, ctx, data, init)
+        if cfg.checkpoint:
+            load_encoder_decoder(Path(cfg.checkpoint), self.encoder, self.decoder)
+            key, decoder_pace = files_key(cfg.checkpoint), None
+            self.encoder.eval(), self.decoder.eval()
+        else:
+            key, decoder_pace = fit_encoder_decoder(cfg, self.encoder, self.decoder, inputs, labels, codes, ctx,
+                                                    data, init)
         self.training_pace = {"train_images_per_s_tokenizer": self.tokenizer.images_per_s,
                               "train_images_per_s_encoder_decoder": decoder_pace}
         self.config.update(tokenizer_key=self.tokenizer.key, model_key=key, n_train=len(fit_items),
@@ -137,8 +149,11 @@ class IRGen(Method):
         """The optimisation steps each trained part took over n items, and the preset's floor
         (the report marks a model below it: its ablation would rank training budgets)."""
         cfg = self.cfg
-        steps = {"train_steps_tokenizer": tokenizer_steps(cfg.tokenizer.train, n, cfg.min_steps),
-                 "train_steps_decoder": stage_steps(cfg.train, n, cfg.min_steps)}
+        steps = {}  # a part loaded from the official code's files took no steps here, and has no row
+        if not cfg.tokenizer.checkpoint:
+            steps["train_steps_tokenizer"] = tokenizer_steps(cfg.tokenizer.train, n, cfg.min_steps)
+        if not cfg.checkpoint:
+            steps["train_steps_decoder"] = stage_steps(cfg.train, n, cfg.min_steps)
         if isinstance(self.identifiers, RQVAEIdentifiers):
             steps["train_steps_rqvae"] = self.identifiers.steps(n)
         return {**{k: float(v) for k, v in steps.items()}, "preset_min_steps": float(preset_min_steps(cfg.preset))}
@@ -154,8 +169,9 @@ class IRGen(Method):
             import open_clip
 
             torch.manual_seed(ctx.seed)
-            visual = open_clip.create_model("ViT-B-16", pretrained=None).visual
-            backbone = ViTBackbone(visual, self.cfg.encoder.frozen_blocks)
+            enc = self.cfg.encoder
+            visual = open_clip.create_model("ViT-B-16", pretrained=None, force_quick_gelu=enc.quick_gelu).visual
+            backbone = ViTBackbone(visual, enc.frozen_blocks, enc.feature == "raw_cls", enc.memory == "all_tokens")
             self.encoder = Encoder(self.cfg.encoder, backbone, {"random_seed": ctx.seed}).to(ctx.device)
         else:  # effnet (its packaged weights are always here) or the small ViT (random init)
             self.encoder = build_encoder(self.cfg.encoder, ctx, seed=ctx.seed)
@@ -216,7 +232,7 @@ class IRGen(Method):
     def _memory(self, query, rows: np.ndarray, ctx: RunContext, stopwatch: Stopwatch) -> torch.Tensor:
         """The encoder's spatial tokens for the query images at ``rows``, from the pixels."""
         with stopwatch("preprocess"):
-            x = self.encoder.normalise(load_batch(query, rows, self.encoder.image_size, ctx.device), ctx.device)
+            x = self.encoder.normalise(load_batch(query, rows, self.encoder.load_px, ctx.device), ctx.device)
         with stopwatch("encoder"), ctx.autocast():
             return self._search_encoder(ctx)(x)[1]
 
@@ -285,7 +301,8 @@ class IRGenEncoderFeatures(FeatureModel):
 
     def __init__(self, cfg: IRGenConfig):
         super().__init__(cfg)
-        self.image_size = cfg.encoder.image_size
+        # images load at the side the encoder reads them at (Encoder.load_px), which crops the centre
+        self.image_size = cfg.encoder.resize_px if cfg.encoder.preprocess != "short_side" else cfg.encoder.image_size
         self.tokenizer = None
 
     def fit(self, train, ctx) -> None:

@@ -7,7 +7,8 @@
    random image of the same class (the paper's stand-in for x1's nearest neighbour); the
    target is x2's identifier, learnt by next-token prediction with teacher forcing.
 
-Both use AdamW (0.9, 0.96), weight decay 0.05, a cosine schedule with warm-up, the
+Both use AdamW (0.9, 0.96), weight decay 0.05, a cosine schedule with warm-up (or the
+official code's cosine with warm restarts, ``Restarts``: ``restart_lr``), the
 encoder's pretrained part at ``backbone_lr_scale`` of the head's learning rate (the
 paper: 1%), label smoothing from the config. Trained models are cached by a digest of
 everything they depend on (config, starting weights, training items, identifiers, seed);
@@ -41,7 +42,7 @@ from ..checkpoint import Resumable
 from ..data_parallel import DataParallel
 from ..features.training import TrainConfig, batches, cosine_lr, epoch_steps, flip_mask, make_optimizer
 from ..rng import cpu_generator
-from .config import IRGenConfig, TokenizerConfig
+from .config import IRGenConfig, Restarts, TokenizerConfig
 from .tokenizer import Classifiers, ResidualQuantizer, all_features, tokenizer_loss
 
 log = logging.getLogger(__name__)
@@ -75,16 +76,32 @@ def tokenizer_steps(cfg: TrainConfig, n: int, min_steps: int = 0) -> int:
     return min(stage_steps(cfg, n, min_steps), rounds * per_round)
 
 
+def restart_lr(epoch: float, base_lr: float, r: Restarts) -> float:
+    """The learning rate at ``epoch`` (epochs done, fractional) under ``r`` (config.Restarts), as
+    timm's CosineLRScheduler(t_initial=cycle_epochs, lr_min, warmup_t, warmup_lr_init, cycle_limit=cycles)
+    gives it to a group of base rate ``base_lr``: the cosine's phase runs through the warm-up."""
+    if epoch < r.warmup_epochs:
+        return r.warmup_lr_init + epoch * (base_lr - r.warmup_lr_init) / r.warmup_epochs
+    cycle = int(epoch // r.cycle_epochs)
+    if cycle >= r.cycles:
+        return r.lr_min
+    phase = (epoch - cycle * r.cycle_epochs) / r.cycle_epochs
+    return r.lr_min + 0.5 * (base_lr - r.lr_min) * (1 + math.cos(math.pi * phase))
+
+
 class Schedule:
     """What both stages share: batch size and step count for n items (``stage_steps``), AdamW over
     the encoder's pretrained part (at ``backbone_lr_scale``) and the rest (encoder's new layers +
-    ``head``), the learning rate of each step, the checkpoint to resume from, the step's gradients
-    on this process or across torchrun's (``step``), and the steps' pace."""
+    ``head``), the learning rate of each step (``restarts``: config.Restarts, else one cosine), the
+    checkpoint to resume from, the step's gradients on this process or across torchrun's (``step``),
+    the batch's flips and crops, and the steps' pace."""
 
     def __init__(self, encoder, head: nn.Module, cfg: TrainConfig, n: int, ctx, run: Resumable | None,
-                 model: nn.Module, desc: str, min_steps: int = 0):
-        self.cfg, self.ctx, self.run, self.model = cfg, ctx, run, model
+                 model: nn.Module, desc: str, min_steps: int = 0, restarts: Restarts | None = None):
+        self.cfg, self.ctx, self.run, self.model, self.encoder = cfg, ctx, run, model, encoder
+        self.restarts = restarts if restarts is not None and restarts.cycles > 0 else None
         self.batch_size = min(cfg.batch_size, n)
+        self.steps_per_epoch = n / self.batch_size
         self.total = stage_steps(cfg, n, min_steps)
         self.warmup = max(1, int(cfg.warmup_frac * self.total))
         self.opt = make_optimizer([(encoder.pretrained_parameters(), cfg.lr * cfg.backbone_lr_scale),
@@ -106,11 +123,20 @@ class Schedule:
             return None
         return flip_mask(n, cpu_generator(self.ctx.seed * 1_000_003 + step))
 
+    def crops(self, step: int, n: int) -> torch.Tensor | None:
+        """Each image's crop offsets in a step's batch of n (None: the centre), drawn for the whole batch."""
+        return self.encoder.crop_offsets(n, cpu_generator(self.ctx.seed * 1_000_033 + step + 1))
+
+    def lr_factor(self, step: int, base_lr: float) -> float:
+        if self.restarts is not None:
+            return restart_lr(step / self.steps_per_epoch, base_lr, self.restarts)
+        return base_lr * cosine_lr(step, self.total, self.warmup)
+
     def step(self, step: int, n: int, forward, criterion, postfix=None) -> None:
         """One AdamW step on a batch of n items (``DataParallel.backward`` for forward / criterion)."""
         start = time.perf_counter()
         for g in self.opt.param_groups:
-            g["lr"] = g["base_lr"] * cosine_lr(step, self.total, self.warmup)
+            g["lr"] = self.lr_factor(step, g["base_lr"])
         self.opt.zero_grad(set_to_none=True)
         self.losses.append(self.parallel.backward(n, forward, criterion))
         self.opt.step()
@@ -143,7 +169,8 @@ def train_tokenizer(encoder, quantizer: ResidualQuantizer, classifier: nn.Module
     loss curve and pace. ``classifier`` is a tokenizer.Classifiers."""
     n = len(inputs)
     model = nn.ModuleList([encoder, quantizer, classifier])
-    sched = Schedule(encoder, classifier, cfg.train, n, ctx, run, model, "train irgen tokenizer", min_steps)
+    sched = Schedule(encoder, classifier, cfg.train, n, ctx, run, model, "train irgen tokenizer", min_steps,
+                     cfg.schedule)
     rounds, steps_per_round = tokenizer_rounds(cfg.train, n, min_steps)
     start_round = sched.resumed["round"] if sched.resumed else 0
     y_all = torch.from_numpy(labels).to(ctx.device)
@@ -152,6 +179,8 @@ def train_tokenizer(encoder, quantizer: ResidualQuantizer, classifier: nn.Module
         round_batches = [next(order) for _ in range(steps_per_round)]
         if r < start_round:
             continue
+        if cfg.kmeans == "refit_each_epoch":
+            quantizer.fitted.fill_(False)  # a new k-means++ draw, not the last round's codebooks
         errors = refit(quantizer, all_features(encoder, inputs), cfg.kmeans_iters, ctx.seed + 1000 * r)
         log.info("irgen tokenizer round %d: mean squared residual per level %s", r, _fmt(errors))
         model.train()
@@ -159,10 +188,10 @@ def train_tokenizer(encoder, quantizer: ResidualQuantizer, classifier: nn.Module
             step = r * steps_per_round + i
             if step >= sched.total:
                 break
-            flips, parts = sched.flips(step, len(idx)), {}
+            flips, crops, parts = sched.flips(step, len(idx)), sched.crops(step, len(idx)), {}
 
-            def forward(pos, idx=idx, flips=flips):
-                return encoder.from_stem(inputs(idx[pos], flips=None if flips is None else flips[pos]))[0]
+            def forward(pos, idx=idx, flips=flips, crops=crops):
+                return encoder.from_stem(inputs(idx[pos], flips=_block(flips, pos), crops=_block(crops, pos)))[0]
 
             def criterion(f, pos, idx=idx, parts=parts):
                 loss, parts["last"] = tokenizer_loss(f, y_all[idx[pos]], quantizer, classifier, cfg,
@@ -174,9 +203,16 @@ def train_tokenizer(encoder, quantizer: ResidualQuantizer, classifier: nn.Module
         sched.checkpoint(round=r + 1)
     trained = sched.close()
     # the codebooks the identifiers come from are fitted to the final network's features
+    if cfg.kmeans == "refit_each_epoch":
+        quantizer.fitted.fill_(False)
     errors = refit(quantizer, all_features(encoder, inputs), cfg.kmeans_iters, ctx.seed + 1000 * rounds)
     log.info("irgen tokenizer: final mean squared residual per level %s", _fmt(errors))
     return trained
+
+
+def _block(per_image: torch.Tensor | None, pos) -> torch.Tensor | None:
+    """This process's block of a whole batch's flips or crops (None stays None)."""
+    return None if per_image is None else per_image[pos]
 
 
 def refit(quantizer: ResidualQuantizer, f: torch.Tensor, iters: int, seed: int) -> list[float]:
@@ -207,13 +243,14 @@ class SameClassPairs:
 
 
 def train_encoder_decoder(encoder, decoder: nn.Module, inputs, labels: np.ndarray, codes: np.ndarray,
-                          cfg: TrainConfig, ctx, run: Resumable | None = None, min_steps: int = 0) -> Trained:
+                          cfg: TrainConfig, ctx, run: Resumable | None = None, min_steps: int = 0,
+                          restarts: Restarts | None = None) -> Trained:
     """Stage 2 (module doc): pairs (x1, same-class x2), target ``codes[x2]`` (n, T); ``inputs``
     is a StemInputs over the same n items; ``stage_steps`` steps; with ``run``, a checkpoint every
     ``ctx.checkpoint_every`` steps. Returns the loss curve and pace."""
     n = len(inputs)
     model = nn.ModuleList([encoder, decoder])
-    sched = Schedule(encoder, decoder, cfg, n, ctx, run, model, "train irgen encoder-decoder", min_steps)
+    sched = Schedule(encoder, decoder, cfg, n, ctx, run, model, "train irgen encoder-decoder", min_steps, restarts)
     start = sched.resumed["step"] if sched.resumed else 0
     targets = torch.from_numpy(np.asarray(codes, dtype=np.int64))
     pairs = SameClassPairs(labels)
@@ -222,10 +259,10 @@ def train_encoder_decoder(encoder, decoder: nn.Module, inputs, labels: np.ndarra
         if step < start:
             continue
         partner = pairs.sample(idx, np.random.default_rng([ctx.seed, step]))
-        flips = sched.flips(step, len(idx))
+        flips, crops = sched.flips(step, len(idx)), sched.crops(step, len(idx))
 
-        def forward(pos, idx=idx, partner=partner, flips=flips):
-            _, memory = encoder.from_stem(inputs(idx[pos], flips=None if flips is None else flips[pos]))
+        def forward(pos, idx=idx, partner=partner, flips=flips, crops=crops):
+            _, memory = encoder.from_stem(inputs(idx[pos], flips=_block(flips, pos), crops=_block(crops, pos)))
             return decoder(memory, targets[partner[pos]].to(ctx.device))  # (b, T, vocab)
 
         def criterion(logits, pos, partner=partner):
@@ -290,7 +327,8 @@ def fit_encoder_decoder(cfg: IRGenConfig, encoder, decoder: nn.Module, inputs, l
     codes_sha1 = hashlib.sha1(np.ascontiguousarray(codes, dtype=np.int64).tobytes()).hexdigest()
     key = digest("irgen-ar", dataclasses.asdict(cfg.encoder), dataclasses.asdict(cfg.decoder),
                  dataclasses.asdict(cfg.train), init, codes_sha1, data, ctx.seed,
-                 stage_steps(cfg.train, len(inputs), cfg.min_steps))
+                 stage_steps(cfg.train, len(inputs), cfg.min_steps),
+                 *([dataclasses.asdict(cfg.schedule)] if cfg.schedule.cycles else []))
     run = Resumable(ctx.cache("models", f"irgen-ar-{key}.pt"), "irgen encoder-decoder", ctx.device)
     model = nn.ModuleList([encoder, decoder])
     pace = None
@@ -298,7 +336,8 @@ def fit_encoder_decoder(cfg: IRGenConfig, encoder, decoder: nn.Module, inputs, l
         model.load_state_dict(state)
         log.info("irgen: loaded trained encoder-decoder %s", run.final)
     else:
-        trained = train_encoder_decoder(encoder, decoder, inputs, labels, codes, cfg.train, ctx, run, cfg.min_steps)
+        trained = train_encoder_decoder(encoder, decoder, inputs, labels, codes, cfg.train, ctx, run, cfg.min_steps,
+                                        cfg.schedule)
         run.finish(model.state_dict(), trained.losses)
         pace = trained.images_per_s
     model.eval()

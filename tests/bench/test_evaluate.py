@@ -1,4 +1,5 @@
 import numpy as np
+import pytest
 
 from bench.evaluate import curve_points, drop_self, evaluate
 
@@ -34,6 +35,34 @@ def test_evaluate_official_precision_divides_by_the_last_relevant_rank():
     assert rows[("precision", 5)] == 0.4 and rows[("precision_official", 5)] == 1.0
     assert rows[("r_beyond_depth", 5)] == 0.0
     assert rows[("curve_precision_official", 2)] == 1.0 and rows[("curve_precision", 3)] == 2 / 3
+
+
+def test_three_precision_rules_part_on_an_inshop_like_layout():
+    """1 to 3 gallery images per item (In-shop has about 3): P@10 is capped by the few relevant
+    images, the official rule divides by the last one's rank, and as released a query with one
+    image found scores hits / 10. With hundreds of relevant images per query (Fashion-MNIST) all
+    three agree."""
+    gallery = np.array([0, 1, 1, 2, 2, 2, 3, 4, 4, 5, 6, 7])  # item of each gallery image
+    queries = np.array([0, 1, 2, 3, 4])
+    ids = np.array([
+        [0, 9, 10, 11, 1, 2, 3, 4, 5, 6],  # item 0: its one image at rank 1
+        [1, 2, 0, 9, 10, 11, 3, 4, 5, 6],  # item 1: both at ranks 1-2
+        [3, 0, 4, 9, 5, 10, 11, 1, 2, 6],  # item 2: all three at ranks 1, 3, 5
+        [0, 9, 10, 11, 1, 2, 3, 4, 5, 6],  # item 3: its one image last, at rank 10
+        [7, 0, 9, 10, 11, 1, 2, 3, 4, 5],  # item 4: one of two found
+    ])
+    rows = {(m, k): v for m, k, v in evaluate(ids, gallery, queries, [1, 10])}
+    assert rows[("precision", 10)] == pytest.approx((1 + 2 + 3 + 1 + 1) / 10 / 5)
+    assert rows[("precision_official", 10)] == pytest.approx((1 / 1 + 2 / 2 + 3 / 5 + 1 / 10 + 1 / 10) / 5)
+    assert rows[("precision_released", 10)] == pytest.approx((1 / 10 + 2 / 2 + 3 / 5 + 1 / 10 + 1 / 10) / 5)
+    assert len({rows[(m, 10)] for m in ("precision", "precision_official", "precision_released")}) == 3
+    assert rows[("precision", 1)] == rows[("precision_official", 1)] == rows[("precision_released", 1)]
+    assert rows[("curve_precision_released", 10)] == rows[("precision_released", 10)]
+    # trapezoids: item 2's images at 0-based 0, 2, 4 -> 1 + (1/2 + 2/3) / 2 + (2/4 + 3/5) / 2, over 3
+    item2 = (1 + (1 / 2 + 2 / 3) / 2 + (2 / 4 + 3 / 5) / 2) / 3
+    item3 = (0 / 9 + 1 / 10) / 2
+    item4 = (1 + 0) / 2  # one of its two found, at rank 1, over min(2, 10)
+    assert rows[("map_released", 10)] == pytest.approx((1 + 1 + item2 + item3 + item4) / 5)
 
 
 def test_evaluate_metric_learning_protocol_excludes_the_query():

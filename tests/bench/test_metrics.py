@@ -66,6 +66,49 @@ def test_official_precision_curve_is_the_rule_at_every_k():
         assert curve[k - 1] == pytest.approx(M.precision_official_at_k(REL, N_REL, k))
 
 
+# One relevant image at rank 1, two at ranks 1-2, none: each at K = 1 and K = 10.
+ONE_TWO_NONE = np.array([
+    [T, F, F, F, F, F, F, F, F, F],
+    [T, T, F, F, F, F, F, F, F, F],
+    [F, F, F, F, F, F, F, F, F, F],
+])
+N_ONE_TWO_NONE = np.array([1, 2, 0])
+
+
+def test_three_precision_rules_on_one_two_and_no_relevant_images():
+    """P@K divides by K; the official rule as the code reads divides both queries' hits by the
+    rank of their last image (1 and 2); as released (numpy <= 1.24), the query with one image
+    found scores hits / K. Both official rules leave out the query with no relevant image."""
+    rel, n = ONE_TWO_NONE, N_ONE_TWO_NONE
+    assert M.precision_at_k(rel, 10) == pytest.approx((1 / 10 + 2 / 10 + 0) / 3)
+    assert M.precision_official_at_k(rel, n, 10) == pytest.approx((1 / 1 + 2 / 2) / 2)
+    assert M.precision_released_at_k(rel, n, 10) == pytest.approx((1 / 10 + 2 / 2) / 2)
+    # at K = 1 no last rank is below K: every rule is hits / K (the third query out of the last two)
+    assert M.precision_at_k(rel, 1) == pytest.approx(2 / 3)
+    assert M.precision_official_at_k(rel, n, 1) == M.precision_released_at_k(rel, n, 1) == 1.0
+    np.testing.assert_allclose(M.released_precision_curve(rel, n)[[0, 1, 9]], [1.0, (1 / 2 + 1) / 2, (1 / 10 + 1) / 2])
+
+
+def test_map_released_is_the_trapezoid_ap_over_min_r_10():
+    rel, n = ONE_TWO_NONE, N_ONE_TWO_NONE
+    # an image at rank 1 (0-based 0) is a trapezoid of (1 + 1/1) / 2; the second at rank 2 (1 + 2/2) / 2
+    assert M.map_released_at_k(rel, n, 10) == pytest.approx((1 / 1 + 2 / 2) / 2)
+    # two at 0-based ranks 1 and 3: (0/1 + 1/2) / 2 + (1/3 + 2/4) / 2 over 2, where ordinary AP gives 1/2
+    gaps = np.array([[F, T, F, T, F]])
+    assert M.map_released_at_k(gaps, np.array([2]), 5) == pytest.approx((1 / 4 + 5 / 12) / 2)
+    assert M.map_at_k(gaps, np.array([2]), 5) == pytest.approx(1 / 2)
+    assert M.map_released_at_k(gaps, np.array([2]), 3) == pytest.approx(1 / 8)  # the top 3 hold one of them
+    assert math.isnan(M.map_released_at_k(rel[2:], n[2:], 10))
+
+
+def test_map_released_exceeds_one_with_more_than_ten_relevant_found():
+    """The released code divides by min(R, 10) whatever K is: 20 relevant images at ranks 1-20
+    are 20 trapezoids of 1, over 10."""
+    rel = np.ones((1, 20), dtype=bool)
+    assert M.map_released_at_k(rel, np.array([20]), 100) == pytest.approx(2.0)
+    assert M.map_at_k(rel, np.array([20]), 100) == pytest.approx(1.0)
+
+
 def test_map_found_divides_by_the_hits_in_the_top_k():
     # q0: hits at 1 and 3 -> (1 + 2/3) / 2; q1: hits at 3 and 4 -> (1/3 + 2/4) / 2; q2: none -> 0
     assert M.map_found_at_k(REL, 5) == pytest.approx(((1 + 2 / 3) / 2 + (1 / 3 + 2 / 4) / 2) / 3)
@@ -269,20 +312,39 @@ def _ref_metrics(rel, n_rel, k):
             rp.append(sum(row_r) / n)
     mean = lambda xs: sum(xs) / len(xs) if xs else float("nan")  # noqa: E731
     return dict(p=mean(p), r=mean(r), mrr=mean(mrr), ap_k=mean(ap_k), ap_r=mean(ap_r), rp=mean(rp),
-                p_off=mean(_official_ref(rel, n_rel, k)))
+                p_off=mean(_official_ref(rel, n_rel, k)), p_rel=mean(_official_ref(rel, n_rel, k, released=True)),
+                ap_rel=mean(_trapezoid_ref(rel, n_rel, k)))
 
 
-def _official_ref(rel, n_rel, k) -> list[float]:
+def _official_ref(rel, n_rel, k, released=False) -> list[float]:
     """Per query with relevant images, the official rule as utils/evaluate.py states it: the
     1-based positions of the relevant results; if all were returned and the last is < k, divide
-    the hits up to it by it, else the hits up to k by k."""
+    the hits up to it by it, else the hits up to k by k. ``released``: as numpy <= 1.24 ran it,
+    where the test that positions were found is True only for two or more."""
     out = []
     for row, n in zip(rel.tolist(), n_rel.tolist()):
         if n == 0:
             continue
         pos = [i + 1 for i, x in enumerate(row) if x]
-        kq = pos[-1] if pos and len(pos) == n and pos[-1] < k else k
+        found = len(pos) >= 2 if released else len(pos) >= 1
+        kq = pos[-1] if found and len(pos) == n and pos[-1] < k else k
         out.append(sum(p <= kq for p in pos) / kq)
+    return out
+
+
+def _trapezoid_ref(rel, n_rel, k) -> list[float]:
+    """Per query with relevant images, the released compute_ap over the top k: a trapezoid of
+    the PR plot per relevant result, over min(n, 10)."""
+    out = []
+    for row, n in zip(rel.tolist(), n_rel.tolist()):
+        if n == 0:
+            continue
+        ranks = [i for i, x in enumerate(row[:k]) if x]
+        ap = 0.0
+        for j, rank in enumerate(ranks):
+            before = 1.0 if rank == 0 else j / rank
+            ap += (before + (j + 1) / (rank + 1)) / 2 / min(n, 10)
+        out.append(ap)
     return out
 
 
@@ -306,6 +368,8 @@ def test_matches_loop_reference(data, k):
     assert M.mrr_at_k(rel, k) == pytest.approx(ref["mrr"])
     assert M.map_at_k(rel, n, k) == pytest.approx(ref["ap_k"])
     assert M.precision_official_at_k(rel, n, k) == pytest.approx(ref["p_off"], nan_ok=True)
+    assert M.precision_released_at_k(rel, n, k) == pytest.approx(ref["p_rel"], nan_ok=True)
+    assert M.map_released_at_k(rel, n, k) == pytest.approx(ref["ap_rel"], nan_ok=True)
     assert M.map_at_r(rel, n) == pytest.approx(ref["ap_r"], nan_ok=True)
     assert M.r_precision(rel, n) == pytest.approx(ref["rp"], nan_ok=True)
     precision, tpr = M.pr_curve(rel, n)

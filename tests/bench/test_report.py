@@ -42,7 +42,7 @@ def cell(run_id, dataset, method, backend="-", setting="-", variant="-", quality
     timings = timings or {"feature": 0.4, "search": 0.02}  # seconds of one batch of all the queries
     metrics += speed_rows([sum(timings.values())], len(queries), timings)
     metrics += [(name, 0, value) for name, value in (stats or {}).items()]
-    features = (f"irgen-{'clip-vit-b16' if 'preset=paper' in variant else 'effnet'}" if method == "irgen"
+    features = (f"irgen-{'effnet' if 'preset=small' in variant else 'clip-vit-b16'}" if method == "irgen"
                 else method)
     key = dict(dataset=dataset, protocol="paper", limit="-", seed=seed, method=method, variant=variant,
                features=features, backend=backend, setting=setting)
@@ -156,19 +156,19 @@ def test_tables_hold_our_values_and_paper_columns_only_for_paper_datasets(built)
     inshop = table1[table1.dataset == "inshop"]
     spann = inshop[(inshop.Search == "SPANN") & (inshop.Model == "FT-CLIP (size=paper)")]
     assert spann["P@1"].item() == pytest.approx(100 * ours, abs=1e-4)
-    assert spann["paper P_off@1"].item() == 90.2 and spann["paper row"].item() == "FT-CLIP"
-    assert table1[table1.dataset == "digits"]["paper P_off@1"].isna().all()
+    assert spann["paper P_rel@1"].item() == 90.2 and spann["paper row"].item() == "FT-CLIP"
+    assert table1[table1.dataset == "digits"]["paper P_rel@1"].isna().all()
     # Rows only the paper has (CGD + IVF-PQ) carry the paper's numbers and leave ours empty.
     cgd_ivfpq = table1[(table1.dataset == "inshop") & (table1.Search == "Faiss IVF-PQ") & (table1.Model == "CGD")]
-    assert cgd_ivfpq["paper P_off@10"].item() == 30.5 and cgd_ivfpq["P@1"].isna().all()
+    assert cgd_ivfpq["paper P_rel@10"].item() == 30.5 and cgd_ivfpq["P@1"].isna().all()
     # IRGen's paper row sits beside the paper preset's largest beam only.
     irgen = table1[(table1.dataset == "inshop") & (table1.Search == "beam search")]
-    paper_preset = irgen[irgen.Model == "IRGen (paper, CLIP ViT-B/16; T=4)"]
+    paper_preset = irgen[irgen.Model == "IRGen (paper text, CLIP ViT-B/16; T=4)"]
     assert paper_preset["Setting"].tolist() == ["beam=1", "beam=10", "beam=30"]
-    assert paper_preset["paper P_off@10"].isna().tolist() == [True, True, False]
-    assert paper_preset["paper P_off@10"].iloc[2] == 87.0
+    assert paper_preset["paper P_rel@10"].isna().tolist() == [True, True, False]
+    assert paper_preset["paper P_rel@10"].iloc[2] == 87.0
     md = (reports / "table1_precision.md").read_text()
-    assert "paper P_off@1" in block(md, "In-shop Clothes") and "paper P" not in block(md, "sklearn digits")
+    assert "paper P_rel@1" in block(md, "In-shop Clothes") and "paper P" not in block(md, "sklearn digits")
     assert f"{100 * ours:.1f}" in block(md, "In-shop Clothes")
 
 
@@ -180,14 +180,18 @@ def test_both_precision_rules_sit_side_by_side(built):
     ours = raw[(raw.dataset == "inshop") & (raw.features == "ftclip") & (raw.backend == "linear") & (raw.k == 10)]
     inshop = table1[table1.dataset == "inshop"]
     linear = inshop[(inshop.Search == "linear scan") & (inshop.Model == "FT-CLIP (size=paper)")]
-    for metric, column in (("precision", "P@10"), ("precision_official", "P_off@10")):
+    for metric, column in (("precision", "P@10"), ("precision_official", "P_off@10"),
+                           ("precision_released", "P_rel@10")):
         value = ours[ours.metric == metric]["value"].item()
         assert linear[column].item() == pytest.approx(100 * value, abs=1e-4)
     ours_both = table1.dropna(subset=["P@10", "P_off@10"])
     assert (ours_both["P_off@10"] >= ours_both["P@10"] - 1e-9).all()  # hits over r <= K, never over more
+    assert (ours_both["P_rel@10"] <= ours_both["P_off@10"] + 1e-9).all()  # hits / K for one image found
     assert "P_off@K is the official IRGen evaluation's rule" in (reports / "table1_precision.md").read_text()
     assert "P_off@1" in pd.read_csv(reports / "table3_identifier.csv") and "P_off@1" in pd.read_csv(
         reports / "table6_fresh.csv")
+    assert "P_rel@1" in pd.read_csv(reports / "table3_identifier.csv")
+    assert "as the released code computed it" in (reports / "table1_precision.md").read_text()
 
 
 @pytest.mark.e2e
@@ -203,11 +207,21 @@ def test_labels_say_what_ran(built, tmp_path):
     inshop = next(df for s, df, _ in table1.blocks if s.dataset == "inshop")
     small = inshop[inshop.Model.str.startswith("IRGen (small")]
     assert small.Model.item() == "IRGen (small, EfficientNet-Lite0; T=4) [45 steps, under the floor of 120]"
-    assert small["paper P_off@10"].isna().all() and small["paper row"].isna().all()
+    assert small["paper P_rel@10"].isna().all() and small["paper row"].isna().all()
     assert len(set(inshop[inshop.Search == "beam search"].Model)) == 2  # two presets, two labels
+    rows += irgen_cells("20260101-000004-ffffff", "inshop", "preset=official,identifier=rq,T=4", beams=(30,),
+                        quality=0.85)
+    results = write_results(tmp_path / "both", rows, [IVFPQ_RUN, "20260101-000004-ffffff"],
+                            built_with={IVFPQ_RUN: IVFPQ_BUILT})
+    table1 = next(t for t in tables_of(results) if t.name == "table1_precision")
+    inshop = next(df for s, df, _ in table1.blocks if s.dataset == "inshop")
+    irgen = inshop[inshop.Search == "beam search"]
+    official = irgen[irgen.Model == "IRGen (official recipe, CLIP ViT-B/16; T=4)"]
+    assert official["paper P_rel@10"].item() == 87.0  # the paper's row sits beside the recipe its code ran
+    assert irgen[irgen.Model.str.startswith("IRGen (paper text")]["paper P_rel@10"].isna().all()
     ivfpq = inshop[(inshop.Search == "Faiss IVF-PQ") & inshop["P@1"].notna()]
     assert ivfpq.Build.item() == "M=4, nbits=8, nlist=300, refine_factor=0"
-    assert ivfpq.Model.item() == "FT-CLIP (size=paper,nlist=300)" and ivfpq["paper P_off@1"].item() == 63.7
+    assert ivfpq.Model.item() == "FT-CLIP (size=paper,nlist=300)" and ivfpq["paper P_rel@1"].item() == 63.7
     assert set(inshop[inshop.Search == "linear scan"].Build) == {"exact"}
     md = table1.markdown()
     assert "never sit beside the paper's numbers" in md and "[N steps, under the floor of F]" in md
@@ -223,16 +237,16 @@ def tables_of(results: Path):
 def test_ablation_tables(built):
     reports = built[1]
     t3 = pd.read_csv(reports / "table3_identifier.csv")
-    assert {"Random", "RQ (ours)"} <= set(t3["Identifier"]) and "paper P_off@10" in t3
-    assert t3[(t3.Identifier == "Random") & t3["P@1"].notna()]["paper P_off@10"].item() == 75.4
+    assert {"Random", "RQ (ours)"} <= set(t3["Identifier"]) and "paper P_rel@10" in t3
+    assert t3[(t3.Identifier == "Random") & t3["P@1"].notna()]["paper P_rel@10"].item() == 75.4
     t4 = pd.read_csv(reports / "table4_length.csv")
     assert {2, 4} <= set(pd.to_numeric(t4["T"], errors="coerce").dropna().astype(int))
     t6 = pd.read_csv(reports / "table6_fresh.csv")
     fresh = t6[(t6["Held out"] == "50%") & t6["P@1"].notna()]
-    assert fresh["paper P_off@10"].item() == 26.9
+    assert fresh["paper P_rel@10"].item() == 26.9
     assert set(t6["Held out"]) == {"0%", "50%"}  # the same IRGen without held-out data, for comparison
     t5 = pd.read_csv(reports / "table5_map100.csv")
-    assert t5["MAP@100"].notna().any() and t5["MAP_found@100"].notna().any()
+    assert t5["MAP@100"].notna().any() and t5["MAP_found@100"].notna().any() and t5["MAP_rel@100"].notna().any()
     assert "paper MAP@100" not in t5  # no million-scale set here
 
 
@@ -276,7 +290,7 @@ def test_large_sets_get_table5_paper_columns(tmp_path):
     table5 = map_table(paper["tables"]["table5"], sections)
     assert [s.dataset for s, _, _ in table5.blocks] == ["imagenet"]
     rows5 = table5.blocks[0][1]
-    assert rows5.set_index("Model")["paper MAP@100"].to_dict()["IRGen (paper, CLIP ViT-B/16; T=4)"] == 76.0
+    assert rows5.set_index("Model")["paper MAP_rel@100"].to_dict()["IRGen (paper text, CLIP ViT-B/16; T=4)"] == 76.0
     assert "CLIP + SPANN" in set(rows5["paper row"])  # a paper row we did not run, on its own line
     assert [s.dataset for s in fig6_sections(sections)] == ["imagenet"]
 

@@ -22,6 +22,9 @@ class VectorEncoder(nn.Module):
     def new_parameters(self):
         return [*self.cls_proj.parameters(), *self.token_proj.parameters()]
 
+    def crop_offsets(self, n, gen):  # vectors: nothing to crop
+        return None
+
 
 class Rows:
     """A StemInputs stand-in over a tensor; raises KeyboardInterrupt after ``fail_after`` reads."""
@@ -32,7 +35,7 @@ class Rows:
     def __len__(self):
         return len(self.x)
 
-    def __call__(self, idx, flip_seed=None, flips=None):
+    def __call__(self, idx, flip_seed=None, flips=None, crops=None):
         self.calls += 1
         if self.fail_after is not None and self.calls > self.fail_after:
             raise KeyboardInterrupt
