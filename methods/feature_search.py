@@ -100,7 +100,7 @@ class FeatureSearch(Method):
         # the backend's own measure: a worker-process backend excludes the hand-over
         return Retrieval(ids=ids, timings={"feature": feature_seconds, "search": self.index_impl.last_search_s})
 
-    @torch.no_grad()
+    @torch.inference_mode()
     def search_batch(self, query, rows: np.ndarray, k: int, setting: dict, ctx: RunContext,
                      stopwatch: Stopwatch) -> np.ndarray:
         self.model.eval_mode()

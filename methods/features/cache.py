@@ -21,6 +21,7 @@ import numpy as np
 
 from .. import distributed
 from ..cache import digest, load_arrays, save_arrays
+from .base import EMBED_BATCH
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +53,7 @@ def cached_features(model, split, ctx, shared: bool = False) -> tuple[np.ndarray
     return features, seconds
 
 
-def embed_sharded(model, split, ctx, batch_size: int = 256) -> np.ndarray:
+def embed_sharded(model, split, ctx, batch_size: int = EMBED_BATCH) -> np.ndarray:
     """``model.embed(split)``, computed by blocks across torchrun's processes (all of it in one)."""
     if distributed.world_size() == 1:
         return model.embed(split, ctx)
