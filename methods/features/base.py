@@ -15,9 +15,10 @@ from datasets import Split, iter_batches
 log = logging.getLogger(__name__)
 
 MEAN_STD_HALF = (0.5, 0.5)  # (x - 0.5) / 0.5: EfficientNet-Lite's and our small models' input range
-# images per batch of a split's features: on the CPU, 256 took 1.2x the CPU time per image of 128
-# (EfficientNet-Lite0 at 112 px: the larger batch's activations outgrow the caches)
-EMBED_BATCH = 128
+# images per batch of a split's features. EfficientNet-Lite0 at 112 px on the CPU (1 thread, CPU
+# time per image, measured beside each other): 256 took 1.2x the time of 128, and 128 1.25-1.5x that
+# of 64; a large batch's activations outgrow the caches
+EMBED_BATCH = 64
 
 
 def normalise(x_uint8: torch.Tensor, mean: tuple[float, ...], std: tuple[float, ...], device) -> torch.Tensor:
