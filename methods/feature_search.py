@@ -104,7 +104,7 @@ class FeatureSearch(Method):
         feature = {} if extraction.run else {"feature": extraction.seconds}
         return Retrieval(ids=ids, timings={**feature, "search": self.index_impl.last_search_s})
 
-    @torch.no_grad()
+    @torch.inference_mode()
     def search_batch(self, query, rows: np.ndarray, k: int, setting: dict, ctx: RunContext,
                      stopwatch: Stopwatch) -> np.ndarray:
         self.model.eval_mode()

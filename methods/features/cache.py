@@ -25,6 +25,7 @@ import torch
 from .. import distributed
 from ..cache import digest, load_arrays, save_arrays
 from ..timing import Measured, device_sync, threads, timed
+from .base import EMBED_BATCH
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +54,7 @@ def cached_features(model, split, ctx, shared: bool = False) -> tuple[np.ndarray
     return features, Measured(seconds)
 
 
-def embed_sharded(model, split, ctx, batch_size: int = 256) -> np.ndarray:
+def embed_sharded(model, split, ctx, batch_size: int = EMBED_BATCH) -> np.ndarray:
     """``model.embed(split)``, computed by blocks across torchrun's processes (all of it in one)."""
     if distributed.world_size() == 1:
         return model.embed(split, ctx)

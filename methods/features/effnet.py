@@ -32,6 +32,7 @@ class EffNet(FeatureModel):
     metric = "l2"
     mean = (MEAN_STD_HALF[0],) * 3
     std = (MEAN_STD_HALF[1],) * 3
+    channels_last = True
 
     def __init__(self, cfg: EffNetConfig | None = None):
         super().__init__(cfg or EffNetConfig())
@@ -40,7 +41,8 @@ class EffNet(FeatureModel):
         self.weights_sha1 = weights_checksum(packaged_weights_file())
 
     def fit(self, train, ctx) -> None:
-        self.net = efficientnet_lite0(pretrained=True).to(ctx.device).eval()
+        self.net = efficientnet_lite0(pretrained=True).to(ctx.device, memory_format=self.memory_format(ctx.device))
+        self.net.eval()
 
     def modules(self) -> list[nn.Module]:
         return [self.net]

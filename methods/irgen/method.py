@@ -30,7 +30,7 @@ from ..base import HarnessError, Measured, Method, Retrieval, RunContext, Stopwa
 from ..cache import arrays_bytes
 from ..compile import compile_module
 from ..feature_search import FeatureSearch
-from ..features.base import FeatureModel
+from ..features.base import EMBED_BATCH, FeatureModel
 from ..fresh import held_out_items, item_keys
 from ..registry import DEFAULT_BEAMS
 from ..timing import device_sync, timed
@@ -311,7 +311,7 @@ class IRGenEncoderFeatures(FeatureModel):
         inputs = StemInputs(encoder, train, ctx)
         self.tokenizer = fit_tokenizer(self.cfg, encoder, inputs, train.labels, ctx, data_key(train, items))
 
-    def embed(self, split, ctx, batch_size: int = 256) -> np.ndarray:
+    def embed(self, split, ctx, batch_size: int = EMBED_BATCH) -> np.ndarray:
         encoder = self.tokenizer.encoder
         return all_features(encoder, StemInputs(encoder, split, ctx)).cpu().numpy().astype(np.float32)
 

@@ -67,6 +67,21 @@ def test_every_shipped_grid_parses_and_expands():
         assert grid.cells_of([path], []), path
 
 
+def flag(argv: list[str], name: str) -> str | None:
+    return argv[argv.index(name) + 1] if name in argv else None
+
+
+def test_the_quick_grid_is_one_size_and_trains_each_irgen_model_once():
+    """One --limit for every cell that reads the dataset (one report section, its size in the title),
+    and every IRGen cell with the same --set, so the throughput cells load irgen's trained model and
+    irgen-enc's tokenizer serves irgen (the cache keys match)."""
+    cells = [c.argv for c in grid.cells_of([grid.GRIDS / "quick.yaml"], [])]
+    assert len({flag(a, "--limit") for a in cells if "--dataset" in a}) == 1
+    irgen = [a for a in cells if flag(a, "--method") in ("irgen", "irgen-enc")]
+    assert len(irgen) >= 8
+    assert len({tuple(v for i, v in enumerate(a) if i and a[i - 1] == "--set") for a in irgen}) == 1
+
+
 @pytest.mark.parametrize("dataset", sorted(PAPER_NLIST))
 def test_paper_grids_run_the_baselines_and_ablations_as_the_paper_did(dataset):
     nlist = PAPER_NLIST[dataset]  # the paper's coarse lists: 300 / 100 / 200
