@@ -34,6 +34,11 @@ from methods.timing import Timer, device_sync, median_stages, threads, timed
 log = logging.getLogger(__name__)
 
 TARGET_BATCH = 128
+# bench.run times a sample of its query batches, not all: a cell's queries/s is the median of
+# TIMED_BATCHES whole-batch times (the accuracy comes from every query, searched apart), and its
+# per-stage profile the median of PROFILED_BATCHES more passes
+TIMED_BATCHES = 8
+PROFILED_BATCHES = 2
 
 
 COUNTS = ("query_batch", "timed_batches")  # speed_rows' rows that are counts, not times
@@ -55,17 +60,26 @@ def speed_rows(batch_seconds: list[float], batch: int, stages: dict[str, float])
     return rows + [(f"ms_per_query_{stage}", 0, 1e3 * s / batch) for stage, s in stages.items()]
 
 
+def timed_batches(n_queries: int, batch: int) -> list[np.ndarray]:
+    """The query rows of each batch bench.run times: the full batches of ``batch`` queries (one of all
+    where there are fewer), at most ``TIMED_BATCHES`` of them, spread evenly over the split."""
+    size = min(batch, n_queries)
+    starts = range(0, n_queries - size + 1, size)
+    picked = np.unique(np.linspace(0, len(starts) - 1, min(TIMED_BATCHES, len(starts))).round().astype(int))
+    return [np.arange(starts[i], starts[i] + size) for i in picked]
+
+
 def query_rows(method, query, k: int, setting: dict, ctx, batch: int) -> list[tuple[str, int, float]]:
     """bench.run's speed of the query path, measured in this run from the images (query features
-    or encoder, then the search; nothing from a cache): the query split in batches of ``batch``
-    (fewer queries: one batch of all), each full batch timed once end to end, then profiled once."""
-    size = min(batch, len(query))
-    batches = [np.arange(start, start + size) for start in range(0, len(query) - size + 1, size)]
+    or encoder, then the search; nothing from a cache): ``timed_batches`` each timed once end to
+    end, then the first ``PROFILED_BATCHES`` of them profiled stage by stage."""
+    batches = timed_batches(len(query), batch)
+    size = len(batches[0])
     sync = device_sync(ctx.device)
     seconds = [timed(lambda: method.search_batch(query, rows, k, setting, ctx, Stopwatch()), sync)[1]
                for rows in batches]
     profiles = []
-    for rows in batches:
+    for rows in batches[:PROFILED_BATCHES]:
         watch = Stopwatch(sync)
         method.search_batch(query, rows, k, setting, ctx, watch)
         profiles.append(watch.seconds)

@@ -10,7 +10,7 @@ import bench.run as run_mod
 from bench.report import site
 from bench.report.cells import sections_from
 from bench.results import cell_record
-from bench.speed.throughput import query_rows
+from bench.speed.throughput import PROFILED_BATCHES, TIMED_BATCHES, query_rows, timed_batches
 from methods import timing
 from methods.backends.linear import LinearBackend
 from methods.base import Method, RunContext
@@ -64,7 +64,7 @@ class TimedMethod(Method):
 def test_the_planes_qps_for_a_cell_is_the_median_whole_batch_time_it_measured(monkeypatch):
     clock = FakeClock()
     monkeypatch.setattr(timing.time, "perf_counter", clock)
-    # 4 full batches of 10 (the 5 left over are not timed), timed once each, then profiled once each
+    # 4 full batches of 10 (the 5 left over are not timed), timed once each, then the first 2 profiled
     method = TimedMethod(clock, [1.0, 4.0, 2.0, 3.0] + [9.0] * 4)
     rows = query_rows(method, Batches(45), 5, {}, RunContext(), batch=10)
     values = {m: v for m, _, v in rows}
@@ -79,6 +79,17 @@ def test_the_planes_qps_for_a_cell_is_the_median_whole_batch_time_it_measured(mo
     plane = site.plane_chart(section, {})
     trace = plane["views"][0]["data"][0]
     assert trace["x"] == [pytest.approx(10 / 2.5)]
+
+
+def test_bench_run_times_a_bounded_sample_of_batches_spread_over_the_split():
+    assert PROFILED_BATCHES <= TIMED_BATCHES
+    batches = timed_batches(10_000, 128)  # 78 full batches
+    assert len(batches) == TIMED_BATCHES and all(len(b) == 128 for b in batches)
+    assert batches[0][0] == 0 and batches[-1][-1] == 78 * 128 - 1  # first and last full batch
+    starts = [int(b[0]) for b in batches]
+    assert starts == sorted(set(starts))  # no batch twice
+    assert [len(b) for b in timed_batches(45, 10)] == [10] * 4  # fewer batches: every full one
+    assert [len(b) for b in timed_batches(7, 128)] == [7]  # fewer queries than a batch: one of all
 
 
 def test_the_total_loop_waits_on_the_device_only_at_its_ends_and_the_profile_at_every_stage():
