@@ -9,6 +9,8 @@ then raises ``BackendUnavailable`` naming what to install.
 * ``ivfpq``      Faiss IVF-PQ, the paper's settings             -- pip install -e .[cpu]
 * ``scann``      Google ScaNN, library-default configurations    -- pip install -e .[ann]
 * ``spann``      SPTAG SPANN (memory + disk), in a 3.9 worker    -- setup/sptag.sh
+* ``hnsw``       Faiss HNSW graph (beyond the paper)            -- pip install -e .[cpu]
+* ``diskann``    DiskANN Vamana graph, memory or disk (beyond)  -- pip install --no-deps diskannpy==0.7.0
 """
 from __future__ import annotations
 
@@ -24,6 +26,8 @@ BACKENDS = {
     "ivfpq": "methods.backends.ivfpq:IVFPQBackend",
     "scann": "methods.backends.scann_backend:ScannBackend",
     "spann": "methods.backends.spann:SpannBackend",
+    "hnsw": "methods.backends.hnsw:HNSWBackend",
+    "diskann": "methods.backends.diskann:DiskANNBackend",
 }
 
 

@@ -10,7 +10,7 @@ from methods.backends import BACKENDS, BackendUnavailable, make_backend
 
 
 def test_every_backend_is_registered():
-    assert list(BACKENDS) == ["linear", "faiss-flat", "ivfpq", "scann", "spann"]
+    assert list(BACKENDS) == ["linear", "faiss-flat", "ivfpq", "scann", "spann", "hnsw", "diskann"]
     with pytest.raises(KeyError, match="choose one of"):
         make_backend("annoy")
 
