@@ -3,10 +3,11 @@ of vectors: a feature method's features of a dataset (through ``Method.vectors``
 class-structured synthetic vectors (``datasets.synthetic``), or an .npz file. The rows go to
 ``results/sweeps.csv`` (one per backend x build parameters x query point); the report draws
 each set's recall-QPS plane with every backend's Pareto front (``reports/pareto-<set>.png``)
-and the backends table. A backend already swept on the same set is not measured again
-unless ``--force``."""
+and the backends table. A backend already swept on the same set with the build parameters
+given is not measured again unless ``--force``."""
 from __future__ import annotations
 
+import json
 import logging
 import os
 from pathlib import Path
@@ -43,6 +44,13 @@ def stored(table: pd.DataFrame, dataset: str, n: int, dim: int, n_queries: int, 
     same = ((table["dataset"] == dataset) & (table["n"] == n) & (table["dim"] == dim)
             & (table["n_queries"] == n_queries) & (table["metric"] == metric) & (table["recall_at"] == recall_at))
     return table[same]
+
+
+def swept(rows: pd.DataFrame, backend: str, given: dict) -> bool:
+    """Whether ``rows`` hold a sweep of ``backend`` built with the ``given`` build parameters
+    (rows record them as built, defaults resolved: the given ones are among them)."""
+    mine = rows[rows["backend"] == backend] if len(rows) else rows
+    return any(given.items() <= json.loads(built).items() for built in set(mine["build_params"]))
 
 
 def vectors(args) -> tuple[str, np.ndarray, np.ndarray, str]:
@@ -87,8 +95,8 @@ def run(args) -> pd.DataFrame:
     name, X, Q, metric = vectors(args)
     table = sweeps_table(args.results)
     labels = (name, len(X), X.shape[1], len(Q), metric, args.recall_at)
-    done = set(stored(table.load(), *labels)["backend"])
-    todo = [b for b in args.backends if args.force or b not in done]
+    have = stored(table.load(), *labels)
+    todo = [b for b in args.backends if args.force or not swept(have, b, args.build_params.get(b, {}))]
     log.info("%s: %d database x %d queries, %d-d; %s", name, len(X), len(Q), X.shape[1],
              f"sweeping {', '.join(todo)}" if todo else "every backend already swept (--force measures again)")
     if todo:

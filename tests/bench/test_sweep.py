@@ -72,3 +72,17 @@ def test_unknown_backend_and_missing_file_are_one_line(capsys, tmp_path):
     assert "annoy" in capsys.readouterr().err
     assert sweep.main(["--features", str(tmp_path / "none.npz"), "--results", str(tmp_path)]) == 2
     assert "none.npz: file not found" in capsys.readouterr().err
+
+
+def test_diskann_disk_index_is_swept_and_tabled_as_a_kind_of_its_own(tmp_path):
+    pytest.importorskip("diskannpy")
+    argv = ["--synthetic", "1200", "--dim", "16", "--queries", "40", "--backends", "diskann", "--single", "3",
+            "--repeats", "1", "--results", str(tmp_path / "results"), "--no-progress"]
+    assert sweep.main(argv) == 0
+    assert sweep.main([*argv, "--backend-param", "diskann.disk=true"]) == 0  # not the memory index's sweep again
+    rows = pd.read_csv(tmp_path / "results" / "sweeps.csv")
+    disk = rows["build_params"].str.contains('"disk": true')
+    assert disk.any() and (~disk).any() and (rows[disk]["disk_bytes"] > 0).all()
+    report.build(tmp_path / "results", tmp_path / "reports")
+    table = (tmp_path / "reports" / "backends.md").read_text()
+    assert "| diskann |" in table and "| diskann-disk |" in table
