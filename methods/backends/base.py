@@ -21,6 +21,7 @@ from typing import Callable
 
 import numpy as np
 
+from ..base import HarnessError
 from ..cache import new_temporary
 
 log = logging.getLogger(__name__)
@@ -34,6 +35,10 @@ CANDIDATE_LISTS = (10, 16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512)
 
 class BackendUnavailable(RuntimeError):
     """The backend's library is not installed here; the message says how to get it."""
+
+
+class BadBuildParameter(HarnessError, ValueError):
+    """A build parameter the backend cannot take: one line naming it and the fix (a command's exit code 2)."""
 
 
 class Backend(ABC):
@@ -265,9 +270,9 @@ def atomic_dir(path: Path, write: Callable[[Path], None]) -> None:
 
 
 def whole_number(backend: str, name: str, value, fix: str, low: int = 1) -> int:
-    """A build parameter as an int >= ``low``, or a one-line ValueError naming it and ``fix``."""
+    """A build parameter as an int >= ``low``, or a one-line BadBuildParameter naming it and ``fix``."""
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
-        raise ValueError(f"{backend}: build parameter {name}={value!r} must be a whole number >= {low} ({fix})")
+        raise BadBuildParameter(f"{backend}: build parameter {name}={value!r} must be a whole number >= {low} ({fix})")
     return int(value)
 
 

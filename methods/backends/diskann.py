@@ -39,7 +39,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .base import CANDIDATE_LISTS, Backend, finish_results, folder_bytes, require, whole_number
+from .base import CANDIDATE_LISTS, Backend, BadBuildParameter, finish_results, folder_bytes, require, whole_number
 
 log = logging.getLogger(__name__)
 
@@ -98,14 +98,14 @@ class DiskANNBackend(Backend):
         self.graph_degree = whole_number(self.name, "graph_degree", graph_degree, "e.g. graph_degree=32")
         self.complexity = whole_number(self.name, "complexity", complexity, "e.g. complexity=64")
         if not isinstance(disk, bool):
-            raise ValueError(f"diskann: build parameter disk={disk!r} must be true or false")
+            raise BadBuildParameter(f"diskann: build parameter disk={disk!r} must be true or false")
         if search_memory_gb is not None:
             if not disk:
-                raise ValueError("diskann: search_memory_gb is the disk index's RAM budget: add disk=true, "
+                raise BadBuildParameter("diskann: search_memory_gb is the disk index's RAM budget: add disk=true, "
                                  "or leave search_memory_gb out")
             if isinstance(search_memory_gb, bool) or not isinstance(search_memory_gb, (int, float)) \
                     or not search_memory_gb > 0:
-                raise ValueError(f"diskann: build parameter search_memory_gb={search_memory_gb!r} must be a "
+                raise BadBuildParameter(f"diskann: build parameter search_memory_gb={search_memory_gb!r} must be a "
                                  f"number of GB > 0, e.g. search_memory_gb=0.05")
         self.disk = disk
         self.search_memory_gb = search_memory_gb

@@ -86,3 +86,11 @@ def test_diskann_disk_index_is_swept_and_tabled_as_a_kind_of_its_own(tmp_path):
     report.build(tmp_path / "results", tmp_path / "reports")
     table = (tmp_path / "reports" / "backends.md").read_text()
     assert "| diskann |" in table and "| diskann-disk |" in table
+
+
+def test_a_bad_build_parameter_of_a_graph_backend_is_one_line(capsys, tmp_path):
+    argv = ["--synthetic", "200", "--dim", "8", "--queries", "5", "--backends", "hnsw", "--backend-param", "hnsw.M=0",
+            "--results", str(tmp_path), "--no-progress"]
+    assert sweep.main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert err == "error: hnsw: build parameter M=0 must be a whole number >= 1 (e.g. M=32)"
