@@ -35,6 +35,7 @@ import os
 import shutil
 import sys
 import tempfile
+import weakref
 from pathlib import Path
 
 import numpy as np
@@ -112,7 +113,8 @@ class DiskANNBackend(Backend):
         self.dap = require("diskannpy", self.name, INSTALL)
         self.index = None
         self.index_dir: Path | None = None
-        self._scratch: Path | None = None  # the folder a build wrote, removed by close()
+        self._scratch: Path | None = None  # the folder a build wrote, removed by close() or at exit
+        self._remove_scratch = None
 
     @property
     def threads(self) -> int:
@@ -121,6 +123,7 @@ class DiskANNBackend(Backend):
     def _build(self, X: np.ndarray) -> None:
         self.close()
         self._scratch = Path(tempfile.mkdtemp(prefix="irgen-diskann-"))
+        self._remove_scratch = weakref.finalize(self, shutil.rmtree, self._scratch, True)
         n, dim = X.shape
         common = dict(complexity=max(self.complexity, self.graph_degree), graph_degree=self.graph_degree,
                       num_threads=self.threads, index_prefix=PREFIX)
@@ -207,6 +210,6 @@ class DiskANNBackend(Backend):
             with native_output_to_log():  # the disk index says goodbye on stdout
                 self.index = None
         self.index_dir = None
-        if self._scratch is not None:
-            shutil.rmtree(self._scratch, ignore_errors=True)
-            self._scratch = None
+        if self._remove_scratch is not None:
+            self._remove_scratch()
+            self._scratch = self._remove_scratch = None

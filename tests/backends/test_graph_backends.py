@@ -100,3 +100,19 @@ def test_unknown_query_parameters_are_named(built, data, name, point):
     backend.set_query_params(**point)
     with pytest.raises(ValueError, match=next(iter(point))):
         backend.search(data[1][:2], K)
+
+
+def test_diskann_removes_its_build_folder_on_close_and_when_dropped(data):
+    backend = make_or_skip("diskann", "l2")
+    backend.build(data[0][:500])
+    first = backend.index_dir
+    backend.close()
+    assert not first.exists()
+    backend.build(data[0][:500])
+    second = backend.index_dir
+    assert second.exists()
+    del backend  # a command that never calls close() (bench.run) leaves nothing in /tmp either
+    import gc
+
+    gc.collect()
+    assert not second.exists()
