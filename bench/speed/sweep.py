@@ -7,6 +7,7 @@ and the backends table. A backend already swept on the same set with the build p
 given is not measured again unless ``--force``."""
 from __future__ import annotations
 
+import inspect
 import json
 import logging
 import os
@@ -20,6 +21,7 @@ from bench.results import SWEEP_SET, ResultStore, sweeps_table
 from bench.results.store import SWEEP_COLUMNS
 from bench.results.manifest import git_version, hardware, new_run_id, package_versions
 from datasets.synthetic import synthetic_features
+from methods.backends import backend_class
 from methods.base import HarnessError
 
 from .ann import exact_neighbours, sweep_backend
@@ -47,10 +49,22 @@ def stored(table: pd.DataFrame, dataset: str, n: int, dim: int, n_queries: int, 
 
 
 def swept(rows: pd.DataFrame, backend: str, given: dict) -> bool:
-    """Whether ``rows`` hold a sweep of ``backend`` built with the ``given`` build parameters
-    (rows record them as built, defaults resolved: the given ones are among them)."""
+    """Whether ``rows`` hold a sweep of ``backend`` built with the ``given`` build parameters and
+    its defaults for the others. Rows record them as built: a default the build resolves from
+    the data (None in the signature) matches any value, one the build left out matches too."""
+    wanted = {**build_defaults(backend), **given}
     mine = rows[rows["backend"] == backend] if len(rows) else rows
-    return any(given.items() <= json.loads(built).items() for built in set(mine["build_params"]))
+    for built in map(json.loads, set(mine["build_params"])):
+        if all(value is None or built.get(key, value) == value for key, value in wanted.items()):
+            return True
+    return False
+
+
+def build_defaults(backend: str) -> dict:
+    """The build parameters' defaults in ``backend``'s signature (metric and device aside)."""
+    parameters = inspect.signature(backend_class(backend).__init__).parameters.values()
+    return {p.name: p.default for p in parameters if p.name not in ("self", "metric", "device")
+            and p.default is not inspect.Parameter.empty}
 
 
 def vectors(args) -> tuple[str, np.ndarray, np.ndarray, str]:

@@ -1,7 +1,7 @@
 """Search backends by name: ``make_backend(name, metric="l2"|"cosine", **build_params)``.
 
 Each backend is one module; the registry imports it only when asked for, so a
-missing optional library (faiss, scann, sptag) affects only its own backend, which
+missing optional library (faiss, scann, sptag, diskannpy) affects only its own backend, which
 then raises ``BackendUnavailable`` naming what to install.
 
 * ``linear``     exact torch scan (the recall reference)        -- always there

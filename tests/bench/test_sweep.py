@@ -74,12 +74,18 @@ def test_unknown_backend_and_missing_file_are_one_line(capsys, tmp_path):
     assert "none.npz: file not found" in capsys.readouterr().err
 
 
-def test_diskann_disk_index_is_swept_and_tabled_as_a_kind_of_its_own(tmp_path):
+def test_diskann_disk_index_is_swept_and_tabled_as_a_kind_of_its_own(tmp_path, monkeypatch):
     pytest.importorskip("diskannpy")
     argv = ["--synthetic", "1200", "--dim", "16", "--queries", "40", "--backends", "diskann", "--single", "3",
             "--repeats", "1", "--results", str(tmp_path / "results"), "--no-progress"]
-    assert sweep.main(argv) == 0
-    assert sweep.main([*argv, "--backend-param", "diskann.disk=true"]) == 0  # not the memory index's sweep again
+    disk = [*argv, "--backend-param", "diskann.disk=true"]
+    assert sweep.main(disk) == 0
+    assert sweep.main(argv) == 0  # the memory index (the default disk=false) is not the disk index's sweep
+    import bench.speed.sweep as logic
+
+    monkeypatch.setattr(logic, "exact_neighbours", lambda *a: pytest.fail("a swept backend was measured again"))
+    assert sweep.main(argv) == 0 and sweep.main(disk) == 0
+    monkeypatch.undo()
     rows = pd.read_csv(tmp_path / "results" / "sweeps.csv")
     disk = rows["build_params"].str.contains('"disk": true')
     assert disk.any() and (~disk).any() and (rows[disk]["disk_bytes"] > 0).all()
