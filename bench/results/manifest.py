@@ -10,7 +10,7 @@ import subprocess
 from pathlib import Path
 
 PACKAGES = ("torch", "torchvision", "numpy", "faiss-cpu", "faiss-cuda", "scann", "open_clip_torch", "timm",
-            "efficientnet-lite-pytorch")
+            "efficientnet-lite-pytorch", "diskannpy")
 
 
 def new_run_id() -> str:
