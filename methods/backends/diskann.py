@@ -97,17 +97,19 @@ class DiskANNBackend(Backend):
         super().__init__(metric, "cpu", graph_degree=graph_degree, complexity=complexity, disk=disk,
                          search_memory_gb=search_memory_gb)  # DiskANN has no GPU path
         self.graph_degree = whole_number(self.name, "graph_degree", graph_degree, "e.g. graph_degree=32")
-        self.complexity = whole_number(self.name, "complexity", complexity, "e.g. complexity=64")
+        # DiskANN's build list must hold a node's neighbours: at least graph_degree long
+        self.complexity = max(whole_number(self.name, "complexity", complexity, "e.g. complexity=64"),
+                              self.graph_degree)
         if not isinstance(disk, bool):
             raise BadBuildParameter(f"diskann: build parameter disk={disk!r} must be true or false")
         if search_memory_gb is not None:
             if not disk:
                 raise BadBuildParameter("diskann: search_memory_gb is the disk index's RAM budget: add disk=true, "
-                                 "or leave search_memory_gb out")
+                                        "or leave search_memory_gb out")
             if isinstance(search_memory_gb, bool) or not isinstance(search_memory_gb, (int, float)) \
                     or not search_memory_gb > 0:
                 raise BadBuildParameter(f"diskann: build parameter search_memory_gb={search_memory_gb!r} must be a "
-                                 f"number of GB > 0, e.g. search_memory_gb=0.05")
+                                        f"number of GB > 0, e.g. search_memory_gb=0.05")
         self.disk = disk
         self.search_memory_gb = search_memory_gb
         self.dap = require("diskannpy", self.name, INSTALL)
@@ -125,7 +127,7 @@ class DiskANNBackend(Backend):
         self._scratch = Path(tempfile.mkdtemp(prefix="irgen-diskann-"))
         self._remove_scratch = weakref.finalize(self, shutil.rmtree, self._scratch, True)
         n, dim = X.shape
-        common = dict(complexity=max(self.complexity, self.graph_degree), graph_degree=self.graph_degree,
+        common = dict(complexity=self.complexity, graph_degree=self.graph_degree,
                       num_threads=self.threads, index_prefix=PREFIX)
         with native_output_to_log():
             if self.disk:
@@ -176,7 +178,7 @@ class DiskANNBackend(Backend):
         return [{"complexity": c} for c in CANDIDATE_LISTS]
 
     def built_with(self) -> dict:
-        given = dict(self.build_params)
+        given = {**self.build_params, "complexity": self.complexity}
         if self.disk:
             given["search_memory_gb"] = self.search_memory_gb
         else:
