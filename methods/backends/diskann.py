@@ -40,7 +40,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .base import CANDIDATE_LISTS, Backend, BadBuildParameter, finish_results, folder_bytes, require, whole_number
+from .base import (CANDIDATE_LISTS, Backend, BadBuildParameter, finish_results, folder_bytes, require,
+                   whole_number)
 
 log = logging.getLogger(__name__)
 

@@ -9,8 +9,8 @@ Build parameters:
 * ``efConstruction`` -- the candidate list while inserting; 40, Faiss's default.
 
 Query parameter: ``efSearch`` -- the candidate list while searching (Faiss raises it to k
-when smaller; 16, Faiss's default, when not given); ``grid_for`` sweeps ``CANDIDATE_LISTS``, known before the build. Cosine runs
-as inner product over unit vectors. The index keeps every vector in RAM: ``memory_bytes``
+when smaller; 16, Faiss's default, when not given); ``grid_for`` sweeps ``CANDIDATE_LISTS``,
+known before the build. Cosine runs as inner product over unit vectors. The index keeps every vector in RAM: ``memory_bytes``
 is the vectors plus the graph's links (4-byte ids, 2 M on layer 0, M on each upper level).
 """
 from __future__ import annotations

@@ -15,8 +15,10 @@ DISKANN = {"graph_degree": 32, "complexity": 64}
 
 
 def rows() -> pd.DataFrame:
-    lines = [("ivfpq", {"nlist": 8}, {"nprobe": 1}, 0.5, 9000.0, 0), ("ivfpq", {"nlist": 8}, {"nprobe": 8}, 0.9, 2000.0, 0),
-             ("hnsw", {"M": 32}, {"efSearch": 16}, 0.92, 8000.0, 0), ("hnsw", {"M": 32}, {"efSearch": 64}, 0.99, 3000.0, 0),
+    lines = [("ivfpq", {"nlist": 8}, {"nprobe": 1}, 0.5, 9000.0, 0),
+             ("ivfpq", {"nlist": 8}, {"nprobe": 8}, 0.9, 2000.0, 0),
+             ("hnsw", {"M": 32}, {"efSearch": 16}, 0.92, 8000.0, 0),
+             ("hnsw", {"M": 32}, {"efSearch": 64}, 0.99, 3000.0, 0),
              ("diskann", {**DISKANN, "disk": False}, {"complexity": 16}, 0.95, 7000.0, 0),
              ("diskann", {**DISKANN, "disk": True}, {"complexity": 16, "beam_width": 1}, 0.7, 900.0, 5e6),
              ("diskann", {**DISKANN, "disk": True}, {"complexity": 64, "beam_width": 4}, 0.97, 400.0, 5e6)]
