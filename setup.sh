@@ -36,6 +36,10 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
     | grep -v "is ignored: it is neither a file nor a directory" || true
   .venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".[cpu,ann,models,dev]" 2>&1 \
     | grep -v "is ignored: it is neither a file nor a directory" || true
+  # the diskann backend's library, without its pin of numpy 1.25 (see pyproject.toml); optional
+  if ! .venv/bin/python -m pip install --quiet --disable-pip-version-check --no-deps "diskannpy==0.7.0" >/dev/null 2>&1; then
+    echo "setup: NOTE: diskannpy did not install; diskann cells will be reported as unavailable"
+  fi
   .venv/bin/python -c "import torch, torchvision, faiss, bench, datasets, methods" \
     || { echo "setup: the Python dependencies did not install; see pip's messages above" >&2; exit 1; }
   echo "$want" > "$stamp"

@@ -2,7 +2,7 @@
 class-structured synthetic features (1,000 classes), each component written when it
 finishes and skipped by a re-run:
 
-    python -m bench.scaling --sizes 1e4,1e5,1e6 [--dim 128] [--backends linear,faiss-flat,ivfpq,scann,spann]
+    python -m bench.scaling --sizes 1e4,1e5,1e6 [--dim 128] [--backends linear,faiss-flat,ivfpq,scann,spann,hnsw,diskann]
 
 Rows: ``results/scaling/scaling.csv`` (and every backend grid point in ``results/sweeps.csv``);
 ``python -m bench.report`` draws ``reports/scaling.png``. What is measured, and how, is in

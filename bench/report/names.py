@@ -35,8 +35,14 @@ BACKENDS = {
     "ivfpq": Look("Faiss IVF-PQ", "#1f77b4", "s", "--"),
     "scann": Look("ScaNN", "#2ca02c", "^", "-."),
     "spann": Look("SPANN", "#9467bd", "v", ":"),
+    # baselines beyond the paper (its four are above); the label says so wherever a row is named
+    "hnsw": Look("Faiss HNSW (beyond the paper)", "#ff7f0e", "X", "-"),
+    "diskann": Look("DiskANN in memory (beyond the paper)", "#8c564b", "p", "--"),
+    "diskann-disk": Look("DiskANN on disk (beyond the paper)", "#bcbd22", "h", ":"),
     "beam": Look("beam search", "#d62728", "*", "-"),
 }
+# a build parameter that makes another kind of index: its rows are a series of their own in the sweeps
+BACKEND_KINDS = {"diskann-disk": ("diskann", "disk", True)}
 EXACT_BACKENDS = ("linear", "faiss-flat")  # no build parameter changes their answers
 IDENTIFIERS = {"random": "Random", "hkm100": "HKM_100", "hkm200": "HKM_200", "hkm500": "HKM_500",
                "rqvae": "RQ-VAE-style", "rq": "RQ (ours)"}
@@ -83,6 +89,14 @@ def model(name: str) -> Look:
 
 def backend(name: str) -> Look:
     return BACKENDS.get(name) or Look(name, spare_color(name))
+
+
+def series(backend: str, built_with: dict) -> str:
+    """The name a backend's sweep rows are drawn and tabled under: the backend's, or its kind's."""
+    for kind, (name, key, value) in BACKEND_KINDS.items():
+        if backend == name and built_with.get(key) == value:
+            return kind
+    return backend
 
 
 def stage(name: str) -> Look:

@@ -39,7 +39,7 @@ from .tables import METRIC_COLUMN, Table, fmt, pct, setting_words
 ASSETS = Path(__file__).with_name("site_assets")
 PLOTLY = "plotly.min.js"
 SYMBOLS = {"o": "circle", "s": "square", "^": "triangle-up", "v": "triangle-down", "D": "diamond", "*": "star",
-           "P": "cross"}  # matplotlib marker -> Plotly symbol
+           "P": "cross", "X": "x", "p": "pentagon", "h": "hexagon"}  # matplotlib marker -> Plotly symbol
 DASHES = {"-": "solid", "--": "dash", "-.": "dashdot", ":": "dot"}
 MARKERS_SHOWN = 12  # markers drawn along a long line (every point still hovers), as the PNGs' markevery
 

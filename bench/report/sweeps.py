@@ -5,6 +5,7 @@ memory, the best recall@k reached, and the queries per second at the fastest gri
 reaching the target recall."""
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -37,11 +38,19 @@ def slug(rows: pd.DataFrame) -> str:
     return re.sub(r"[^A-Za-z0-9.+-]+", "_", str(first["dataset"]))
 
 
+def with_series(rows: pd.DataFrame) -> pd.DataFrame:
+    """The rows with the column ``series``: the backend, or the kind of index its build made
+    (``names.series``: DiskANN's disk index apart from its memory index)."""
+    kinds = [names.series(b, json.loads(p) if isinstance(p, str) and p else {})
+             for b, p in zip(rows["backend"], rows["build_params"])]
+    return rows.assign(series=kinds)
+
+
 def plane(rows: pd.DataFrame) -> plots.Chart:
-    """A set's recall-QPS plane: backend -> [(qps, recall, parameters)]."""
+    """A set's recall-QPS plane: series -> [(qps, recall, parameters)]."""
     first = rows.iloc[0]
     points = {backend: [(q, r, p) for q, r, p in zip(g["qps_batch"], g["recall"], g["params"])]
-              for backend, g in rows.groupby("backend")}
+              for backend, g in with_series(rows).groupby("series")}
     points = {b: points[b] for b in names.ordered(points, names.BACKENDS)}
     title = (f"{first['dataset']}: {int(first['n']):,} x {int(first['dim'])}-d, {first['metric']}, "
              f"{int(first['n_queries']):,} queries")
@@ -55,9 +64,9 @@ def summary(rows: pd.DataFrame, target: float = TARGET) -> pd.DataFrame:
     """One line per set and backend."""
     lines = []
     for group in sets(rows):
-        first = group.iloc[0]
-        for backend in names.ordered(set(group["backend"]), names.BACKENDS):
-            mine = group[group["backend"] == backend].to_dict("records")
+        first, group = group.iloc[0], with_series(group)
+        for backend in names.ordered(set(group["series"]), names.BACKENDS):
+            mine = group[group["series"] == backend].to_dict("records")
             best = max(mine, key=lambda r: (r["recall"], r["qps_batch"]))
             at = operating_point(mine, target)
             at = at if at["recall"] >= target else None

@@ -12,7 +12,7 @@ from pathlib import Path
 from methods.hardware import processor
 
 PACKAGES = ("torch", "torchvision", "numpy", "faiss-cpu", "faiss-cuda", "scann", "open_clip_torch", "timm",
-            "efficientnet-lite-pytorch")
+            "efficientnet-lite-pytorch", "diskannpy")
 
 
 def new_run_id() -> str:

@@ -3,10 +3,12 @@ of vectors: a feature method's features of a dataset (through ``Method.vectors``
 class-structured synthetic vectors (``datasets.synthetic``), or an .npz file. The rows go to
 ``results/sweeps.csv`` (one per backend x build parameters x query point); the report draws
 each set's recall-QPS plane with every backend's Pareto front (``reports/pareto-<set>.png``)
-and the backends table. A backend already swept on the same set is not measured again
-unless ``--force``."""
+and the backends table. A backend already swept on the same set with the build parameters
+given is not measured again unless ``--force``."""
 from __future__ import annotations
 
+import inspect
+import json
 import logging
 import os
 from pathlib import Path
@@ -19,6 +21,7 @@ from bench.results import SWEEP_SET, ResultStore, sweeps_table
 from bench.results.store import SWEEP_COLUMNS
 from bench.results.manifest import git_version, hardware, new_run_id, package_versions
 from datasets.synthetic import synthetic_features
+from methods.backends import backend_class
 from methods.base import HarnessError
 from methods.timing import Timer, threads
 
@@ -43,6 +46,25 @@ def stored(table: pd.DataFrame, dataset: str, n: int, dim: int, n_queries: int, 
     same = ((table["dataset"] == dataset) & (table["n"] == n) & (table["dim"] == dim)
             & (table["n_queries"] == n_queries) & (table["metric"] == metric) & (table["recall_at"] == recall_at))
     return table[same]
+
+
+def swept(rows: pd.DataFrame, backend: str, given: dict) -> bool:
+    """Whether ``rows`` hold a sweep of ``backend`` built with the ``given`` build parameters and
+    its defaults for the others. Rows record them as built: a default the build resolves from
+    the data (None in the signature) matches any value, one the build left out matches too."""
+    wanted = {**build_defaults(backend), **given}
+    mine = rows[rows["backend"] == backend] if len(rows) else rows
+    for built in map(json.loads, set(mine["build_params"])):
+        if all(value is None or built.get(key, value) == value for key, value in wanted.items()):
+            return True
+    return False
+
+
+def build_defaults(backend: str) -> dict:
+    """The build parameters' defaults in ``backend``'s signature (metric and device aside)."""
+    parameters = inspect.signature(backend_class(backend).__init__).parameters.values()
+    return {p.name: p.default for p in parameters if p.name not in ("self", "metric", "device")
+            and p.default is not inspect.Parameter.empty}
 
 
 def vectors(args) -> tuple[str, np.ndarray, np.ndarray, str]:
@@ -88,8 +110,8 @@ def run(args) -> tuple[pd.DataFrame, dict[str, str]]:
     name, X, Q, metric = vectors(args)
     table = sweeps_table(args.results)
     labels = (name, len(X), X.shape[1], len(Q), metric, args.recall_at)
-    done = set(stored(table.load(), *labels)["backend"])
-    todo = [b for b in args.backends if args.force or b not in done]
+    have = stored(table.load(), *labels)
+    todo = [b for b in args.backends if args.force or not swept(have, b, args.build_params.get(b, {}))]
     log.info("%s: %d database x %d queries, %d-d; %s", name, len(X), len(Q), X.shape[1],
              f"sweeping {', '.join(todo)}" if todo else "every backend already swept (--force measures again)")
     skipped: dict[str, str] = {}

@@ -1,7 +1,7 @@
 """Search backends by name: ``make_backend(name, metric="l2"|"cosine", device, **build_params)``.
 
 Each backend is one module; the registry imports it only when asked for, so a
-missing optional library (faiss, scann, sptag) affects only its own backend, which
+missing optional library (faiss, scann, sptag, diskannpy) affects only its own backend, which
 then raises ``BackendUnavailable`` naming what to install. A backend's build parameters
 are its ``__init__``'s typed keyword arguments; ``checked_build_params`` checks and converts given
 ones (a command line's text included) in one place, before anything is built.
@@ -11,6 +11,8 @@ ones (a command line's text included) in one place, before anything is built.
 * ``ivfpq``      Faiss IVF-PQ, the paper's settings             -- pip install -e .[cpu]
 * ``scann``      Google ScaNN, library-default configurations    -- pip install -e .[ann]
 * ``spann``      SPTAG SPANN (memory + disk), in a 3.9 worker    -- setup/sptag.sh
+* ``hnsw``       Faiss HNSW graph (beyond the paper)            -- pip install -e .[cpu]
+* ``diskann``    DiskANN Vamana graph, memory or disk (beyond)  -- pip install --no-deps diskannpy==0.7.0
 """
 from __future__ import annotations
 
@@ -26,6 +28,8 @@ BACKENDS = {
     "ivfpq": "methods.backends.ivfpq:IVFPQBackend",
     "scann": "methods.backends.scann_backend:ScannBackend",
     "spann": "methods.backends.spann:SpannBackend",
+    "hnsw": "methods.backends.hnsw:HNSWBackend",
+    "diskann": "methods.backends.diskann:DiskANNBackend",
 }
 
 

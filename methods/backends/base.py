@@ -34,6 +34,8 @@ log = logging.getLogger(__name__)
 METRICS = ("l2", "cosine")
 META_FILE = "backend.json"  # written beside the backend's own files by ``save``
 FORMAT_VERSION = 1
+# the graph indexes' search candidate lists (HNSW's efSearch, DiskANN's L), swept by their grids
+CANDIDATE_LISTS = (10, 16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512)
 
 
 class BackendUnavailable(RuntimeError):
@@ -107,6 +109,10 @@ def declared_params(init) -> dict[str, BuildParam]:
             raise TypeError(f"{init.__qualname__}: build parameter {name} needs one type (or that type | None)")
         params[name] = BuildParam(name, plain[0], len(plain) < len(members), p.default)
     return params
+
+
+class BadBuildParameter(HarnessError, ValueError):
+    """A build parameter the backend cannot take: one line naming it and the fix (a command's exit code 2)."""
 
 
 class Backend(ABC):
@@ -382,6 +388,13 @@ def atomic_dir(path: Path, write: Callable[[Path], None]) -> None:
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
+
+
+def whole_number(backend: str, name: str, value, fix: str, low: int = 1) -> int:
+    """A build parameter as an int >= ``low``, or a one-line BadBuildParameter naming it and ``fix``."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
+        raise BadBuildParameter(f"{backend}: build parameter {name}={value!r} must be a whole number >= {low} ({fix})")
+    return int(value)
 
 
 def require(module: str, backend: str, install: str):

@@ -16,6 +16,8 @@ GENEROUS = {
     "ivfpq": ({"refine_factor": 10}, {"nprobe": 128}),
     "scann": ({"mode": "tree"}, {"leaves_to_search": 71, "pre_reorder_num_neighbors": 400}),
     "spann": ({}, {"SearchInternalResultNum": 64}),
+    "hnsw": ({}, {"efSearch": 256}),
+    "diskann": ({}, {"complexity": 256}),
 }
 
 

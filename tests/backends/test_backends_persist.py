@@ -78,6 +78,9 @@ def test_save_load_round_trip_gives_identical_results(built, data, tmp_path, nam
     ("scann", {}, {"mode": "brute"}),  # below 20k points ScaNN's rule is brute force
     ("scann", {"mode": "tree"}, {"mode": "tree", "num_leaves": 71}),
     ("spann", {"Ratio": 0.2}, {"Ratio": 0.2, "ReplicaCount": 8, "PostingPageLimit": 12}),  # 12 pages at 32-d
+    ("hnsw", {}, {"M": 32, "efConstruction": 40}),
+    ("diskann", {}, {"graph_degree": 32, "complexity": 64, "disk": False}),
+    ("diskann", {"disk": True}, {"disk": True, "search_memory_gb": 8.5 * 5000 / 2 ** 30}),  # 8 PQ bytes at 32-d
 ])
 def test_built_with_gives_the_build_parameters_as_resolved(built, name, given, resolved):
     """What the reports show of an ANN row: the parameters the index was built with, no None left."""

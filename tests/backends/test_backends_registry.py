@@ -12,17 +12,23 @@ from methods.base import HarnessError
 
 
 def test_every_backend_is_registered():
-    assert list(BACKENDS) == ["linear", "faiss-flat", "ivfpq", "scann", "spann"]
+    assert list(BACKENDS) == ["linear", "faiss-flat", "ivfpq", "scann", "spann", "hnsw", "diskann"]
     with pytest.raises(KeyError, match="choose one of"):
         make_backend("annoy")
 
 
 @pytest.mark.parametrize("name,module,extra", [("faiss-flat", "faiss", ".[cpu]"), ("ivfpq", "faiss", ".[cpu]"),
-                                               ("scann", "scann", ".[ann]")])
+                                               ("scann", "scann", ".[ann]"), ("hnsw", "faiss", ".[cpu]")])
 def test_missing_library_names_the_pip_extra(monkeypatch, name, module, extra):
     monkeypatch.setitem(sys.modules, module, None)  # makes `import module` fail
     with pytest.raises(BackendUnavailable, match=re.escape(f"pip install -e {extra}")):
         make_backend(name)
+
+
+def test_diskann_without_diskannpy_names_the_install_command(monkeypatch):
+    monkeypatch.setitem(sys.modules, "diskannpy", None)
+    with pytest.raises(BackendUnavailable, match=re.escape("pip install --no-deps diskannpy==0.7.0")):
+        make_backend("diskann")
 
 
 def test_spann_without_its_venv_says_how_to_set_it_up(monkeypatch, tmp_path):

@@ -9,7 +9,7 @@ from methods.backends import BACKENDS
 from .common import GENEROUS, K, recall
 
 ALL = list(BACKENDS)
-APPROXIMATE = ["ivfpq", "scann", "spann"]
+APPROXIMATE = ["ivfpq", "scann", "spann", "hnsw", "diskann"]
 
 
 def generous_search(built, name, metric, Q, k=K, X=None):
@@ -124,7 +124,7 @@ def test_stats_and_query_grid(built, name):
     stats = backend.stats()
     assert {"build_s", "memory_bytes", "disk_bytes"} <= set(stats)
     assert float(stats["build_s"]) > 0 and stats["memory_bytes"] > 0
-    assert (stats["disk_bytes"] > 0) == (name == "spann")  # only SPANN serves from disk
+    assert (stats["disk_bytes"] > 0) == (name == "spann")  # only SPANN serves from disk (diskann: unless disk=true)
     grid = backend.query_grid()
     assert grid and all(isinstance(point, dict) for point in grid)
 

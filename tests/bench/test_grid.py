@@ -105,6 +105,32 @@ def test_paper_grids_run_the_baselines_and_ablations_as_the_paper_did(dataset):
     assert all(f"--k {ks}" in c for c in calls)
 
 
+@pytest.mark.parametrize("dataset", ["inshop", "cub200", "cars196", "imagenet", "places365"])
+def test_paper_grids_add_the_graph_baselines_beyond_the_paper(dataset):
+    calls = {" ".join(c.argv) + " " for c in grid.cells_of([grid.GRIDS / f"{dataset}.yaml"], [])}
+    for model in ("cgd", "irt", "ftclip"):
+        for backend in ("hnsw", "diskann"):
+            assert any(f"--method {model} " in c and f"--backend {backend} " in c and "--set size=paper" in c
+                       and "disk=true" not in c for c in calls), (model, backend)
+        assert any(f"--method {model} " in c and "--backend diskann " in c and "--backend-param disk=true" in c
+                   for c in calls), model
+
+
+def test_embedded_grids_run_every_backend_and_the_graph_ones_with_every_tool():
+    from methods.backends import BACKENDS
+
+    for name in ("quick", "embedded"):
+        cells = grid.cells_of([grid.GRIDS / f"{name}.yaml"], [])
+        calls = {tool: [" ".join(c.argv) + " " for c in cells if c.tool == tool] for tool in grid.TOOLS}
+        for backend in BACKENDS:
+            assert any(f"--backend {backend} " in c for c in calls["run"]), (name, backend)
+        for backend in ("hnsw", "diskann"):
+            assert any(f"--backend {backend} " in c for c in calls["throughput"]), (name, backend)
+            assert any(backend in c for c in calls["sweep"]), (name, backend)
+        assert any("--backend diskann " in c and "--backend-param disk=true" in c for c in calls["run"]), name
+        assert any("--backend-param diskann.disk=true" in c for c in calls["sweep"]), name
+
+
 @pytest.mark.e2e
 def test_grid_runs_cells_and_skips_them_the_second_time(tmp_path):
     path = write_grid(tmp_path, "  - {method: smallcnn, set: [train.epochs=1]}\n")

@@ -139,7 +139,7 @@ def test_force_recomputes(run_dirs, monkeypatch):
     assert len(pd.read_csv(run_dirs[0] / "results.csv").query("metric == 'precision' and k == 1")) == 3
 
 
-@pytest.mark.parametrize("backend", ["linear", "faiss-flat", "ivfpq", "scann", "spann"])
+@pytest.mark.parametrize("backend", ["linear", "faiss-flat", "ivfpq", "scann", "spann", "hnsw", "diskann"])
 def test_sweep_makes_one_cell_per_point_of_the_grid_known_before_the_build(run_dirs, backend):
     """--sweep takes the backend's query grid from the database size and the build parameters alone,
     and the built index agrees with it."""

@@ -74,3 +74,31 @@ def test_unknown_backend_and_missing_file_are_one_line(capsys, tmp_path):
     assert "annoy" in capsys.readouterr().err
     assert sweep.main(["--features", str(tmp_path / "none.npz"), "--results", str(tmp_path)]) == 2
     assert "none.npz: file not found" in capsys.readouterr().err
+
+
+def test_diskann_disk_index_is_swept_and_tabled_as_a_kind_of_its_own(tmp_path, monkeypatch):
+    pytest.importorskip("diskannpy")
+    argv = ["--synthetic", "1200", "--dim", "16", "--queries", "40", "--backends", "diskann", "--single", "3",
+            "--repeats", "1", "--results", str(tmp_path / "results"), "--no-progress"]
+    disk = [*argv, "--backend-param", "diskann.disk=true"]
+    assert sweep.main(disk) == 0
+    assert sweep.main(argv) == 0  # the memory index (the default disk=false) is not the disk index's sweep
+    import bench.speed.sweep as logic
+
+    monkeypatch.setattr(logic, "exact_neighbours", lambda *a: pytest.fail("a swept backend was measured again"))
+    assert sweep.main(argv) == 0 and sweep.main(disk) == 0
+    monkeypatch.undo()
+    rows = pd.read_csv(tmp_path / "results" / "sweeps.csv")
+    disk = rows["build_params"].str.contains('"disk": true')
+    assert disk.any() and (~disk).any() and (rows[disk]["disk_bytes"] > 0).all()
+    report.build(tmp_path / "results", tmp_path / "reports")
+    table = (tmp_path / "reports" / "backends.md").read_text()
+    assert "| diskann |" in table and "| diskann-disk |" in table
+
+
+def test_a_bad_build_parameter_of_a_graph_backend_is_one_line(capsys, tmp_path):
+    argv = ["--synthetic", "200", "--dim", "8", "--queries", "5", "--backends", "hnsw", "--backend-param", "hnsw.M=0",
+            "--results", str(tmp_path), "--no-progress"]
+    assert sweep.main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert err == "error: hnsw: build parameter M=0 must be a whole number >= 1 (e.g. M=32)"
