@@ -93,7 +93,6 @@ def native_output_to_log():
 
 class DiskANNBackend(Backend):
     name = "diskann"
-    DISK_FILES = (f"{FILES}/{DISK_FILE}",)  # the disk index's graph and full vectors, read per query
 
     def __init__(self, metric: str = "l2", device: str = "cpu", graph_degree: int = 32, complexity: int = 64,
                  disk: bool = False, search_memory_gb: float | None = None):
@@ -115,6 +114,8 @@ class DiskANNBackend(Backend):
                 raise BadBuildParameter(f"diskann: build parameter search_memory_gb={search_memory_gb!r} must be a "
                                         f"number of GB > 0, e.g. search_memory_gb=0.05")
         self.disk = disk
+        if disk:
+            self.DISK_FILES = (f"{FILES}/{DISK_FILE}",)  # the graph and full vectors, read per query
         self.search_memory_gb = search_memory_gb
         self.dap = require("diskannpy", self.name, INSTALL)
         self.index = None
