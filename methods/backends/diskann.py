@@ -103,14 +103,11 @@ class DiskANNBackend(Backend):
         # DiskANN's build list must hold a node's neighbours: at least graph_degree long
         self.complexity = max(whole_number(self.name, "complexity", complexity, "e.g. complexity=64"),
                               self.graph_degree)
-        if not isinstance(disk, bool):
-            raise BadBuildParameter(f"diskann: build parameter disk={disk!r} must be true or false")
         if search_memory_gb is not None:
             if not disk:
                 raise BadBuildParameter("diskann: search_memory_gb is the disk index's RAM budget: add disk=true, "
                                         "or leave search_memory_gb out")
-            if isinstance(search_memory_gb, bool) or not isinstance(search_memory_gb, (int, float)) \
-                    or not search_memory_gb > 0:
+            if not search_memory_gb > 0:  # its type: checked_build_params, before the backend is made
                 raise BadBuildParameter(f"diskann: build parameter search_memory_gb={search_memory_gb!r} must be a "
                                         f"number of GB > 0, e.g. search_memory_gb=0.05")
         self.disk = disk
