@@ -41,7 +41,7 @@ import yaml
 
 from datasets import DatasetError, load_dataset
 from methods.base import HarnessError
-from methods.config import yaml_problem
+from methods.runtime.overrides import yaml_problem
 from methods.registry import METHOD_FLAGS, describe
 
 from .cli import guarded, parser, positive_int, quiet_libraries
@@ -310,7 +310,7 @@ def visible_gpus(device: str, jobs: int) -> list[str]:
 
 
 def slurm_parameters(pairs: list[str]) -> dict:
-    from methods.config import parse_value
+    from methods.runtime.overrides import parse_value
 
     out = {}
     for pair in pairs:

@@ -18,11 +18,11 @@ from __future__ import annotations
 import logging
 import sys
 
-from methods import distributed
+from methods.runtime import distributed
 from methods.base import setting_label
-from methods.cache import digest
-from methods.features.weights import starting_weights
-from methods.timing import Measured, device_sync, timed
+from methods.runtime.files import digest
+from methods.runtime.weights import starting_weights
+from methods.runtime.timing import Measured, device_sync, timed
 
 from .cli import add_data, add_method, add_run, check_device, context_from, dataset_from, guarded, int_list, \
     method_from, parser, positive_int, require_backend

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from methods import distributed
+from methods.runtime import distributed
 from methods.base import Retrieval
 
 

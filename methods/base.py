@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .timing import Measured, Stopwatch  # the one timer (methods/timing.py); part of this interface
+from .runtime.timing import Measured, Stopwatch  # the one timer (methods/timing.py); part of this interface
 
 log = logging.getLogger(__name__)
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from methods.cache import atomic_write
+from methods.runtime.files import atomic_write
 
 from ..results import ResultStore, failures_table
 from . import sweeps

@@ -15,7 +15,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (the backend must be chosen first)
 from matplotlib import ticker  # noqa: E402
 
-from methods.cache import atomic_write  # noqa: E402
+from methods.runtime.files import atomic_write  # noqa: E402
 
 from ..pareto import pareto_front  # noqa: E402
 from . import names  # noqa: E402

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from methods.cache import atomic_write
+from methods.runtime.files import atomic_write
 
 from ..pareto import pareto_front
 from ..results import ResultStore, scaling_table, sweeps_table

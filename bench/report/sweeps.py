@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from methods.cache import atomic_write
+from methods.runtime.files import atomic_write
 
 from ..pareto import operating_point
 from ..results import SWEEP_SET, sweeps_table

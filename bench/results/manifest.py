@@ -9,7 +9,7 @@ import secrets
 import subprocess
 from pathlib import Path
 
-from methods.hardware import processor
+from methods.runtime.hardware import processor
 
 PACKAGES = ("torch", "torchvision", "numpy", "faiss-cpu", "faiss-cuda", "scann", "open_clip_torch", "timm",
             "efficientnet-lite-pytorch", "diskannpy")

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from methods import timing
-from methods.cache import atomic_write
+from methods.runtime import timing
+from methods.runtime.files import atomic_write
 
 from .table import KeyedTable, folder_lock
 

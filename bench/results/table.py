@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from methods.cache import atomic_write
+from methods.runtime.files import atomic_write
 
 log = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ import numpy as np
 from tqdm import tqdm
 
 from methods.backends import BackendUnavailable, make_backend
-from methods.timing import Timer
+from methods.runtime.timing import Timer
 
 log = logging.getLogger(__name__)
 

@@ -56,7 +56,7 @@ from methods.irgen.identifiers import IdentifierSpec, Items, make_identifiers
 from methods.irgen.method import tree_bytes
 from methods.irgen.prefix_tree import PrefixTree
 from methods.irgen.tokenizer import ResidualQuantizer
-from methods.timing import Timer
+from methods.runtime.timing import Timer
 
 from ..pareto import operating_point
 from .ann import attempt, exact_neighbours, grid_rows

@@ -23,7 +23,7 @@ from bench.results.manifest import git_version, hardware, new_run_id, package_ve
 from datasets.synthetic import synthetic_features
 from methods.backends import backend_class
 from methods.base import HarnessError
-from methods.timing import Timer, threads
+from methods.runtime.timing import Timer, threads
 
 from .ann import exact_neighbours, sweep_backend
 

@@ -28,8 +28,8 @@ from bench.cli import check_device, context_from, dataset_from, method_from, req
 from bench.results import ResultStore, cell_record
 from bench.results.manifest import git_version, hardware, new_run_id, package_versions
 from methods.base import Stopwatch, setting_label
-from methods.cache import digest
-from methods.timing import Timer, device_sync, median_stages, threads, timed
+from methods.runtime.files import digest
+from methods.runtime.timing import Timer, device_sync, median_stages, threads, timed
 
 log = logging.getLogger(__name__)
 

@@ -25,9 +25,9 @@ from typing import Any, Callable
 import numpy as np
 
 from ..base import HarnessError
-from ..cache import new_temporary
-from ..config import parse_value
-from ..timing import Measured, device_sync, timed
+from ..runtime.files import new_temporary
+from ..runtime.overrides import parse_value
+from ..runtime.timing import Measured, device_sync, timed
 
 log = logging.getLogger(__name__)
 

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..cache import digest
-from ..timing import threads
+from ..runtime.files import digest
+from ..runtime.timing import threads
 from .base import META_FILE, Backend
 
 log = logging.getLogger(__name__)

@@ -57,7 +57,7 @@ from pathlib import Path
 import numpy as np
 
 from ..base import HarnessError
-from ..hardware import cpu_model, simd_level
+from ..runtime.hardware import cpu_model, simd_level
 from .base import Backend, BackendUnavailable, doubling
 
 log = logging.getLogger(__name__)

@@ -22,9 +22,9 @@ import re
 import numpy as np
 import torch
 
-from .. import distributed
-from ..cache import digest, load_arrays, save_arrays
-from ..timing import Measured, device_sync, threads, timed
+from ..runtime import distributed
+from ..runtime.files import digest, load_arrays, save_arrays
+from ..runtime.timing import Measured, device_sync, threads, timed
 from .base import EMBED_BATCH
 
 log = logging.getLogger(__name__)

@@ -24,8 +24,8 @@ from .losses import POOLINGS, batch_hard_triplet, combine_descriptors, gem, smoo
 from .metric_training import train_metric
 from .res101 import IMAGENET_MEAN, IMAGENET_STD, RESNET101_WEIGHTS, resnet
 from .trained import cached_weights
-from .training import Objective, TrainConfig
-from .weights import sized, sized_name
+from ..runtime.training import Objective, TrainConfig
+from ..runtime.weights import sized, sized_name
 
 
 @dataclass

@@ -19,7 +19,7 @@ import torch.nn.functional as F
 
 from .base import FeatureModel
 from ..base import HarnessError
-from .weights import (WeightsFile, find_weights, is_torchscript, load_state_dict_checked, sized, sized_name,
+from ..runtime.weights import (WeightsFile, find_weights, is_torchscript, load_state_dict_checked, sized, sized_name,
                       weights_checksum)
 
 CLIP_WEIGHTS = WeightsFile(

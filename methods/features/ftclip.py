@@ -14,7 +14,7 @@ import torch.nn as nn
 
 from .clip import Clip, ClipConfig
 from .trained import cached_weights
-from .training import TrainConfig, train_classifier
+from ..runtime.training import TrainConfig, train_classifier
 
 
 @dataclass

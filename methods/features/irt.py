@@ -23,8 +23,8 @@ from .losses import contrastive, koleo
 from .metric_training import train_metric
 from .res101 import IMAGENET_MEAN, IMAGENET_STD
 from .trained import cached_weights
-from .training import Objective, TrainConfig
-from .weights import WeightsFile, load_pretrained, sized, sized_name
+from ..runtime.training import Objective, TrainConfig
+from ..runtime.weights import WeightsFile, load_pretrained, sized, sized_name
 
 DEIT_WEIGHTS = WeightsFile(
     what="DeiT-B ImageNet weights (timm deit_base_patch16_224)",

@@ -1,7 +1,7 @@
 """Builds a FeatureSearch method (feature model + backend) for any registered feature model."""
 from __future__ import annotations
 
-from ..config import dotted, override
+from ..runtime.overrides import dotted, override
 from ..feature_search import FeatureSearch
 from . import feature_model_classes
 

@@ -9,8 +9,8 @@ import torch.nn as nn
 
 from datasets import Split
 
-from ..checkpoint import Resumable
-from .training import Objective, TrainConfig, epoch_steps, run_steps
+from ..runtime.checkpoint import Resumable
+from ..runtime.training import Objective, TrainConfig, epoch_steps, run_steps
 
 
 def class_balanced_batches(labels: np.ndarray, batch_size: int, per_class: int, steps: int, seed: int):

@@ -18,7 +18,7 @@ import torchvision
 from torchvision.models.resnet import Bottleneck, ResNet
 
 from .base import FeatureModel
-from .weights import WeightsFile, load_pretrained, sized, sized_name
+from ..runtime.weights import WeightsFile, load_pretrained, sized, sized_name
 
 RESNET101_WEIGHTS = WeightsFile(
     what="torchvision ResNet-101 ImageNet weights",

@@ -9,7 +9,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from .base import FeatureModel
-from .training import TrainConfig, train_classifier
+from ..runtime.training import TrainConfig, train_classifier
 from .trained import cached_weights
 
 

@@ -10,7 +10,7 @@ import torch.nn as nn
 
 from ..base import HarnessError
 from ..features.clip import CLIP_WEIGHTS, OPENAI_CLIP_WEIGHTS, load_clip_tower
-from ..features.weights import WeightsFile, weights_dir
+from ..runtime.weights import WeightsFile, weights_dir
 from .config import EncoderConfig
 
 VIT_B16_WEIGHTS = WeightsFile(

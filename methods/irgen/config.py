@@ -48,8 +48,8 @@ import dataclasses
 from dataclasses import dataclass, field
 
 from ..base import HarnessError
-from ..config import override
-from ..features.training import TrainConfig
+from ..runtime.overrides import override
+from ..runtime.training import TrainConfig
 from .decoder import DecoderConfig
 
 PRESETS = ("small", "paper", "official")

@@ -31,7 +31,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch import Tensor
 
-from ..compile import compile_module
+from ..runtime.compile import compile_module
 
 
 @dataclass

@@ -35,12 +35,12 @@ from tqdm import tqdm
 
 from datasets import Split, iter_batches, load_batch
 from ..base import HarnessError
-from .. import distributed
-from ..cache import digest, load_torch, save_torch
+from ..runtime import distributed
+from ..runtime.files import digest, load_torch, save_torch
 from ..features.base import MEAN_STD_HALF, normalise
 from ..features.clip import OPENAI_MEAN, OPENAI_STD
-from ..features.training import apply_flips, flip_mask
-from ..rng import cpu_generator
+from ..runtime.training import apply_flips, flip_mask
+from ..runtime.rng import cpu_generator
 from .config import EncoderConfig
 
 log = logging.getLogger(__name__)
@@ -54,7 +54,7 @@ class EffNetBackbone(nn.Module):
 
     def __init__(self, cfg: EncoderConfig, pretrained: bool = True):
         super().__init__()
-        from ..pretrained import efficientnet_lite0
+        from ..features.pretrained import efficientnet_lite0
 
         self.net = efficientnet_lite0(pretrained=pretrained)
         n_blocks = len(self.net._blocks)
@@ -280,7 +280,7 @@ def build_encoder(cfg: EncoderConfig, ctx, seed: int = 0) -> Encoder:
     raw = (cfg.feature == "raw_cls", cfg.memory == "all_tokens")
     if cfg.kind == "effnet":
         from ..features.effnet import packaged_weights_file
-        from ..features.weights import weights_checksum
+        from ..runtime.weights import weights_checksum
 
         init = {"file": packaged_weights_file().name, "sha1": weights_checksum(packaged_weights_file())}
         backbone = EffNetBackbone(cfg)

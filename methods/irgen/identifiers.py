@@ -37,7 +37,7 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from ..base import HarnessError
-from ..features.training import batches, epoch_steps
+from ..runtime.training import batches, epoch_steps
 from .config import IdentifierConfig
 from .tokenizer import ResidualQuantizer, kmeans, nearest
 

@@ -27,13 +27,13 @@ from tqdm import tqdm
 
 from datasets import load_batch
 from ..base import HarnessError, Measured, Method, Retrieval, RunContext, Stopwatch, parameter_bytes
-from ..cache import arrays_bytes
-from ..compile import compile_module
+from ..runtime.files import arrays_bytes
+from ..runtime.compile import compile_module
 from ..feature_search import FeatureSearch
 from ..features.base import EMBED_BATCH, FeatureModel
-from ..fresh import held_out_items, item_keys
+from ..runtime.fresh import held_out_items, item_keys
 from ..registry import DEFAULT_BEAMS
-from ..timing import device_sync, timed
+from ..runtime.timing import device_sync, timed
 from .beam_search import beam_search, expand_to_items
 from .config import IRGenConfig, make_config, preset_min_steps
 from .decoder import Decoder, DecoderConfig

@@ -24,8 +24,8 @@ import torch
 import torch.nn as nn
 
 from ..base import HarnessError
-from ..cache import digest
-from ..features.weights import read_state_dict, weights_checksum
+from ..runtime.files import digest
+from ..runtime.weights import read_state_dict, weights_checksum
 
 DECODER_NAMES = {"norm1": "ln_1", "norm2": "ln_2", "norm3": "ln_3", "slf_attn.qkv": "self_attn.qkv",
                  "slf_attn.proj": "self_attn.proj", "multihead_attn.proj": "cross_attn.proj",

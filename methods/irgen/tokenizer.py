@@ -26,7 +26,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from ..rng import cpu_generator, weighted_choice
+from ..runtime.rng import cpu_generator, weighted_choice
 from .config import TokenizerConfig, loss_weights
 
 log = logging.getLogger(__name__)

@@ -36,12 +36,12 @@ import torch.nn as nn
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from .. import distributed
-from ..cache import digest
-from ..checkpoint import Resumable
-from ..data_parallel import DataParallel
-from ..features.training import TrainConfig, batches, cosine_lr, epoch_steps, flip_mask, make_optimizer
-from ..rng import cpu_generator
+from ..runtime import distributed
+from ..runtime.files import digest
+from ..runtime.checkpoint import Resumable
+from ..runtime.data_parallel import DataParallel
+from ..runtime.training import TrainConfig, batches, cosine_lr, epoch_steps, flip_mask, make_optimizer
+from ..runtime.rng import cpu_generator
 from .config import IRGenConfig, Restarts, TokenizerConfig
 from .tokenizer import Classifiers, ResidualQuantizer, all_features, tokenizer_loss
 

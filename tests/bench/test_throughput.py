@@ -7,7 +7,7 @@ from bench import grid, report, throughput
 from bench.report import cells, figures, timings as throughput_report
 from bench.results import ResultStore
 from bench.speed.throughput import query_indices, speed_rows
-from methods.timing import median_stages
+from methods.runtime.timing import median_stages
 
 IRGEN_STAGES = ("preprocess", "encoder", "decoder", "masks", "lookup")
 FEATURE_STAGES = ("preprocess", "feature", "search")

@@ -11,10 +11,10 @@ from bench.report import site
 from bench.report.cells import sections_from
 from bench.results import cell_record
 from bench.speed.throughput import PROFILED_BATCHES, TIMED_BATCHES, query_rows, timed_batches
-from methods import timing
+from methods.runtime import timing
 from methods.backends.linear import LinearBackend
 from methods.base import Method, RunContext
-from methods.cache import digest
+from methods.runtime.files import digest
 from methods.feature_search import FeatureSearch
 
 QUICK = ["--dataset", "digits", "--set", "train.epochs=1", "--no-progress", "--k", "1,5", "--limit", "300"]

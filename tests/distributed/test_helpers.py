@@ -6,7 +6,7 @@ import pytest
 import torch
 
 import bench.train as train_mod
-from methods import distributed
+from methods.runtime import distributed
 
 
 def test_one_process_is_the_identity():

@@ -8,8 +8,8 @@ import torch
 import torch.nn as nn
 
 from methods.base import HarnessError, RunContext
-from methods.cache import file_checksum
-from methods.features import weights as W
+from methods.runtime.files import file_checksum
+from methods.runtime import weights as W
 from methods.features.cgd import CGD, CGDConfig, CGDNet
 from methods.features.clip import CLIP_WEIGHTS, Clip, ClipConfig
 from methods.features.ftclip import FTClip, FTClipConfig

@@ -7,7 +7,7 @@ import torch
 from methods.irgen.beam_search import beam_search
 from methods.irgen.decoder import Decoder, DecoderConfig
 from methods.irgen.prefix_tree import PrefixTree
-from methods.rng import cpu_generator
+from methods.runtime.rng import cpu_generator
 
 from .common import GPU
 

@@ -5,12 +5,12 @@ import torch
 from bench.evaluate import evaluate
 from datasets import load_dataset
 from methods.base import HarnessError, RunContext
-from methods.features.training import TrainConfig
+from methods.runtime.training import TrainConfig
 from methods.irgen.config import make_config
 from methods.irgen.decoder import Decoder, DecoderConfig
-from methods.fresh import held_out_items, item_keys
+from methods.runtime.fresh import held_out_items, item_keys
 from methods.irgen.method import IRGen
-from methods.checkpoint import Resumable
+from methods.runtime.checkpoint import Resumable
 from methods.irgen.train import SameClassPairs, train_encoder_decoder
 from methods.registry import MethodOptions, make_method
 from tests.irgen.irgen_stubs import Rows, VectorEncoder

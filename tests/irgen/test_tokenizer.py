@@ -2,10 +2,10 @@ import numpy as np
 import pytest
 import torch
 
-from methods.features.training import TrainConfig
+from methods.runtime.training import TrainConfig
 from methods.irgen.config import TokenizerConfig
 from methods.irgen.tokenizer import Classifiers, ResidualQuantizer, kmeans, nearest, tokenizer_loss
-from methods.checkpoint import Resumable
+from methods.runtime.checkpoint import Resumable
 from methods.irgen.train import train_tokenizer
 from tests.irgen.irgen_stubs import Rows, VectorEncoder
 

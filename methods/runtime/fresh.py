@@ -10,7 +10,7 @@ import numpy as np
 from datasets import Split
 from datasets.base import ArraySource, FileSource
 
-from .base import HarnessError
+from ..base import HarnessError
 
 
 def item_keys(split: Split) -> list[str]:

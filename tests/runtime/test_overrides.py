@@ -3,7 +3,7 @@ from dataclasses import dataclass, field
 import pytest
 
 from methods.base import HarnessError
-from methods.config import override, parse_sets, read_overrides_file
+from methods.runtime.overrides import override, parse_sets, read_overrides_file
 
 
 @dataclass

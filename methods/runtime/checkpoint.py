@@ -12,7 +12,7 @@ from pathlib import Path
 import torch
 
 from . import distributed
-from .cache import load_torch, save_loss_curve, save_torch
+from .files import load_torch, save_loss_curve, save_torch
 
 log = logging.getLogger(__name__)
 

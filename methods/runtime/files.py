@@ -17,7 +17,7 @@ from typing import Callable
 
 import numpy as np
 
-from .base import HarnessError
+from ..base import HarnessError
 
 
 def digest(*objects) -> str:

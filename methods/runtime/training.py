@@ -21,10 +21,10 @@ from tqdm import tqdm
 
 from datasets import Split, load_batch
 
-from .. import distributed
-from ..checkpoint import Resumable
-from ..data_parallel import DataParallel
-from ..rng import cpu_generator
+from . import distributed
+from .checkpoint import Resumable
+from .data_parallel import DataParallel
+from .rng import cpu_generator
 
 log = logging.getLogger(__name__)
 

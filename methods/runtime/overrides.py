@@ -10,7 +10,7 @@ from typing import Any, get_type_hints
 
 import yaml
 
-from .base import HarnessError
+from ..base import HarnessError
 
 
 def parse_value(text: str) -> Any:

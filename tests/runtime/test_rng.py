@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from methods.irgen.tokenizer import kmeans, kmeans_plus_plus
-from methods.rng import cpu_generator, weighted_choice
+from methods.runtime.rng import cpu_generator, weighted_choice
 from tests.fake_device import on_device
 
 

@@ -2,7 +2,7 @@
 when it was saved, for every training loop that uses Resumable (feature models and IRGen)."""
 import torch
 
-from methods.checkpoint import Resumable
+from methods.runtime.checkpoint import Resumable
 
 
 def test_loading_a_checkpoint_puts_back_the_random_state_it_was_saved_with(tmp_path):

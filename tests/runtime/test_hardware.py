@@ -4,7 +4,7 @@ from __future__ import annotations
 import torch
 
 from bench.results.manifest import device_words, hardware
-from methods import hardware as hw
+from methods.runtime import hardware as hw
 
 from tests.fake_cpu import AVX2_FLAGS, AVX512_FLAGS, fake_cpuinfo
 

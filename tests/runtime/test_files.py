@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from methods.base import HarnessError
-from methods.cache import atomic_write, load_torch, new_temporary, save_torch
+from methods.runtime.files import atomic_write, load_torch, new_temporary, save_torch
 from tests.malicious import RunsCode
 
 

@@ -27,7 +27,7 @@ import torch
 import torch.nn as nn
 
 from . import distributed
-from .base import HarnessError
+from ..base import HarnessError
 from .sync_batch_norm import global_batch_norm
 
 

@@ -21,8 +21,8 @@ import torch
 import torch.nn as nn
 
 from ..base import HarnessError
-from ..cache import file_checksum
-from ..config import override
+from .files import file_checksum
+from .overrides import override
 
 log = logging.getLogger(__name__)
 
