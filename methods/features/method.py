@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from ..runtime.overrides import dotted, override
-from ..feature_search import FeatureSearch
+from .feature_search import FeatureSearch
 from . import feature_model_classes
 
 

@@ -29,7 +29,7 @@ from datasets import load_batch
 from ..base import HarnessError, Measured, Method, Retrieval, RunContext, Stopwatch, parameter_bytes
 from ..runtime.files import arrays_bytes
 from ..runtime.compile import compile_module
-from ..feature_search import FeatureSearch
+from ..features.feature_search import FeatureSearch
 from ..features.base import EMBED_BATCH, FeatureModel
 from ..runtime.fresh import held_out_items, item_keys
 from ..registry import DEFAULT_BEAMS

@@ -15,7 +15,7 @@ from methods.runtime import timing
 from methods.backends.linear import LinearBackend
 from methods.base import Method, RunContext
 from methods.runtime.files import digest
-from methods.feature_search import FeatureSearch
+from methods.features.feature_search import FeatureSearch
 
 QUICK = ["--dataset", "digits", "--set", "train.epochs=1", "--no-progress", "--k", "1,5", "--limit", "300"]
 

@@ -9,11 +9,11 @@ import torch
 from datasets import load_batch
 from datasets.synthetic import synthetic_features
 
-from .runtime import distributed
-from .backends import BACKENDS, backend_class, cached_build, checked_build_params, make_backend
-from .base import HarnessError, Measured, Method, Retrieval, RunContext, Stopwatch, parameter_bytes
-from .features.cache import cached_features
-from .runtime.fresh import held_out_items
+from ..runtime import distributed
+from ..backends import BACKENDS, backend_class, cached_build, checked_build_params, make_backend
+from ..base import HarnessError, Measured, Method, Retrieval, RunContext, Stopwatch, parameter_bytes
+from .cache import cached_features
+from ..runtime.fresh import held_out_items
 
 log = logging.getLogger(__name__)
 
