@@ -31,7 +31,7 @@ from .report.terminal import metric_table
 from .results import CELL_KEYS, ResultStore, cell_record
 from .results.manifest import git_version, hardware, new_run_id, package_versions
 from .sharded import sharded_search
-from .speed.throughput import COUNTS, query_rows
+from .speed.query_timing import COUNTS, query_rows
 
 log = logging.getLogger("bench.run")
 

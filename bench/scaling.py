@@ -6,7 +6,7 @@ finishes and skipped by a re-run:
 
 Rows: ``results/scaling/scaling.csv`` (and every backend grid point in ``results/sweeps.csv``);
 ``python -m bench.report`` draws ``reports/scaling.png``. What is measured, and how, is in
-``bench.speed.scaling``'s docstring.
+``bench.speed.database_scaling``'s docstring.
 """
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ import numpy as np
 from methods.backends import BACKENDS
 
 from .cli import add_run, guarded, name_list, parser, positive_int
-from .speed import scaling
+from .speed import database_scaling
 
 
 def parse_sizes(text: str) -> list[int]:
@@ -56,10 +56,10 @@ def build_parser():
 
 
 def run(args) -> int:
-    table = scaling.run(args)
+    table = database_scaling.run(args)
     done = table[table["n"].isin(args.sizes) & (table["dim"] == args.dim)]
     skipped = done[done["measure"] == "skipped"]
-    print(f"rows: {args.results / scaling.SCALING_CSV} ({len(done)} for these sizes; "
+    print(f"rows: {args.results / database_scaling.SCALING_CSV} ({len(done)} for these sizes; "
           f"{len(skipped)} component(s) skipped)")
     for _, row in skipped.iterrows():
         print(f"  skipped n={row['n']:,} {row['component']}: {row['note']}")

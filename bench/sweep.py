@@ -11,7 +11,7 @@ median of ``--repeats`` after ``--warmup``) and ``--single`` queries one per cal
 ``results/sweeps.csv``; ``python -m bench.report`` draws ``reports/pareto-<set>.png`` and the
 backends table from them. A backend unavailable here (spann where SPTAG cannot run) is
 skipped with its reason, printed and in the run's manifest; the others are swept. The logic is
-``bench.speed.sweep``.
+``bench.speed.backend_sweep``.
 """
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ from methods.backends import BACKENDS, checked_build_params
 from methods.base import HarnessError
 
 from .cli import add_data, add_run, guarded, name_list, parser, positive_int
-from .speed import sweep
+from .speed import backend_sweep
 
 
 def build_parser():
@@ -57,7 +57,7 @@ def check_build_params(p, args) -> None:
     """``args.build_params``: each backend's ``--backend-param`` values, checked and typed; a value
     for a backend not in ``--backends`` would be ignored, so it is refused."""
     args.build_params = {}
-    for backend, given in sweep.per_backend_params(args.sweep_params).items():
+    for backend, given in backend_sweep.per_backend_params(args.sweep_params).items():
         if backend not in args.backends:
             raise HarnessError(f"--backend-param {backend}.*: {backend} is not among --backends "
                                f"{','.join(args.backends)}; add it there or drop the parameter")
@@ -65,8 +65,8 @@ def check_build_params(p, args) -> None:
 
 
 def run(args) -> int:
-    rows, skipped = sweep.run(args)
-    print(sweep.summary(rows))
+    rows, skipped = backend_sweep.run(args)
+    print(backend_sweep.summary(rows))
     for backend, why in skipped.items():
         print(f"skipped {backend}: {why}")
     print(f"\nrows: {args.results / 'sweeps.csv'}; plot: python -m bench.report")

@@ -11,14 +11,14 @@ config (trained here if the cache has none); ``--untrained`` times a randomly in
 model of the configured size (IRGen; the paper's ViT-B/16 needs no CLIP file then).
 ``--db-size N`` searches a seeded synthetic database of N entries (random identifiers,
 or class-structured vectors of the feature width) instead of the dataset's. Rows:
-``results/throughput/``; the logic is ``bench.speed.throughput``.
+``results/throughput/``; the logic is ``bench.speed.query_timing``.
 """
 from __future__ import annotations
 
 import sys
 
 from .cli import add_data, add_method, add_run, guarded, int_list, parser, positive_int
-from .speed import throughput
+from .speed import query_timing
 
 
 def build_parser():
@@ -38,9 +38,9 @@ def build_parser():
 
 
 def run(args) -> int:
-    table = throughput.run(args)
-    print(throughput.summary(table))
-    targets = throughput.target_lines(table)
+    table = query_timing.run(args)
+    print(query_timing.summary(table))
+    targets = query_timing.target_lines(table)
     if targets:
         print(targets)
     print(f"\nresults: {args.results / 'throughput' / 'results.csv'}")

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from bench.evaluate import evaluate
-from bench.speed.throughput import speed_rows
+from bench.speed.query_timing import speed_rows
 from bench.report import __main__ as report_command
 from bench.report.cells import read_results, sections_from
 from bench.report.figures import fig6_sections

@@ -7,7 +7,7 @@ import pytest
 
 from bench import scaling
 from bench.report.scaling import write_scaling_figures
-from bench.speed import scaling as scaling_logic
+from bench.speed import database_scaling as scaling_logic
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 

@@ -8,7 +8,7 @@ import pytest
 
 from bench import report, sweep
 from bench.pareto import operating_point, pareto_front
-from bench.speed.sweep import load_features, per_backend_params
+from bench.speed.backend_sweep import load_features, per_backend_params
 from methods.base import HarnessError
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -29,7 +29,7 @@ def test_sweep_writes_rows_a_rerun_measures_nothing_and_the_report_draws_them(tm
     assert ivfpq["build_params"].str.contains('"nbits": 8, "nlist": 16').all()  # sorted keys
     assert not rows["build_params"].str.contains("null").any()  # as built: every default resolved
 
-    import bench.speed.sweep as logic
+    import bench.speed.backend_sweep as logic
 
     monkeypatch.setattr(logic, "exact_neighbours", lambda *a: pytest.fail("a swept backend was measured again"))
     assert sweep.main(argv) == 0
@@ -83,7 +83,7 @@ def test_diskann_disk_index_is_swept_and_tabled_as_a_kind_of_its_own(tmp_path, m
     disk = [*argv, "--backend-param", "diskann.disk=true"]
     assert sweep.main(disk) == 0
     assert sweep.main(argv) == 0  # the memory index (the default disk=false) is not the disk index's sweep
-    import bench.speed.sweep as logic
+    import bench.speed.backend_sweep as logic
 
     monkeypatch.setattr(logic, "exact_neighbours", lambda *a: pytest.fail("a swept backend was measured again"))
     assert sweep.main(argv) == 0 and sweep.main(disk) == 0

@@ -6,7 +6,7 @@ import pytest
 from bench import grid, report, throughput
 from bench.report import cells, figures, timings as throughput_report
 from bench.results import ResultStore
-from bench.speed.throughput import query_indices, speed_rows
+from bench.speed.query_timing import query_indices, speed_rows
 from methods.runtime.timing import median_stages
 
 IRGEN_STAGES = ("preprocess", "encoder", "decoder", "masks", "lookup")

@@ -10,7 +10,7 @@ import bench.run as run_mod
 from bench.report import site
 from bench.report.cells import sections_from
 from bench.results import cell_record
-from bench.speed.throughput import PROFILED_BATCHES, TIMED_BATCHES, query_rows, timed_batches
+from bench.speed.query_timing import PROFILED_BATCHES, TIMED_BATCHES, query_rows, timed_batches
 from methods.runtime import timing
 from methods.backends.linear import LinearBackend
 from methods.base import Method, RunContext

@@ -64,7 +64,7 @@ def test_second_run_reuses_features_and_changed_inputs_do_not(tmp_path, embed_ca
 @pytest.mark.e2e
 def test_the_query_path_is_timed_afresh_when_the_features_are_cached(tmp_path, encode_calls):
     """queries/s is this run's: the query images are encoded again (a timed pass and a profile of
-    the --query-batch batches, bench.speed.throughput.timed_batches) though every feature comes from the cache."""
+    the --query-batch batches, bench.speed.query_timing.timed_batches) though every feature comes from the cache."""
     run(tmp_path, "--query-batch", "50")
     before = len(encode_calls)
     run(tmp_path, "--query-batch", "50")

@@ -60,7 +60,7 @@ from methods.runtime.timing import Timer
 
 from ..pareto import operating_point
 from .ann import attempt, exact_neighbours, grid_rows
-from .sweep import set_rows
+from .backend_sweep import set_rows
 
 log = logging.getLogger("bench.scaling")
 
