@@ -42,7 +42,7 @@ from .identifiers import IdentifierSpec, Items, RQVAEIdentifiers, identifier_len
 from .official import files_key, load_encoder_decoder, tokenizer_from_files
 from .prefix_tree import PrefixTree
 from .tokenizer import all_features
-from .train import data_key, fit_encoder_decoder, fit_tokenizer, stage_steps, tokenizer_steps
+from .trainer import data_key, fit_encoder_decoder, fit_tokenizer, stage_steps, tokenizer_steps
 
 log = logging.getLogger(__name__)
 

@@ -167,7 +167,7 @@ def files_key(*paths) -> str:
 def tokenizer_from_files(cfg, encoder: nn.Module, n_classes: int, device):
     """The tokenizer (train.TokenizerModel) from ``tokenizer.checkpoint`` and ``tokenizer.codebooks``."""
     from .tokenizer import Classifiers, ResidualQuantizer
-    from .train import TokenizerModel
+    from .trainer import TokenizerModel
 
     t = cfg.tokenizer
     classifier = Classifiers(cfg.encoder.dim, n_classes, separate=True)

@@ -11,7 +11,7 @@ from methods.irgen.decoder import Decoder, DecoderConfig
 from methods.runtime.fresh import held_out_items, item_keys
 from methods.irgen.method import IRGen
 from methods.runtime.checkpoint import Resumable
-from methods.irgen.train import SameClassPairs, train_encoder_decoder
+from methods.irgen.trainer import SameClassPairs, train_encoder_decoder
 from methods.registry import MethodOptions, make_method
 from tests.irgen.irgen_stubs import Rows, VectorEncoder
 
@@ -72,7 +72,7 @@ def test_default_lengths_are_the_papers(identifier, length):
 
 
 def test_step_floor_trains_every_variant_the_same_number_of_steps():
-    from methods.irgen.train import stage_steps, tokenizer_rounds, tokenizer_steps
+    from methods.irgen.trainer import stage_steps, tokenizer_rounds, tokenizer_steps
 
     small, paper = make_config({}), make_config({"preset": "paper"})
     assert small.min_steps == 120 and paper.min_steps == 0

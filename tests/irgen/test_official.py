@@ -9,7 +9,7 @@ from methods.irgen.config import Restarts, make_config
 from methods.irgen.decoder import Decoder, DecoderConfig
 from methods.irgen.encoder import Encoder, build_encoder
 from methods.irgen.tokenizer import ResidualQuantizer
-from methods.irgen.train import restart_lr
+from methods.irgen.trainer import restart_lr
 
 
 def test_the_official_preset_holds_the_released_recipe():

@@ -6,7 +6,7 @@ from methods.runtime.training import TrainConfig
 from methods.irgen.config import TokenizerConfig
 from methods.irgen.tokenizer import Classifiers, ResidualQuantizer, kmeans, nearest, tokenizer_loss
 from methods.runtime.checkpoint import Resumable
-from methods.irgen.train import train_tokenizer
+from methods.irgen.trainer import train_tokenizer
 from tests.irgen.irgen_stubs import Rows, VectorEncoder
 
 
