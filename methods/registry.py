@@ -67,7 +67,7 @@ class MethodSpec:
 
 def feature_method(name: str, model: tuple[str, str, str], label: str, color: str, trains: bool) -> MethodSpec:
     """A feature model (``model``: module, class, config class) searched by a backend."""
-    return MethodSpec(name, "methods.features.method", label, color, SEARCH_FLAGS + ("fresh",), trains, model)
+    return MethodSpec(name, "methods.features.feature_search", label, color, SEARCH_FLAGS + ("fresh",), trains, model)
 
 
 BUILT_IN = (

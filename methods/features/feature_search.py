@@ -1,4 +1,5 @@
-"""The classic pipeline as one Method: a feature model + a search backend."""
+"""The classic pipeline as one Method: a feature model + a search backend, and its builder
+for every registered feature model (``build``, named by each feature method's ``MethodSpec``)."""
 from __future__ import annotations
 
 import logging
@@ -9,11 +10,13 @@ import torch
 from datasets import load_batch
 from datasets.synthetic import synthetic_features
 
-from ..runtime import distributed
 from ..backends import BACKENDS, backend_class, cached_build, checked_build_params, make_backend
 from ..base import HarnessError, Measured, Method, Retrieval, RunContext, Stopwatch, parameter_bytes
-from .cache import cached_features
+from ..runtime import distributed
 from ..runtime.fresh import held_out_items
+from ..runtime.overrides import dotted, override
+from . import feature_model_classes
+from .cache import cached_features
 
 log = logging.getLogger(__name__)
 
@@ -23,7 +26,7 @@ class FeatureSearch(Method):
 
     ``build_params`` are the backend's build parameters (checked and typed here); with ``sweep`` every point of the
     backend's query grid is a setting (one results cell each), else its defaults are. ``fresh``
-    holds that share of the database out of the model's training (methods/fresh.py); the whole
+    holds that share of the database out of the model's training (methods/runtime/fresh.py); the whole
     database is indexed.
     """
 
@@ -129,3 +132,11 @@ class FeatureSearch(Method):
         return {"db_items": float(self.n_items), "build_s": stats["build_s"], **extraction,
                 "index_bytes": float(stats["memory_bytes"]), "index_disk_bytes": float(stats["disk_bytes"]),
                 "model_bytes": parameter_bytes(*self.model.modules()), "input_px": float(self.model.image_size)}
+
+
+def build(name: str, options) -> FeatureSearch:
+    model_cls, cfg_cls = feature_model_classes(name)
+    cfg = override(cfg_cls(), options.overrides)
+    # a model with sizes fills in its paper preset at size=paper, around the keys the user gave
+    model = model_cls(cfg, explicit=dotted(options.overrides)) if hasattr(cfg, "size") else model_cls(cfg)
+    return FeatureSearch(model, options.backend, options.backend_params, sweep=options.sweep, fresh=options.fresh)
