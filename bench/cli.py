@@ -20,8 +20,8 @@ from pathlib import Path
 from datasets import PROTOCOLS, DatasetError, load_dataset
 from methods.backends import BACKENDS, BackendUnavailable, checked_build_params, make_backend
 from methods.base import HarnessError, RunContext
-from methods.runtime.overrides import parse_sets, read_overrides_file
 from methods.registry import DEFAULT_BEAMS, METHOD_FLAGS, MethodOptions, describe, make_method
+from methods.runtime.overrides import parse_sets, read_overrides_file
 
 UNAVAILABLE = 3  # exit code: a backend's library is not installed here (the message says how)
 INTERRUPTED = 130

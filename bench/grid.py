@@ -41,8 +41,8 @@ import yaml
 
 from datasets import DatasetError, load_dataset
 from methods.base import HarnessError
-from methods.runtime.overrides import yaml_problem
 from methods.registry import METHOD_FLAGS, describe
+from methods.runtime.overrides import yaml_problem
 
 from .cli import guarded, parser, positive_int, quiet_libraries
 from .launch import Cell, Outcome, Settings, run_local, run_submitit

@@ -5,7 +5,7 @@ the database, then searches the queries once per query setting (a results cell e
 writing each finished cell to ``results/`` atomically before starting the next one.
 A re-run skips finished cells; ``--force`` computes them again.
 
-Every time is measured by the one timer (methods/timing.py) on the device the cell names
+Every time is measured by the one timer (methods/runtime/timing.py) on the device the cell names
 (device and CPU threads are cell keys). Queries/s (``qps_batch``; ``qps_single`` with
 ``--query-batch 1``) is measured in this run from the images: the query split in batches of
 ``--query-batch``, each timed end to end, the batch over the median whole-batch time; the
@@ -18,11 +18,11 @@ from __future__ import annotations
 import logging
 import sys
 
-from methods.runtime import distributed
 from methods.base import setting_label
+from methods.runtime import distributed
 from methods.runtime.files import digest
-from methods.runtime.weights import starting_weights
 from methods.runtime.timing import Measured, device_sync, timed
+from methods.runtime.weights import starting_weights
 
 from .cli import add_data, add_method, add_run, check_device, context_from, dataset_from, guarded, int_list, \
     method_from, parser, positive_int, require_backend

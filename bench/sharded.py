@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from methods.runtime import distributed
 from methods.base import Retrieval
+from methods.runtime import distributed
 
 
 def sharded_search(method, query, k: int, setting: dict, ctx, align: int = 1) -> Retrieval:

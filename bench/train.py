@@ -20,10 +20,10 @@ import sys
 import time
 from pathlib import Path
 
-from methods.runtime import distributed
 from methods.base import HarnessError
-from methods.runtime.files import loss_curve_path
 from methods.registry import trainable
+from methods.runtime import distributed
+from methods.runtime.files import loss_curve_path
 
 from .cli import add_data, add_method, add_run, check_device, context_from, dataset_from, guarded, method_from, \
     parser, positive_int

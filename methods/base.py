@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .runtime.timing import Measured, Stopwatch  # the one timer (methods/timing.py); part of this interface
+from .runtime.timing import Measured, Stopwatch  # the one timer (methods/runtime/timing.py); part of this interface
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +45,7 @@ class RunContext:
     accumulate: int = 1
     amp: bool = False
     checkpoint_every: int = 200  # training steps between checkpoints (feature models, IRGen's encoder-decoder)
-    compile: bool = False  # torch.compile the search-time networks (methods/compile.py)
+    compile: bool = False  # torch.compile the search-time networks (methods/runtime/compile.py)
     run_id: str = ""  # the results run this context serves: cached times name the run that measured them
 
     def cache(self, *parts: str) -> Path:

@@ -1,5 +1,5 @@
 """A CPU stand-in for a tensor on an accelerator, to test the random-stream rule
-(methods/rng.py) without a GPU: an op handed both such a tensor and a torch Generator
+(methods/runtime/rng.py) without a GPU: an op handed both such a tensor and a torch Generator
 fails, as a CUDA op handed a CPU generator does; ``.cpu()`` brings it back as a plain
 CPU tensor, as a copy to the host would. Results of other ops stay on the "device"."""
 from __future__ import annotations

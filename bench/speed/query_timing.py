@@ -1,6 +1,6 @@
 """Where a method's search time goes, through the Method interface alone: for each query
 setting and batch size, ``Method.search_batch`` on that many query images, timed by the one
-timer (methods/timing.py). Queries per second is the batch over the median whole-batch wall
+timer (methods/runtime/timing.py). Queries per second is the batch over the median whole-batch wall
 time of the repeats after the warm-up (the loop as it runs, never waiting on the device
 between stages); the milliseconds per query of each stage come from a separate profile, the
 device synchronised around every stage, so the breakdown never slows the loop whose total is

@@ -123,7 +123,7 @@ class Backend(ABC):
     ``cuda`` (a backend without a GPU path ignores it).
 
     After each ``search`` ``last_search_s`` holds the seconds the search itself took (the one
-    timer, methods/timing.py, the device synchronised at both ends); a backend that answers
+    timer, methods/runtime/timing.py, the device synchronised at both ends); a backend that answers
     from another process reports the time measured there, so the hand-over is not counted.
 
     Memory has one meaning for every backend: ``memory_bytes`` is the size of the index as

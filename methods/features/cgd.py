@@ -19,13 +19,13 @@ import torch
 import torch.nn as nn
 
 from ..base import HarnessError
+from ..runtime.training import Objective, TrainConfig
+from ..runtime.weights import sized, sized_name
 from .base import FeatureModel
 from .losses import POOLINGS, batch_hard_triplet, combine_descriptors, gem, smoothed_tempered_ce
 from .metric_training import train_metric
 from .res101 import IMAGENET_MEAN, IMAGENET_STD, RESNET101_WEIGHTS, resnet
 from .trained import cached_weights
-from ..runtime.training import Objective, TrainConfig
-from ..runtime.weights import sized, sized_name
 
 
 @dataclass

@@ -17,8 +17,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .base import FeatureModel
 from ..base import HarnessError
+from .base import FeatureModel
 from ..runtime.weights import (WeightsFile, find_weights, is_torchscript, load_state_dict_checked, sized, sized_name,
                       weights_checksum)
 

@@ -11,9 +11,9 @@ from pathlib import Path
 import torch
 import torch.nn as nn
 
-from .pretrained import efficientnet_lite0
-from .base import MEAN_STD_HALF, FeatureModel
 from ..runtime.weights import weights_checksum
+from .base import MEAN_STD_HALF, FeatureModel
+from .pretrained import efficientnet_lite0
 
 
 @dataclass

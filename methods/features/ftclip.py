@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 
 import torch.nn as nn
 
+from ..runtime.training import TrainConfig, train_classifier
 from .clip import Clip, ClipConfig
 from .trained import cached_weights
-from ..runtime.training import TrainConfig, train_classifier
 
 
 @dataclass

@@ -18,13 +18,13 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from ..runtime.training import Objective, TrainConfig
+from ..runtime.weights import WeightsFile, load_pretrained, sized, sized_name
 from .base import FeatureModel
 from .losses import contrastive, koleo
 from .metric_training import train_metric
 from .res101 import IMAGENET_MEAN, IMAGENET_STD
 from .trained import cached_weights
-from ..runtime.training import Objective, TrainConfig
-from ..runtime.weights import WeightsFile, load_pretrained, sized, sized_name
 
 DEIT_WEIGHTS = WeightsFile(
     what="DeiT-B ImageNet weights (timm deit_base_patch16_224)",

@@ -1,7 +1,7 @@
 """Training with a metric-learning loss (CGD, IRT): class-balanced batches, so that
 every anchor has positives in its batch, and any Objective (per-image forward,
 whole-batch criterion). The
-optimiser, schedule and augmentation are the classifier training's (training.py)."""
+optimiser, schedule and augmentation are the classifier training's (methods/runtime/training.py)."""
 from __future__ import annotations
 
 import numpy as np

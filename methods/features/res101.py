@@ -17,8 +17,8 @@ import torch.nn as nn
 import torchvision
 from torchvision.models.resnet import Bottleneck, ResNet
 
-from .base import FeatureModel
 from ..runtime.weights import WeightsFile, load_pretrained, sized, sized_name
+from .base import FeatureModel
 
 RESNET101_WEIGHTS = WeightsFile(
     what="torchvision ResNet-101 ImageNet weights",

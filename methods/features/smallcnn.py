@@ -8,8 +8,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .base import FeatureModel
 from ..runtime.training import TrainConfig, train_classifier
+from .base import FeatureModel
 from .trained import cached_weights
 
 

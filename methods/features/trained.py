@@ -10,8 +10,8 @@ import logging
 
 import torch.nn as nn
 
-from ..runtime.files import digest, load_torch
 from ..runtime.checkpoint import Resumable
+from ..runtime.files import digest, load_torch
 from .cache import file_label
 
 log = logging.getLogger(__name__)

@@ -6,7 +6,7 @@ image of each beam's identifier, best beam first.
 Variants (the paper's ablations) are method options: ``--identifier`` (rq, random,
 hkm100/200/500, rqvae), ``--seq-len`` T, and ``--fresh`` f: a seeded share f of the
 database is held out of the tokenizer's and the decoder's training and only added to
-the tree at index time, coded by the frozen tokenizer (paper Table 6; methods/fresh.py,
+the tree at index time, coded by the frozen tokenizer (paper Table 6; methods/runtime/fresh.py,
 shared with the feature methods). The results' variant names the preset too, so a small
 model's row is never taken for the paper's.
 

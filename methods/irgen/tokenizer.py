@@ -51,7 +51,7 @@ def kmeans(x: torch.Tensor, k: int, iters: int, seed: int, init: torch.Tensor | 
 def kmeans_plus_plus(x: torch.Tensor, k: int, gen: torch.Generator) -> torch.Tensor:
     """k starting centroids, each drawn with probability proportional to its squared distance
     to the nearest one drawn before (Arthur and Vassilvitskii, 2007); repeats when k > n.
-    The draws are ``gen``'s on the CPU whatever x's device (methods/rng.py)."""
+    The draws are ``gen``'s on the CPU whatever x's device (methods/runtime/rng.py)."""
     picks = [int(torch.randint(len(x), (1,), generator=gen))]
     d2 = ((x - x[picks[0]]) ** 2).sum(1)
     for _ in range(1, k):

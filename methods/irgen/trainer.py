@@ -17,7 +17,7 @@ encoder-decoder every ``ctx.checkpoint_every`` steps) and a run that finds one c
 from it, drawing the same batches, pairs and flips as an uninterrupted run.
 
 Under torchrun every process draws the same global batch and runs the network on its
-block of it (methods/data_parallel.py: the loss is the one-process loss, DDP averages the
+block of it (methods/runtime/data_parallel.py: the loss is the one-process loss, DDP averages the
 gradients); the codebooks are refitted on every process and rank 0's are kept; rank 0
 alone writes checkpoints and the finished model, under the key a one-process run uses.
 """
@@ -37,11 +37,11 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from ..runtime import distributed
-from ..runtime.files import digest
 from ..runtime.checkpoint import Resumable
 from ..runtime.data_parallel import DataParallel
-from ..runtime.training import TrainConfig, batches, cosine_lr, epoch_steps, flip_mask, make_optimizer
+from ..runtime.files import digest
 from ..runtime.rng import cpu_generator
+from ..runtime.training import TrainConfig, batches, cosine_lr, epoch_steps, flip_mask, make_optimizer
 from .config import IRGenConfig, Restarts, TokenizerConfig
 from .tokenizer import Classifiers, ResidualQuantizer, all_features, tokenizer_loss
 

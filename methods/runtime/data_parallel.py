@@ -26,8 +26,8 @@ import numpy as np
 import torch
 import torch.nn as nn
 
-from . import distributed
 from ..base import HarnessError
+from . import distributed
 from .sync_batch_norm import global_batch_norm
 
 

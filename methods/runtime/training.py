@@ -1,9 +1,11 @@
-"""Supervised training of a feature model: a classification loss on the train split,
-AdamW with a cosine schedule and warm-up, the backbone at a fraction of the head's
-learning rate. Shared by every feature model that trains with a classifier head.
+"""The training every method shares: AdamW with a cosine schedule and warm-up, seeded index
+batches and flips, step counts from epochs (IRGen's tokenizer and encoder-decoder train on
+these), the one step loop of the feature models (``run_steps``), and supervised training of
+a feature model with a classifier head (``train_classifier``: a classification loss on the
+train split, the backbone at a fraction of the head's learning rate).
 
 Every loss is an ``Objective`` in two parts, so that one loop serves one process and
-torchrun's N (methods/data_parallel.py): the batches and flips are drawn for the global
+torchrun's N (methods/runtime/data_parallel.py): the batches and flips are drawn for the global
 batch from the seed, each process runs the network on its block of it.
 """
 from __future__ import annotations

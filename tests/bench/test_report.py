@@ -12,13 +12,13 @@ import pandas as pd
 import pytest
 
 from bench.evaluate import evaluate
-from bench.speed.query_timing import speed_rows
 from bench.report import __main__ as report_command
 from bench.report.cells import read_results, sections_from
 from bench.report.figures import fig6_sections
 from bench.report.paper import load_paper
 from bench.report.tables import build_tables, map_table
 from bench.results import ResultStore
+from bench.speed.query_timing import speed_rows
 
 REPO = Path(__file__).resolve().parents[2]
 COLUMNS = ["run_id", "cell_id", "dataset", "protocol", "limit", "seed", "method", "variant", "features",

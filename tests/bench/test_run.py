@@ -62,7 +62,7 @@ def test_backend_params_make_their_own_cell_and_the_manifest_says_what_was_built
 
 def test_fresh_feature_method_trains_without_the_held_out_images_and_indexes_all(run_dirs):
     """Table 6's baselines: --fresh holds the same share of the database out of the feature model's
-    training as IRGen's --fresh does (methods/fresh.py), and the whole database is indexed."""
+    training as IRGen's --fresh does (methods/runtime/fresh.py), and the whole database is indexed."""
     assert cli(run_dirs, "--method", "smallcnn", "--fresh", "0.5", *QUICK) == 0
     table = pd.read_csv(run_dirs[0] / "results.csv")
     assert set(table["variant"]) == {"fresh=0.5"}

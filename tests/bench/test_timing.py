@@ -1,4 +1,4 @@
-"""Every time measured, on the device it names: one timer (methods/timing.py), queries/s as the
+"""Every time measured, on the device it names: one timer (methods/runtime/timing.py), queries/s as the
 median whole-batch time (the plane draws exactly that), the device and threads in every key, and
 no cached step's seconds reported as a measurement of the run that reuses them."""
 import numpy as np
@@ -11,11 +11,11 @@ from bench.report import site
 from bench.report.cells import sections_from
 from bench.results import cell_record
 from bench.speed.query_timing import PROFILED_BATCHES, TIMED_BATCHES, query_rows, timed_batches
-from methods.runtime import timing
 from methods.backends.linear import LinearBackend
 from methods.base import Method, RunContext
-from methods.runtime.files import digest
 from methods.features.feature_search import FeatureSearch
+from methods.runtime import timing
+from methods.runtime.files import digest
 
 QUICK = ["--dataset", "digits", "--set", "train.epochs=1", "--no-progress", "--k", "1,5", "--limit", "300"]
 

@@ -12,8 +12,8 @@ import torch.nn.functional as F
 
 from datasets import load_dataset
 from methods.base import RunContext
-from methods.runtime.checkpoint import Resumable
 from methods.features.smallcnn import SmallCNN, SmallCNNConfig
+from methods.runtime.checkpoint import Resumable
 from methods.runtime.training import Objective, TrainConfig, batches, run_steps
 
 STEPS = 9

@@ -8,13 +8,13 @@ import torch
 import torch.nn as nn
 
 from methods.base import HarnessError, RunContext
-from methods.runtime.files import file_checksum
-from methods.runtime import weights as W
 from methods.features.cgd import CGD, CGDConfig, CGDNet
 from methods.features.clip import CLIP_WEIGHTS, Clip, ClipConfig
 from methods.features.ftclip import FTClip, FTClipConfig
 from methods.features.irt import DEIT_WEIGHTS, IRT, IRTConfig, deit
 from methods.features.res101 import RESNET101_WEIGHTS, Res101, Res101Config, resnet
+from methods.runtime import weights as W
+from methods.runtime.files import file_checksum
 from tests.weight_files import save_compact
 
 

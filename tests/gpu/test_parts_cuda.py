@@ -10,11 +10,11 @@ from datasets import FileSource, Split, load_batch, load_dataset
 from datasets.base import device_batch
 from methods.backends import make_backend
 from methods.base import RunContext
-from methods.runtime.overrides import override
 from methods.features import feature_methods, feature_model_classes
-from methods.runtime.training import TrainConfig, make_optimizer
 from methods.irgen.tokenizer import kmeans, kmeans_plus_plus, nearest
+from methods.runtime.overrides import override
 from methods.runtime.rng import cpu_generator
+from methods.runtime.training import TrainConfig, make_optimizer
 
 from .common import GPU, cosine_rows
 

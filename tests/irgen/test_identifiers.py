@@ -4,8 +4,8 @@ import torch
 
 from datasets.base import ArraySource, FileSource, Split
 from methods.base import HarnessError
-from methods.runtime.fresh import item_keys
 from methods.irgen.config import IdentifierConfig
+from methods.runtime.fresh import item_keys
 from methods.irgen.identifiers import (KINDS, HierarchicalKMeans, IdentifierSpec, Items, RandomIdentifiers,
                                        RQVAEIdentifiers, SemanticIdentifiers, make_identifiers, parse_kind)
 from methods.irgen.tokenizer import ResidualQuantizer

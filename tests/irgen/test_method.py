@@ -5,14 +5,14 @@ import torch
 from bench.evaluate import evaluate
 from datasets import load_dataset
 from methods.base import HarnessError, RunContext
-from methods.runtime.training import TrainConfig
 from methods.irgen.config import make_config
 from methods.irgen.decoder import Decoder, DecoderConfig
-from methods.runtime.fresh import held_out_items, item_keys
 from methods.irgen.method import IRGen
-from methods.runtime.checkpoint import Resumable
 from methods.irgen.trainer import SameClassPairs, train_encoder_decoder
 from methods.registry import MethodOptions, make_method
+from methods.runtime.checkpoint import Resumable
+from methods.runtime.fresh import held_out_items, item_keys
+from methods.runtime.training import TrainConfig
 from tests.irgen.irgen_stubs import Rows, VectorEncoder
 
 TINY = {"encoder.image_size": 32, "encoder.frozen_blocks": 13, "encoder.dim": 32, "encoder.memory_dim": 32,

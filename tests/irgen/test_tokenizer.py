@@ -2,11 +2,11 @@ import numpy as np
 import pytest
 import torch
 
-from methods.runtime.training import TrainConfig
 from methods.irgen.config import TokenizerConfig
 from methods.irgen.tokenizer import Classifiers, ResidualQuantizer, kmeans, nearest, tokenizer_loss
-from methods.runtime.checkpoint import Resumable
 from methods.irgen.trainer import train_tokenizer
+from methods.runtime.checkpoint import Resumable
+from methods.runtime.training import TrainConfig
 from tests.irgen.irgen_stubs import Rows, VectorEncoder
 
 

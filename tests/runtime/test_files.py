@@ -1,4 +1,4 @@
-"""methods/cache.py: atomic files readable by the rest of a team, torch files read back as
+"""methods/runtime/files.py: atomic files readable by the rest of a team, torch files read back as
 tensors and plain data only."""
 import os
 import stat

@@ -1,4 +1,4 @@
-"""The random-stream rule (methods/rng.py): draws come from CPU generators, whatever device
+"""The random-stream rule (methods/runtime/rng.py): draws come from CPU generators, whatever device
 the data is on, so a seed gives the same draws on the CPU and on a GPU."""
 import pytest
 import torch
