@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from methods import registry
+from methods.irgen.identifiers import identifier_labels
 
 
 @dataclass(frozen=True)
@@ -44,8 +45,7 @@ BACKENDS = {
 # a build parameter that makes another kind of index: its rows are a series of their own in the sweeps
 BACKEND_KINDS = {"diskann-disk": ("diskann", "disk", True)}
 EXACT_BACKENDS = ("linear", "faiss-flat")  # no build parameter changes their answers
-IDENTIFIERS = {"random": "Random", "hkm100": "HKM_100", "hkm200": "HKM_200", "hkm500": "HKM_500",
-               "rqvae": "RQ-VAE-style", "rq": "RQ (ours)"}
+IDENTIFIERS = identifier_labels()  # IRGen's identifier kinds, as each declares its label
 # IRGen's presets, as its rows name them: the authors' released code, the paper's text, the CPU preset
 PRESETS = {"official": "official recipe", "paper": "paper text", "small": "small"}
 AS_PAPER_PRESETS = ("official", "paper")  # IRGen's presets that run the paper's model (a paper column beside them)

@@ -51,6 +51,7 @@ from ..base import HarnessError
 from ..runtime.overrides import override
 from ..runtime.training import TrainConfig
 from .decoder import DecoderConfig
+from .identifiers import IdentifierConfig
 
 PRESETS = ("small", "paper", "official")
 ENCODERS = ("effnet", "vit", "clip-vit-b16")
@@ -137,18 +138,6 @@ def loss_weights(cfg: TokenizerConfig) -> tuple[float, float]:
     if cfg.loss == "official":
         return OFFICIAL_LOSS_WEIGHT, OFFICIAL_LOSS_WEIGHT
     return cfg.lambda1, cfg.lambda2
-
-
-@dataclass
-class IdentifierConfig:
-    """The ablation identifiers (paper Table 3)."""
-
-    hkm_leaf_size: int = 1  # hierarchical k-means stops splitting a group this small
-    rqvae_grid: int = 2  # the spatial map is pooled to grid x grid cells
-    rqvae_depth: int = 4  # residual codes per cell: T = grid * grid * depth
-    rqvae_codebook: int = 256  # one codebook shared by every depth (as RQ-VAE)
-    rqvae_dim: int = 64
-    rqvae_epochs: float = 3.0
 
 
 @dataclass

@@ -1,11 +1,12 @@
 """Image identifiers: what the decoder writes and the prefix tree holds (paper Table 3).
 
-Every kind follows one protocol: built from an ``IdentifierSpec``, ``fit(items, ctx)`` on
-the training items, then ``assign(items)`` gives (n, T) int64 codes in [0, vocab_size) to
-any items, the database's included (and fresh items that training never saw),
-deterministically for a seed. ``Items`` is what a kind may read about a set of images
+Every kind is an ``IdentifierKind``, which declares its name (what ``--identifier`` says) and
+its label (how tables and figures name it) once: built from an ``IdentifierSpec``,
+``fit(items, ctx)`` on the training items, then ``assign(items)`` gives (n, T) int64 codes in
+[0, vocab_size) to any items, the database's included (and fresh items that training never
+saw), deterministically for a seed. ``Items`` is what a kind may read about a set of images
 (f_cls features, per-image keys, spatial maps), each computed only if a kind asks for it.
-``KINDS`` maps a kind's name to its class:
+``KINDS`` maps a kind's name to its class, in the paper's Table 3 order:
 
 - ``rq``: the semantic tokenizer's residual-quantization codes of f_cls (tokenizer.py).
 - ``random``: random codes of the same length and range, drawn per image from a hash of
@@ -20,6 +21,9 @@ deterministically for a seed. ``Items`` is what a kind may read about a set of i
   reconstruct it, its latent map pooled to grid x grid cells (2 x 2 by default; the paper's
   is 8 x 8), each cell quantized by ``depth`` residual levels of one shared codebook; the
   codes of all cells, cell by cell, are the identifier (T = 16 by default; the paper's 256).
+
+The kinds and their labels are read by the report, which never loads torch: this module
+imports torch and the networks inside the methods that compute, not at its top.
 """
 from __future__ import annotations
 
@@ -27,24 +31,35 @@ import functools
 import hashlib
 import logging
 import re
+from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import TYPE_CHECKING, Callable, ClassVar
 
 import numpy as np
-import torch
-import torch.nn as nn
-import torch.nn.functional as F
 from tqdm import tqdm
 
 from ..base import HarnessError
-from ..runtime.training import batches, epoch_steps
-from .config import IdentifierConfig
-from .tokenizer import ResidualQuantizer, kmeans, nearest
+
+if TYPE_CHECKING:
+    import torch
+
+    from .tokenizer import ResidualQuantizer
 
 log = logging.getLogger(__name__)
 
-NAMES = ("rq", "random", "hkm100", "hkm200", "hkm500", "rqvae")  # the paper's kinds (hkm<k> for any k)
 HKM_LENGTHS = {100: 4, 200: 3, 500: 2}  # paper Table 3: HKM_100 / HKM_200 / HKM_500 at T = 4 / 3 / 2
+
+
+@dataclass
+class IdentifierConfig:
+    """The ablation identifiers (paper Table 3)."""
+
+    hkm_leaf_size: int = 1  # hierarchical k-means stops splitting a group this small
+    rqvae_grid: int = 2  # the spatial map is pooled to grid x grid cells
+    rqvae_depth: int = 4  # residual codes per cell: T = grid * grid * depth
+    rqvae_codebook: int = 256  # one codebook shared by every depth (as RQ-VAE)
+    rqvae_dim: int = 64
+    rqvae_epochs: float = 3.0
 
 
 @dataclass
@@ -112,11 +127,38 @@ def parse_kind(kind: str) -> tuple[str, int | None]:
         return "hkm", int(match.group(1))
     if kind in KINDS and kind != "hkm":
         return kind, None
-    raise HarnessError(f"--identifier {kind}: choose one of {', '.join(NAMES)} (hkm<k> for any k)")
+    raise HarnessError(f"--identifier {kind}: choose one of {', '.join(identifier_labels())} (hkm<k> for any k)")
 
 
-class SemanticIdentifiers:
+class IdentifierKind(ABC):
+    """One kind of identifier. ``name`` is its key in ``KINDS`` and ``label`` how the reports
+    name it, each declared once, here on the class; ``spellings`` are the ``--identifier``
+    values it answers to. An instance is built from an ``IdentifierSpec``, fitted on the
+    training items, then assigns (n, seq_len) codes in [0, vocab_size) to any items."""
+
+    name: ClassVar[str]
+    label: ClassVar[str]
+    seq_len: int
+    vocab_size: int
+
+    @classmethod
+    def spellings(cls) -> dict[str, str]:
+        """{``--identifier`` value: label} of the variants the paper reports."""
+        return {cls.name: cls.label}
+
+    def fit(self, items: Items, ctx) -> IdentifierKind:
+        """Learn from the training items (a kind with nothing to learn returns itself)."""
+        return self
+
+    @abstractmethod
+    def assign(self, items: Items) -> np.ndarray:
+        """(n, seq_len) int64 codes of ``items``."""
+
+
+class SemanticIdentifiers(IdentifierKind):
     """``rq``: the tokenizer's codes of f_cls (the tokenizer fitted them: nothing to fit here)."""
+
+    name, label = "rq", "RQ (ours)"
 
     def __init__(self, spec: IdentifierSpec):
         if spec.quantizer is None:
@@ -131,21 +173,17 @@ class SemanticIdentifiers:
     def seq_len(self) -> int:
         return self.quantizer.M
 
-    def fit(self, items: Items, ctx) -> "SemanticIdentifiers":
-        return self
-
     def assign(self, items: Items) -> np.ndarray:
         return self.quantizer.encode(items.features()).cpu().numpy().astype(np.int64)
 
 
-class RandomIdentifiers:
+class RandomIdentifiers(IdentifierKind):
     """``random``: T codes in [0, L) per image, from a hash of (seed, image key)."""
+
+    name, label = "random", "Random"
 
     def __init__(self, spec: IdentifierSpec):
         self.seq_len, self.vocab_size, self.seed = spec.seq_len, spec.vocab, spec.seed
-
-    def fit(self, items: Items, ctx) -> "RandomIdentifiers":
-        return self
 
     def assign(self, items: Items) -> np.ndarray:
         keys = items.keys()
@@ -156,8 +194,14 @@ class RandomIdentifiers:
         return codes
 
 
-class HierarchicalKMeans:
+class HierarchicalKMeans(IdentifierKind):
     """``hkm<k>``: k-means, then k-means again inside every cluster, up to T levels."""
+
+    name, label = "hkm", "HKM"
+
+    @classmethod
+    def spellings(cls) -> dict[str, str]:
+        return {f"{cls.name}{k}": f"{cls.label}_{k}" for k in HKM_LENGTHS}
 
     def __init__(self, spec: IdentifierSpec, iters: int = 10):
         k = spec.clusters or 0
@@ -172,6 +216,8 @@ class HierarchicalKMeans:
         return self.k
 
     def fit(self, items: Items, ctx) -> "HierarchicalKMeans":
+        from .tokenizer import kmeans, nearest
+
         x = items.features().float().cpu()
         todo = [((), np.arange(len(x)))]
         while todo:
@@ -186,6 +232,8 @@ class HierarchicalKMeans:
         return self
 
     def assign(self, items: Items) -> np.ndarray:
+        from .tokenizer import nearest
+
         x = items.features().float().cpu()
         codes = np.zeros((len(x), self.seq_len), dtype=np.int64)
         groups = {(): np.arange(len(x))}
@@ -202,66 +250,16 @@ class HierarchicalKMeans:
         return codes
 
 
-class SpatialRQVAE(nn.Module):
-    """Conv encoder -> latent map pooled to grid x grid -> residual quantization (depth
-    levels, one shared codebook) -> conv decoder back to the input map."""
+class RQVAEIdentifiers(IdentifierKind):
+    """``rqvae``: trains a SpatialRQVAE (rqvae.py) on the training items' maps, then codes any map."""
 
-    def __init__(self, channels: int, cfg: IdentifierConfig, depth: int):
-        super().__init__()
-        d = cfg.rqvae_dim
-        self.grid, self.depth, self.K = cfg.rqvae_grid, depth, cfg.rqvae_codebook
-        self.enc = nn.Sequential(nn.Conv2d(channels, d, 3, padding=1), nn.GELU(), nn.Conv2d(d, d, 3, padding=1))
-        self.dec = nn.Sequential(nn.Conv2d(d, d, 3, padding=1), nn.GELU(), nn.Conv2d(d, channels, 3, padding=1))
-        self.codebook = nn.Parameter(torch.zeros(self.K, d))
-        self.register_buffer("mean", torch.zeros(1, channels, 1, 1))
-        self.register_buffer("std", torch.ones(1, channels, 1, 1))
-
-    def latent(self, x: torch.Tensor) -> torch.Tensor:
-        """Input map (B, C, h, w) -> latent vectors (B, grid * grid, d)."""
-        z = F.adaptive_avg_pool2d(self.enc((x - self.mean) / self.std), self.grid)
-        return z.flatten(2).transpose(1, 2)
-
-    def quantize(self, z: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor], list[torch.Tensor]]:
-        """z (N, d) -> codes (N, depth), the partial reconstructions and the chosen entries per level."""
-        residual, recon = z, torch.zeros_like(z)
-        codes, partial, chosen = [], [], []
-        for _ in range(self.depth):
-            code, _ = nearest(residual.detach(), self.codebook.detach())
-            entry = self.codebook[code]
-            codes.append(code)
-            chosen.append((residual.detach(), entry))
-            residual = residual - entry.detach()
-            recon = recon + entry.detach()
-            partial.append(recon)
-        return torch.stack(codes, dim=1), partial, chosen
-
-    def loss(self, x: torch.Tensor, beta: float = 0.25) -> torch.Tensor:
-        z = self.latent(x)  # (B, S, d)
-        flat = z.reshape(-1, z.shape[-1])
-        _, partial, chosen = self.quantize(flat)
-        zq = flat + (partial[-1] - flat).detach()  # straight-through
-        cells = zq.view(len(x), self.grid, self.grid, -1).permute(0, 3, 1, 2)
-        recon = self.dec(F.interpolate(cells, size=x.shape[-2:], mode="nearest"))
-        commit = sum(((flat - p) ** 2).sum(-1).mean() for p in partial)
-        codebook = sum(((r - e) ** 2).sum(-1).mean() for r, e in chosen)
-        return F.mse_loss(recon, (x - self.mean) / self.std) + beta * commit + codebook
-
-    @torch.no_grad()
-    def codes(self, x: torch.Tensor) -> torch.Tensor:
-        """(B, C, h, w) -> (B, grid * grid * depth): each cell's depth codes, cell by cell."""
-        z = self.latent(x)
-        codes, _, _ = self.quantize(z.reshape(-1, z.shape[-1]))
-        return codes.view(len(x), -1)
-
-
-class RQVAEIdentifiers:
-    """``rqvae``: trains a SpatialRQVAE on the training items' maps, then codes any map."""
+    name, label = "rqvae", "RQ-VAE-style"
 
     def __init__(self, spec: IdentifierSpec):
         self.cfg, self.seed, self.min_steps = spec.cfg, spec.seed, spec.min_steps
         self.seq_len = self.length(spec.cfg, spec.seq_len)
         self.depth = self.seq_len // spec.cfg.rqvae_grid ** 2
-        self.model: SpatialRQVAE | None = None
+        self.model = None  # the SpatialRQVAE, once fitted
 
     @staticmethod
     def length(cfg: IdentifierConfig, seq_len: int | None) -> int:
@@ -280,9 +278,17 @@ class RQVAEIdentifiers:
 
     def steps(self, n: int, batch_size: int = 256) -> int:
         """Optimisation steps over n items: ``rqvae_epochs`` epochs, at least the floor."""
+        from ..runtime.training import epoch_steps
+
         return epoch_steps(self.cfg.rqvae_epochs, n, batch_size, self.min_steps)
 
     def fit(self, items: Items, ctx, batch_size: int = 256) -> "RQVAEIdentifiers":
+        import torch
+
+        from ..runtime.training import batches
+        from .rqvae import SpatialRQVAE
+        from .tokenizer import kmeans
+
         maps, n = items.maps, items.n
         torch.manual_seed(self.seed)
         sample = maps(np.random.default_rng(self.seed).permutation(n)[: min(n, 2048)]).float()
@@ -304,18 +310,33 @@ class RQVAEIdentifiers:
         self.model = model.eval()
         return self
 
-    @torch.no_grad()
     def assign(self, items: Items, batch_size: int = 512) -> np.ndarray:
+        import torch
+
         n = items.n
-        out = [self.model.codes(items.maps(np.arange(s, min(s + batch_size, n))).float())
-               for s in range(0, n, batch_size)]
+        with torch.no_grad():
+            out = [self.model.codes(items.maps(np.arange(s, min(s + batch_size, n))).float())
+                   for s in range(0, n, batch_size)]
         return torch.cat(out).cpu().numpy().astype(np.int64)
 
 
-KINDS = {"rq": SemanticIdentifiers, "random": RandomIdentifiers, "hkm": HierarchicalKMeans, "rqvae": RQVAEIdentifiers}
+KINDS: dict[str, type[IdentifierKind]] = {kind.name: kind for kind in (
+    RandomIdentifiers, HierarchicalKMeans, RQVAEIdentifiers, SemanticIdentifiers)}
 
 
-def make_identifiers(spec: IdentifierSpec):
+def identifier_labels() -> dict[str, str]:
+    """{``--identifier`` value: label} of every kind as the paper reports it, in ``KINDS``' order."""
+    return {spelling: label for kind in KINDS.values() for spelling, label in kind.spellings().items()}
+
+
+def kind_class(name: str) -> type[IdentifierKind]:
+    """The class of identifier kind ``name``, or a one-line error listing the kinds."""
+    if name not in KINDS:
+        raise HarnessError(f"unknown identifier kind {name!r}: choose one of {', '.join(KINDS)}")
+    return KINDS[name]
+
+
+def make_identifiers(spec: IdentifierSpec) -> IdentifierKind:
     """The identifier kind ``spec.kind``, ready to ``fit``."""
-    return KINDS[spec.kind](spec)
+    return kind_class(spec.kind)(spec)
 

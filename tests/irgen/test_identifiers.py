@@ -6,8 +6,9 @@ from datasets.base import ArraySource, FileSource, Split
 from methods.base import HarnessError
 from methods.irgen.config import IdentifierConfig
 from methods.runtime.fresh import item_keys
-from methods.irgen.identifiers import (KINDS, HierarchicalKMeans, IdentifierSpec, Items, RandomIdentifiers,
-                                       RQVAEIdentifiers, SemanticIdentifiers, make_identifiers, parse_kind)
+from methods.irgen.identifiers import (KINDS, HierarchicalKMeans, IdentifierKind, IdentifierSpec, Items,
+                                       RandomIdentifiers, RQVAEIdentifiers, SemanticIdentifiers, identifier_labels,
+                                       kind_class, make_identifiers, parse_kind)
 from methods.irgen.tokenizer import ResidualQuantizer
 
 
@@ -32,6 +33,25 @@ def test_parse_kind():
     assert parse_kind("hkm200") == ("hkm", 200)
     with pytest.raises(HarnessError, match="choose one of"):
         parse_kind("hkm")
+
+
+def test_every_kind_declares_its_name_and_label_on_its_class():
+    assert all(issubclass(kind, IdentifierKind) and KINDS[kind.name] is kind for kind in KINDS.values())
+    assert list(KINDS) == ["random", "hkm", "rqvae", "rq"]  # the paper's Table 3 order, ours last
+    labels = identifier_labels()
+    assert list(labels) == ["random", "hkm100", "hkm200", "hkm500", "rqvae", "rq"]
+    assert labels["hkm200"] == "HKM_200" and labels["rq"] == SemanticIdentifiers.label
+    assert all(parse_kind(spelling)[0] in KINDS for spelling in labels)
+
+
+def test_an_unknown_kind_is_one_line_listing_the_kinds():
+    with pytest.raises(HarnessError) as error:
+        kind_class("hkm-ish")
+    message = str(error.value)
+    assert "\n" not in message and "hkm-ish" in message
+    assert all(name in message for name in KINDS)
+    with pytest.raises(HarnessError, match="hkm-ish"):
+        make_identifiers(IdentifierSpec("hkm-ish", 4, 16))
 
 
 def test_item_keys_name_images_by_path_or_pixels():
