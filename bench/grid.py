@@ -42,7 +42,7 @@ import yaml
 from datasets import DatasetError, load_dataset
 from methods.base import HarnessError
 from methods.registry import METHOD_FLAGS, describe
-from methods.runtime.overrides import yaml_problem
+from methods.runtime.overrides import preset_alias, yaml_problem
 
 from .cli import guarded, parser, positive_int, quiet_libraries
 from .launch import Cell, Outcome, Settings, run_local, run_submitit
@@ -195,8 +195,8 @@ def flag_values(argv: tuple[str, ...], flag: str) -> list[str]:
 
 
 def small_model_notice(cells: list[Cell], weights: Path | None) -> None:
-    """Once, at the start: the cells whose feature model runs its small random-init size, and the
-    file that would make it the paper's model (``--set size=paper`` with the file in --weights DIR)."""
+    """Once, at the start: the cells whose feature model runs its small random-init preset, and the
+    file that would make it the paper's model (``--set preset=paper`` with the file in --weights DIR)."""
     from methods.features import feature_model_classes
 
     small = {}
@@ -206,14 +206,13 @@ def small_model_notice(cells: list[Cell], weights: Path | None) -> None:
                 model_cls, cfg_cls = feature_model_classes(method)
             except KeyError:
                 continue
-            size = next((s.split("=", 1)[1] for s in flag_values(cell.argv, "--set") if s.startswith("size=")),
-                        getattr(cfg_cls(), "size", None))
-            if size == "small" and model_cls.published is not None:
+            sets = preset_alias(dict(s.split("=", 1) for s in flag_values(cell.argv, "--set") if "=" in s))
+            if sets.get("preset", getattr(cfg_cls(), "preset", None)) == "small" and model_cls.published is not None:
                 small[method] = model_cls.published.names[0]
     if small:
         where = f"in {weights}" if weights else "in --weights DIR"
-        log.warning("these cells run a small random-init model (variant size=small), not the paper's: %s; "
-                    "to run the paper's, add --set size=paper to their grid cells with the file %s",
+        log.warning("these cells run a small random-init model (variant preset=small), not the paper's: %s; "
+                    "to run the paper's, add --set preset=paper to their grid cells with the file %s",
                     ", ".join(f"{m} (needs {f})" for m, f in sorted(small.items())), where)
 
 

@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import importlib
 import os
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 
 from .base import HarnessError, Method
+from .runtime.overrides import preset_alias
 
 DEFAULT_BEAMS = (1, 10, 20, 30)  # the paper's beam sizes (Figure 5, Tables 1-2)
 
@@ -152,6 +153,7 @@ def trainable() -> list[str]:
 def make_method(name: str, options: MethodOptions) -> Method:
     spec = describe(name)
     spec.refuse(options.given())
+    options = replace(options, overrides=preset_alias(options.overrides))
     method = importlib.import_module(spec.build).build(name, options)
     method.name = name
     return method

@@ -43,7 +43,7 @@ class FeatureModel(ABC):
     image_size: int = 224
     mean: tuple[float, ...] = (0.5, 0.5, 0.5)
     std: tuple[float, ...] = (0.5, 0.5, 0.5)
-    published = None  # the WeightsFile a model with ``cfg.size`` starts from at size=paper
+    published = None  # the WeightsFile a model with ``cfg.preset`` starts from at preset=paper
     # its network runs in channels_last on the CPU (``memory_format``): where that was measured faster
     channels_last = False
 
@@ -60,14 +60,14 @@ class FeatureModel(ABC):
 
     @property
     def variant(self) -> str:
-        """What the results' ``variant`` column says of this model: its size where it has sizes."""
-        size = getattr(self.cfg, "size", None)
-        return f"size={size}" if size else "-"
+        """What the results' ``variant`` column says of this model: its preset where it has presets."""
+        preset = getattr(self.cfg, "preset", None)
+        return f"preset={preset}" if preset else "-"
 
     def pretrained_files(self) -> list:
         """The published checkpoints (``WeightsFile``) this model starts from: ``published`` at
-        size=paper, none at small size."""
-        return [self.published] if self.published is not None and self.cfg.size == "paper" else []
+        preset=paper, none at preset=small."""
+        return [self.published] if self.published is not None and self.cfg.preset == "paper" else []
 
     def identity(self) -> dict:
         """What the features depend on besides the images (config, trained-weights hash)."""

@@ -7,7 +7,7 @@ L2-normalised, and their concatenation, normalised again, is the image's feature
 descriptor plus an auxiliary classification loss, with temperature scaling and label
 smoothing, on the first descriptor after batch normalisation.
 
-``size=paper``: ResNet-101 from its ImageNet weights, 224 px, 1536-d; ``size=small``
+``preset=paper``: ResNet-101 from its ImageNet weights, 224 px, 1536-d; ``preset=small``
 (the default): the small random ResNet of res101.py at 32 px, named ``cgd-small``.
 """
 from __future__ import annotations
@@ -20,7 +20,7 @@ import torch.nn as nn
 
 from ..base import HarnessError
 from ..runtime.training import Objective, TrainConfig
-from ..runtime.weights import sized, sized_name
+from ..runtime.weights import with_preset, preset_name
 from .base import FeatureModel
 from .losses import POOLINGS, batch_hard_triplet, combine_descriptors, gem, smoothed_tempered_ce
 from .metric_training import train_metric
@@ -30,7 +30,7 @@ from .trained import cached_weights
 
 @dataclass
 class CGDConfig:
-    size: str = "small"  # small | paper (needs the ResNet-101 weights file)
+    preset: str = "small"  # small | paper (needs the ResNet-101 weights file)
     image_size: int = 32
     descriptors: str = "SMG"  # S = SPoC, M = MAC, G = GeM; the first feeds the auxiliary classifier
     dim: int = 192  # combined descriptor, split evenly between the descriptors
@@ -83,11 +83,11 @@ class CGD(FeatureModel):
     std = IMAGENET_STD
 
     def __init__(self, cfg: CGDConfig | None = None, explicit: Iterable[str] = ()):
-        super().__init__(sized(cfg or CGDConfig(), PAPER, explicit))
+        super().__init__(with_preset(cfg or CGDConfig(), PAPER, explicit))
         bad = set(self.cfg.descriptors) - set(POOLINGS)
         if bad or not self.cfg.descriptors:
             raise HarnessError(f"cgd: descriptors={self.cfg.descriptors!r}: use letters of S (SPoC), M (MAC), G (GeM)")
-        self.name = sized_name("cgd", self.cfg.size)
+        self.name = preset_name("cgd", self.cfg.preset)
         self.image_size = self.cfg.image_size
         self.net: CGDNet | None = None
         self.init: dict | None = None
@@ -106,7 +106,7 @@ class CGD(FeatureModel):
 
     def fit(self, train, ctx) -> None:
         torch.manual_seed(ctx.seed)
-        backbone, self.init = resnet(self.cfg.size, ctx)
+        backbone, self.init = resnet(self.cfg.preset, ctx)
         self.net = CGDNet(backbone, self.cfg, int(train.labels.max()) + 1).to(ctx.device)
         tc = self.cfg.train
 

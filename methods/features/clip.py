@@ -1,11 +1,11 @@
 """CLIP ViT-B/16's image tower, off the shelf: the projected image embedding,
 L2-normalised, cosine distance, no training.
 
-``size=paper`` builds open_clip's ViT-B-16 and reads the image tower (the
+``preset=paper`` builds open_clip's ViT-B-16 and reads the image tower (the
 ``visual.*`` keys) of the official open_clip file from the weights folder, or with
 ``weights=openai`` of OpenAI's own ``ViT-B-16.pt`` as published (a TorchScript archive, read
 as it is; QuickGELU, which OpenAI's tower uses, is then set from the file);
-``size=small`` (the default) is the same open_clip code from a tiny config dict,
+``preset=small`` (the default) is the same open_clip code from a tiny config dict,
 randomly initialised, named ``clip-small``. FT-CLIP (ftclip.py) fine-tunes this tower.
 """
 from __future__ import annotations
@@ -19,7 +19,7 @@ import torch.nn.functional as F
 
 from ..base import HarnessError
 from .base import FeatureModel
-from ..runtime.weights import (WeightsFile, find_weights, is_torchscript, load_state_dict_checked, sized, sized_name,
+from ..runtime.weights import (WeightsFile, find_weights, is_torchscript, load_state_dict_checked, with_preset, preset_name,
                       weights_checksum)
 
 CLIP_WEIGHTS = WeightsFile(
@@ -43,10 +43,10 @@ OPENAI_MEAN = (0.48145466, 0.4578275, 0.40821073)
 OPENAI_STD = (0.26862954, 0.26130258, 0.27577711)
 
 
-def clip_config(size: str) -> dict:
+def clip_config(preset: str) -> dict:
     import open_clip
 
-    return open_clip.get_model_config("ViT-B-16") if size == "paper" else SMALL_CLIP
+    return open_clip.get_model_config("ViT-B-16") if preset == "paper" else SMALL_CLIP
 
 
 def clip_weights_file(weights: str) -> WeightsFile:
@@ -64,23 +64,23 @@ def load_clip_tower(build, spec: WeightsFile, quick_gelu: bool, ctx) -> tuple[nn
     return module, {"file": path.name, "sha1": weights_checksum(path)}
 
 
-def clip_image_tower(size: str, quick_gelu: bool, ctx, weights: str = "open_clip") -> tuple[nn.Module, dict]:
+def clip_image_tower(preset: str, quick_gelu: bool, ctx, weights: str = "open_clip") -> tuple[nn.Module, dict]:
     """open_clip's image tower (ViT-B-16 with its weights, or the small random one) and its origin."""
     import open_clip
 
     def build(quick: bool):
-        return open_clip.CLIP(**clip_config(size), quick_gelu=quick).visual  # the text tower is dropped
+        return open_clip.CLIP(**clip_config(preset), quick_gelu=quick).visual  # the text tower is dropped
 
-    if size == "paper":
+    if preset == "paper":
         return load_clip_tower(build, clip_weights_file(weights), quick_gelu, ctx)
     return build(quick_gelu), {"random_seed": ctx.seed}
 
 
 @dataclass
 class ClipConfig:
-    size: str = "small"  # small | paper (needs the open_clip ViT-B-16 file)
+    preset: str = "small"  # small | paper (needs the open_clip ViT-B-16 file)
     quick_gelu: bool = False  # True for OpenAI's own ViT-B-16 weights saved as an open_clip state dict
-    weights: str = "open_clip"  # size=paper's file: open_clip's (LAION-2B) or openai (OpenAI's ViT-B-16.pt as published)
+    weights: str = "open_clip"  # preset=paper's file: open_clip's (LAION-2B) or openai (OpenAI's ViT-B-16.pt as published)
 
 
 class Clip(FeatureModel):
@@ -92,21 +92,21 @@ class Clip(FeatureModel):
     std = OPENAI_STD
 
     def __init__(self, cfg: ClipConfig | None = None, explicit: Iterable[str] = ()):
-        super().__init__(sized(cfg or ClipConfig(), self.paper_preset, explicit))
-        self.name = sized_name(self.base_name, self.cfg.size)
+        super().__init__(with_preset(cfg or ClipConfig(), self.paper_preset, explicit))
+        self.name = preset_name(self.base_name, self.cfg.preset)
         self.published = clip_weights_file(self.cfg.weights)
-        self.image_size = clip_config(self.cfg.size)["vision_cfg"]["image_size"]
+        self.image_size = clip_config(self.cfg.preset)["vision_cfg"]["image_size"]
         self.visual: nn.Module | None = None
         self.init: dict | None = None
 
     def fit(self, train, ctx) -> None:
         torch.manual_seed(ctx.seed)
-        self.visual, self.init = clip_image_tower(self.cfg.size, self.cfg.quick_gelu, ctx, self.cfg.weights)
+        self.visual, self.init = clip_image_tower(self.cfg.preset, self.cfg.quick_gelu, ctx, self.cfg.weights)
         self.visual.to(ctx.device).eval()
 
     @property
     def variant(self) -> str:
-        """Its size, and OpenAI's file where it starts from that one."""
+        """Its preset, and OpenAI's file where it starts from that one."""
         return super().variant + (",weights=openai" if self.cfg.weights == "openai" else "")
 
     def modules(self) -> list[nn.Module]:

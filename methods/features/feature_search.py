@@ -137,6 +137,6 @@ class FeatureSearch(Method):
 def build(name: str, options) -> FeatureSearch:
     model_cls, cfg_cls = feature_model_classes(name)
     cfg = override(cfg_cls(), options.overrides)
-    # a model with sizes fills in its paper preset at size=paper, around the keys the user gave
-    model = model_cls(cfg, explicit=dotted(options.overrides)) if hasattr(cfg, "size") else model_cls(cfg)
+    # a model with presets fills in its paper preset at preset=paper, around the keys the user gave
+    model = model_cls(cfg, explicit=dotted(options.overrides)) if hasattr(cfg, "preset") else model_cls(cfg)
     return FeatureSearch(model, options.backend, options.backend_params, sweep=options.sweep, fresh=options.fresh)

@@ -2,7 +2,7 @@
 classification head on its normalised embedding (a cosine classifier), the tower at a
 fraction of the head's learning rate; features from the tuned tower, cosine distance.
 
-``size=paper`` starts from the open_clip ViT-B-16 file; ``size=small`` (the default)
+``preset=paper`` starts from the open_clip ViT-B-16 file; ``preset=small`` (the default)
 trains the tiny random CLIP tower from scratch and is named ``ftclip-small``.
 """
 from __future__ import annotations

@@ -5,7 +5,7 @@ fine-tuned with the contrastive loss (positive pairs pulled to similarity 1,
 negative pairs pushed below the margin beta) plus lambda times the differential
 entropy regulariser, which spreads the features over the sphere.
 
-``size=paper``: timm's deit_base_patch16_224 from its ImageNet weights; ``size=small``
+``preset=paper``: timm's deit_base_patch16_224 from its ImageNet weights; ``preset=small``
 (the default): the same timm ViT code, 4 layers of width 96 on 32 px images with
 8 x 8 patches, randomly initialised, named ``irt-small``.
 """
@@ -19,7 +19,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from ..runtime.training import Objective, TrainConfig
-from ..runtime.weights import WeightsFile, load_pretrained, sized, sized_name
+from ..runtime.weights import WeightsFile, load_pretrained, with_preset, preset_name
 from .base import FeatureModel
 from .losses import contrastive, koleo
 from .metric_training import train_metric
@@ -31,7 +31,7 @@ DEIT_WEIGHTS = WeightsFile(
     names=("deit_base_patch16_224-b5f2ef4d.pth",),
     url="https://dl.fbaipublicfiles.com/deit/deit_base_patch16_224-b5f2ef4d.pth",
 )
-# timm model name, its arguments, and its input size, per size.
+# timm model name, its arguments, and its input size, per preset.
 ARCHS = {
     "paper": ("deit_base_patch16_224", {}, 224),
     "small": ("deit_tiny_patch16_224", {"img_size": 32, "patch_size": 8, "depth": 4, "embed_dim": 96,
@@ -39,16 +39,16 @@ ARCHS = {
 }
 
 
-def deit(size: str, drop_path: float, ctx) -> tuple[nn.Module, dict]:
-    """timm's DeiT (with its ImageNet weights for the paper size) returning the class token, and its origin."""
+def deit(preset: str, drop_path: float, ctx) -> tuple[nn.Module, dict]:
+    """timm's DeiT (with its ImageNet weights for the paper preset) returning the class token, and its origin."""
     import timm
 
-    arch, kwargs, _ = ARCHS[size]
+    arch, kwargs, _ = ARCHS[preset]
 
     def build():
         return timm.create_model(arch, pretrained=False, drop_path_rate=drop_path, **kwargs)
 
-    if size == "paper":
+    if preset == "paper":
         net, init = load_pretrained(build, DEIT_WEIGHTS, ctx)
     else:
         net, init = build(), {"random_seed": ctx.seed}
@@ -58,7 +58,7 @@ def deit(size: str, drop_path: float, ctx) -> tuple[nn.Module, dict]:
 
 @dataclass
 class IRTConfig:
-    size: str = "small"  # small | paper (needs the DeiT-B weights file)
+    preset: str = "small"  # small | paper (needs the DeiT-B weights file)
     margin: float = 0.5  # beta: negatives are pushed below this cosine similarity
     entropy_weight: float = 0.7  # lambda
     drop_path: float = 0.0
@@ -77,9 +77,9 @@ class IRT(FeatureModel):
     std = IMAGENET_STD
 
     def __init__(self, cfg: IRTConfig | None = None, explicit: Iterable[str] = ()):
-        super().__init__(sized(cfg or IRTConfig(), PAPER, explicit))
-        self.name = sized_name("irt", self.cfg.size)
-        self.image_size = ARCHS[self.cfg.size][2]
+        super().__init__(with_preset(cfg or IRTConfig(), PAPER, explicit))
+        self.name = preset_name("irt", self.cfg.preset)
+        self.image_size = ARCHS[self.cfg.preset][2]
         self.net: nn.Module | None = None
         self.init: dict | None = None
         self.weights_id = "untrained"
@@ -90,7 +90,7 @@ class IRT(FeatureModel):
 
     def fit(self, train, ctx) -> None:
         torch.manual_seed(ctx.seed)
-        self.net, self.init = deit(self.cfg.size, self.cfg.drop_path, ctx)
+        self.net, self.init = deit(self.cfg.preset, self.cfg.drop_path, ctx)
         self.net.to(ctx.device)
         tc = self.cfg.train
 

@@ -1,8 +1,8 @@
 """Res101-Img: torchvision's ResNet-101 with its ImageNet weights, off the shelf: the
 pooled 2048-d output of the last stage, Euclidean distance, no training.
 
-``size=paper`` reads the official torchvision file from the weights folder;
-``size=small`` (the default) is the same torchvision ResNet code with one
+``preset=paper`` reads the official torchvision file from the weights folder;
+``preset=small`` (the default) is the same torchvision ResNet code with one
 bottleneck block per stage at a quarter of the width, randomly initialised, named
 ``res101-small``: it exercises the pipeline on a CPU, it is not ImageNet features.
 The backbone is shared with CGD.
@@ -17,7 +17,7 @@ import torch.nn as nn
 import torchvision
 from torchvision.models.resnet import Bottleneck, ResNet
 
-from ..runtime.weights import WeightsFile, load_pretrained, sized, sized_name
+from ..runtime.weights import WeightsFile, load_pretrained, with_preset, preset_name
 from .base import FeatureModel
 
 RESNET101_WEIGHTS = WeightsFile(
@@ -29,10 +29,10 @@ IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
-def resnet(size: str, ctx) -> tuple[ResNet, dict]:
+def resnet(preset: str, ctx) -> tuple[ResNet, dict]:
     """ResNet-101 with its ImageNet weights (paper) or the small random one, without its
     classifier (``fc`` is the identity); and what its weights started from."""
-    if size == "paper":
+    if preset == "paper":
         net, init = load_pretrained(torchvision.models.resnet101, RESNET101_WEIGHTS, ctx)
     else:
         net = ResNet(Bottleneck, [1, 1, 1, 1], width_per_group=16)
@@ -43,7 +43,7 @@ def resnet(size: str, ctx) -> tuple[ResNet, dict]:
 
 @dataclass
 class Res101Config:
-    size: str = "small"  # small | paper (needs the ResNet-101 weights file)
+    preset: str = "small"  # small | paper (needs the ResNet-101 weights file)
     image_size: int = 32
 
 
@@ -57,15 +57,15 @@ class Res101(FeatureModel):
     std = IMAGENET_STD
 
     def __init__(self, cfg: Res101Config | None = None, explicit: Iterable[str] = ()):
-        super().__init__(sized(cfg or Res101Config(), PAPER, explicit))
-        self.name = sized_name("res101", self.cfg.size)
+        super().__init__(with_preset(cfg or Res101Config(), PAPER, explicit))
+        self.name = preset_name("res101", self.cfg.preset)
         self.image_size = self.cfg.image_size
         self.net: nn.Module | None = None
         self.init: dict | None = None
 
     def fit(self, train, ctx) -> None:
         torch.manual_seed(ctx.seed)
-        self.net, self.init = resnet(self.cfg.size, ctx)
+        self.net, self.init = resnet(self.cfg.preset, ctx)
         self.net.to(ctx.device).eval()
 
     def modules(self) -> list[nn.Module]:

@@ -5,12 +5,35 @@ reverse) are each one-line errors naming the key."""
 from __future__ import annotations
 
 import dataclasses
+import functools
+import logging
 from pathlib import Path
 from typing import Any, get_type_hints
 
 import yaml
 
 from ..base import HarnessError
+
+log = logging.getLogger(__name__)
+
+
+def preset_alias(values: dict) -> dict:
+    """A method's overrides with the old key ``size`` (the feature models' switch for the paper's
+    model, before every method took ``preset``) read as ``preset``, saying so in one line."""
+    if "size" not in values:
+        return values
+    if "preset" in values:
+        raise HarnessError(f"--set size={values['size']} and preset={values['preset']}: size= is now preset=; "
+                           f"give preset= alone")
+    size_is_preset(values["size"])
+    return {("preset" if key == "size" else key): value for key, value in values.items()}
+
+
+@functools.cache
+def size_is_preset(value) -> None:
+    """The deprecation line, once per process and value."""
+    log.warning("`size=` is now `preset=`; reading size=%s as preset=%s (write preset= in --set, --config "
+                "and grid files)", value, value)
 
 
 def parse_value(text: str) -> Any:

@@ -1,10 +1,10 @@
-"""Pretrained weight files and model sizes.
+"""Pretrained weight files and the feature models' presets.
 
-A paper-size model starts from a published checkpoint read from a local folder
+A model at ``preset=paper`` starts from a published checkpoint read from a local folder
 (``--weights DIR`` or ``$IRGEN_WEIGHTS``); every model names the exact file it
-expects and where it is published, and one checked loader reads them all. A
-small-size model is the same code with a smaller backbone and random init, so
-that it runs on a CPU; its name says so.
+expects and where it is published, and one checked loader reads them all. At
+``preset=small`` it is the same code with a smaller backbone and random init, so
+that it runs on a CPU; its name says so. (IRGen's presets are in methods/irgen/config.py.)
 """
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ from .overrides import override
 
 log = logging.getLogger(__name__)
 
-SIZES = ("small", "paper")
+PRESETS = ("small", "paper")
 
 
 @dataclass(frozen=True)
@@ -49,7 +49,7 @@ def weights_dir(ctx) -> Path | None:
 def find_weights(spec: WeightsFile, ctx) -> Path:
     """The file for ``spec`` in the weights folder, or a one-line error naming file and source."""
     folder = weights_dir(ctx)
-    fix = f"download it from {spec.url} into a folder and pass --weights DIR (or set $IRGEN_WEIGHTS), or use --set size=small"
+    fix = f"download it from {spec.url} into a folder and pass --weights DIR (or set $IRGEN_WEIGHTS), or use --set preset=small"
     if folder is None:
         raise HarnessError(f"{spec.what}: no weights folder given; {spec.names[0]} is needed: {fix}")
     for name in spec.names:
@@ -147,16 +147,16 @@ def load_pretrained(build, spec: WeightsFile, ctx, prefix: str = "") -> tuple[nn
     return module, {"file": path.name, "sha1": weights_checksum(path)}
 
 
-def sized(cfg, paper: dict, explicit: Iterable[str] = ()):
-    """``cfg`` with the paper preset ``paper`` (dotted keys) applied when ``cfg.size == "paper"``.
+def with_preset(cfg, paper: dict, explicit: Iterable[str] = ()):
+    """``cfg`` with the paper preset ``paper`` (dotted keys) applied when ``cfg.preset == "paper"``.
 
     The user's values win: a preset value replaces neither a key in ``explicit`` (the dotted
     keys ``--set`` / ``--config`` gave, or a section above one) nor a field changed from its
     (small) default.
     """
-    if cfg.size not in SIZES:
-        raise HarnessError(f"size={cfg.size!r}: choose one of {', '.join(SIZES)}")
-    if cfg.size == "small":
+    if cfg.preset not in PRESETS:
+        raise HarnessError(f"--set preset={cfg.preset}: choose one of {', '.join(PRESETS)}")
+    if cfg.preset == "small":
         return cfg
     default = type(cfg)()
     given = set(explicit)
@@ -177,6 +177,6 @@ def _get(cfg, dotted: str):
     return cfg
 
 
-def sized_name(base: str, size: str) -> str:
+def preset_name(base: str, preset: str) -> str:
     """The results label: the paper model keeps its name, a small random-init one says so."""
-    return base if size == "paper" else f"{base}-small"
+    return base if preset == "paper" else f"{base}-small"

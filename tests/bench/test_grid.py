@@ -91,11 +91,11 @@ def test_paper_grids_run_the_baselines_and_ablations_as_the_paper_did(dataset):
     def has(*parts):
         return any(all(f" {p} " in f" {c} " for p in parts) for c in calls)
     for model in ("cgd", "irt", "ftclip"):  # Tables 1-2: every baseline with every ANN backend, the paper's models
-        assert has(f"--method {model}", "--backend ivfpq", f"--backend-param nlist={nlist}", "--set size=paper")
-        assert has(f"--method {model}", "--backend scann", "--set size=paper")
-        assert has(f"--method {model}", "--backend spann", "--set size=paper")
+        assert has(f"--method {model}", "--backend ivfpq", f"--backend-param nlist={nlist}", "--set preset=paper")
+        assert has(f"--method {model}", "--backend scann", "--set preset=paper")
+        assert has(f"--method {model}", "--backend spann", "--set preset=paper")
         assert has(f"--method {model}", "--backend spann", "--fresh 0.5") == (dataset == "inshop")  # Table 6
-    assert all("--set size=paper" in c or "--method irgen" in c for c in calls)
+    assert all("--set preset=paper" in c or "--method irgen" in c for c in calls)
     assert all("--set preset=paper" in c or "--set preset=official" in c for c in calls if "--method irgen" in c)
     # the released code beside the paper's text, at test_ar.py's beam (8 on CUB200 / Cars196, 30 on In-shop)
     assert has("--method irgen", f"--beam {8 if dataset != 'inshop' else 30}", "--set preset=official")
@@ -110,7 +110,7 @@ def test_paper_grids_add_the_graph_baselines_beyond_the_paper(dataset):
     calls = {" ".join(c.argv) + " " for c in grid.cells_of([grid.GRIDS / f"{dataset}.yaml"], [])}
     for model in ("cgd", "irt", "ftclip"):
         for backend in ("hnsw", "diskann"):
-            assert any(f"--method {model} " in c and f"--backend {backend} " in c and "--set size=paper" in c
+            assert any(f"--method {model} " in c and f"--backend {backend} " in c and "--set preset=paper" in c
                        and "disk=true" not in c for c in calls), (model, backend)
         assert any(f"--method {model} " in c and "--backend diskann " in c and "--backend-param disk=true" in c
                    for c in calls), model

@@ -9,14 +9,14 @@ from bench.run import main
 pytestmark = pytest.mark.usefixtures("fashion_mnist")
 
 # Quick settings for the tests (the same code path as the defaults, fewer steps or pixels), and the
-# variant each row says: the size of a model that has sizes.
+# variant each row says: the preset of a model that has presets.
 MODELS = {
     "effnet": ("-", ["--set", "image_size=64"]),
-    "res101": ("size=small", []),
-    "clip": ("size=small", []),
-    "cgd": ("size=small", ["--set", "train.epochs=1"]),
-    "irt": ("size=small", ["--set", "train.epochs=1"]),
-    "ftclip": ("size=small", ["--set", "train.epochs=1"]),
+    "res101": ("preset=small", []),
+    "clip": ("preset=small", []),
+    "cgd": ("preset=small", ["--set", "train.epochs=1"]),
+    "irt": ("preset=small", ["--set", "train.epochs=1"]),
+    "ftclip": ("preset=small", ["--set", "train.epochs=1"]),
 }
 TRAINED = {"cgd", "irt", "ftclip"}
 
@@ -36,9 +36,9 @@ def test_model_lands_metric_rows(method, tmp_path):
     assert 0.1 < p1 <= 1.0  # better than chance among ten classes
 
 
-def test_paper_size_without_weights_fails_in_one_line_through_the_cli(tmp_path, monkeypatch, capsys):
+def test_paper_preset_without_weights_fails_in_one_line_through_the_cli(tmp_path, monkeypatch, capsys):
     monkeypatch.delenv("IRGEN_WEIGHTS", raising=False)
-    argv = ["--method", "res101", "--dataset", "fashion-mnist", "--limit", "50", "--set", "size=paper",
+    argv = ["--method", "res101", "--dataset", "fashion-mnist", "--limit", "50", "--set", "preset=paper",
             "--results", str(tmp_path), "--cache", str(tmp_path), "--no-progress"]
     assert main(argv) == 2
     err = capsys.readouterr().err.strip().splitlines()[-1]

@@ -1,5 +1,5 @@
 """Pretrained weight files: the official formats load, a wrong file or a missing one is
-refused in one line naming the file; model sizes and their labels."""
+refused in one line naming the file; the models' presets and their labels."""
 from __future__ import annotations
 
 import pandas as pd
@@ -88,10 +88,10 @@ def test_loader_refuses_a_file_that_is_no_checkpoint(tmp_path):
     assert str(path) in one_line(e)
 
 
-@pytest.mark.parametrize("model", [Res101(Res101Config(size="paper")), Clip(ClipConfig(size="paper")),
-                                   FTClip(FTClipConfig(size="paper")), CGD(CGDConfig(size="paper")),
-                                   IRT(IRTConfig(size="paper"))], ids=lambda m: m.name)
-def test_paper_size_without_weights_names_the_file_and_where_it_is_published(model, tmp_path, monkeypatch):
+@pytest.mark.parametrize("model", [Res101(Res101Config(preset="paper")), Clip(ClipConfig(preset="paper")),
+                                   FTClip(FTClipConfig(preset="paper")), CGD(CGDConfig(preset="paper")),
+                                   IRT(IRTConfig(preset="paper"))], ids=lambda m: m.name)
+def test_paper_preset_without_weights_names_the_file_and_where_it_is_published(model, tmp_path, monkeypatch):
     monkeypatch.delenv("IRGEN_WEIGHTS", raising=False)
     spec = {"res101": RESNET101_WEIGHTS, "cgd": RESNET101_WEIGHTS, "irt": DEIT_WEIGHTS}.get(model.name, CLIP_WEIGHTS)
     for folder in (None, tmp_path):
@@ -107,41 +107,60 @@ def test_weights_folder_from_the_environment(tmp_path, monkeypatch):
     assert W.find_weights(RESNET101_WEIGHTS, ctx_for(None)) == tmp_path / RESNET101_WEIGHTS.names[1]
 
 
-# ---------------------------------------------------------------- sizes and labels
+# ---------------------------------------------------------------- presets and labels
 
 
 def test_small_is_the_default_and_says_so():
     for model in (Res101(), Clip(), FTClip(), CGD(), IRT()):
-        assert model.cfg.size == "small" and model.name.endswith("-small")
-        assert model.identity()["cfg"]["size"] == "small"
+        assert model.cfg.preset == "small" and model.name.endswith("-small")
+        assert model.identity()["cfg"]["preset"] == "small"
 
 
 def test_paper_preset_fills_defaults_and_user_values_win():
-    cgd = CGD(CGDConfig(size="paper"))
+    cgd = CGD(CGDConfig(preset="paper"))
     assert cgd.name == "cgd" and cgd.image_size == 224 and cgd.cfg.dim == 1536 and cgd.cfg.train.lr == 1e-4
-    mine = CGD(CGDConfig(size="paper", dim=512))
+    mine = CGD(CGDConfig(preset="paper", dim=512))
     assert mine.cfg.dim == 512 and mine.cfg.image_size == 224
-    assert Res101(Res101Config(size="paper")).image_size == 224
-    assert Clip(ClipConfig(size="paper")).image_size == 224 and IRT(IRTConfig(size="paper")).image_size == 224
+    assert Res101(Res101Config(preset="paper")).image_size == 224
+    assert Clip(ClipConfig(preset="paper")).image_size == 224 and IRT(IRTConfig(preset="paper")).image_size == 224
 
 
 def test_an_explicit_set_wins_over_the_paper_preset_even_at_the_small_default():
-    """With size=paper, --set image_size=32 (CGD's small default) stays 32; what is not set takes the preset."""
+    """With preset=paper, --set image_size=32 (CGD's small default) stays 32; what is not set takes the preset."""
     from methods.registry import MethodOptions, make_method
 
-    cgd = make_method("cgd", MethodOptions(overrides={"size": "paper", "image_size": 32, "train.lr": 2e-3})).model
+    cgd = make_method("cgd", MethodOptions(overrides={"preset": "paper", "image_size": 32, "train.lr": 2e-3})).model
     assert cgd.image_size == 32 and cgd.cfg.train.lr == 2e-3  # both equal to the small defaults, both given
     assert cgd.cfg.dim == 1536 and cgd.cfg.train.epochs == 30.0  # not given: the paper's
-    section = make_method("cgd", MethodOptions(overrides={"size": "paper", "train": {"batch_size": 64}})).model
+    section = make_method("cgd", MethodOptions(overrides={"preset": "paper", "train": {"batch_size": 64}})).model
     assert section.cfg.train.batch_size == 64 and section.cfg.train.lr == 1e-4  # a section's key, given
-    res101 = make_method("res101", MethodOptions(overrides={"size": "paper", "image_size": 32})).model
+    res101 = make_method("res101", MethodOptions(overrides={"preset": "paper", "image_size": 32})).model
     assert res101.image_size == 32
-    assert make_method("res101", MethodOptions(overrides={"size": "paper"})).model.image_size == 224
+    assert make_method("res101", MethodOptions(overrides={"preset": "paper"})).model.image_size == 224
 
 
-def test_unknown_size_is_refused():
-    with pytest.raises(HarnessError, match="size='huge'"):
-        Res101(Res101Config(size="huge"))
+def test_size_is_read_as_preset_with_one_deprecation_line(caplog):
+    """``size=`` was the feature models' key for the paper's model; every method now takes ``preset=``."""
+    from methods.registry import MethodOptions, make_method
+    from methods.runtime.overrides import size_is_preset
+
+    size_is_preset.cache_clear()
+    with caplog.at_level("WARNING"):
+        old = make_method("res101", MethodOptions(overrides={"size": "paper"}))
+        make_method("res101", MethodOptions(overrides={"size": "paper"}))
+    new = make_method("res101", MethodOptions(overrides={"preset": "paper"}))
+    assert old.variant == new.variant == "preset=paper" and old.model.identity() == new.model.identity()
+    notes = [r.getMessage() for r in caplog.records if "size=" in r.getMessage()]
+    assert len(notes) == 1 and "`size=` is now `preset=`" in notes[0]
+    assert make_method("irgen", MethodOptions(overrides={"size": "paper"})).cfg.preset == "paper"
+    with pytest.raises(HarnessError) as both:
+        make_method("res101", MethodOptions(overrides={"size": "paper", "preset": "small"}))
+    assert "preset=" in one_line(both)
+
+
+def test_unknown_preset_is_refused():
+    with pytest.raises(HarnessError, match="preset=huge"):
+        Res101(Res101Config(preset="huge"))
 
 
 # ---------------------------------------------------------------- the official files (big: once per session)
@@ -187,7 +206,7 @@ def images(n: int = 2, size: int = 224) -> torch.Tensor:
 @pytest.mark.slow
 def test_res101_and_cgd_backbone_load_torchvision_resnet101_file(resnet101_file):
     ctx = ctx_for(resnet101_file.parent)
-    model = Res101(Res101Config(size="paper"))
+    model = Res101(Res101Config(preset="paper"))
     model.fit(None, ctx)
     stored = torch.load(resnet101_file, weights_only=True)
     assert torch.equal(model.net.layer3[22].conv2.weight, stored["layer3.22.conv2.weight"])
@@ -195,7 +214,7 @@ def test_res101_and_cgd_backbone_load_torchvision_resnet101_file(resnet101_file)
     with torch.no_grad():
         assert model.encode(images()).shape == (2, 2048)
         backbone, init = resnet("paper", ctx)  # CGD's starting point
-        net = CGDNet(backbone, CGD(CGDConfig(size="paper")).cfg, n_classes=5).eval()
+        net = CGDNet(backbone, CGD(CGDConfig(preset="paper")).cfg, n_classes=5).eval()
         combined, first = net(images(1))
     assert init["sha1"] == file_checksum(resnet101_file)
     assert combined.shape == (1, 1536) and first.shape == (1, 2048)
@@ -206,7 +225,7 @@ def test_res101_and_cgd_backbone_load_torchvision_resnet101_file(resnet101_file)
 def test_clip_and_ftclip_load_the_open_clip_vit_b16_file(clip_file):
     ctx = ctx_for(clip_file.parent)
     stored = torch.load(clip_file, weights_only=True)
-    for model in (Clip(ClipConfig(size="paper")), FTClip(FTClipConfig(size="paper"))):
+    for model in (Clip(ClipConfig(preset="paper")), FTClip(FTClipConfig(preset="paper"))):
         Clip.fit(model, None, ctx)  # for FT-CLIP: its starting point, before fine-tuning
         assert torch.equal(model.visual.conv1.weight, stored["visual.conv1.weight"])
         assert model.init["sha1"] == file_checksum(clip_file)
@@ -223,7 +242,7 @@ def test_irt_loads_the_deit_base_file(deit_file):
     stored = torch.load(deit_file, weights_only=True)["model"]
     assert torch.equal(net.blocks[11].attn.qkv.weight, stored["blocks.11.attn.qkv.weight"])
     assert init["sha1"] == file_checksum(deit_file)
-    model = IRT(IRTConfig(size="paper"))
+    model = IRT(IRTConfig(preset="paper"))
     model.net = net.eval()
     with torch.no_grad():
         z = model.encode(images())
@@ -237,14 +256,14 @@ def test_wrong_files_are_refused_naming_the_file_key_and_shapes(tmp_path):
 
     save_compact(torchvision.models.resnet18().state_dict(), tmp_path / RESNET101_WEIGHTS.names[0])
     with pytest.raises(HarnessError) as e:
-        Res101(Res101Config(size="paper")).fit(None, ctx_for(tmp_path))
+        Res101(Res101Config(preset="paper")).fit(None, ctx_for(tmp_path))
     msg = one_line(e)
     assert str(tmp_path / RESNET101_WEIGHTS.names[0]) in msg
     assert "layer1.0.conv1.weight" in msg and "(64, 64, 1, 1)" in msg and "(64, 64, 3, 3)" in msg
 
     save_compact(open_clip.create_model("ViT-B-32").state_dict(), tmp_path / CLIP_WEIGHTS.names[0])
     with pytest.raises(HarnessError) as e:
-        Clip(ClipConfig(size="paper")).fit(None, ctx_for(tmp_path))
+        Clip(ClipConfig(preset="paper")).fit(None, ctx_for(tmp_path))
     msg = one_line(e)
     assert str(tmp_path / CLIP_WEIGHTS.names[0]) in msg and "visual." in msg and "expected shape" in msg
 
@@ -260,8 +279,8 @@ def test_starting_weights_name_each_file_and_its_checksum(tmp_path):
     with pytest.raises(HarnessError) as e:
         W.starting_weights([RESNET101_WEIGHTS], ctx_for(tmp_path))
     assert RESNET101_WEIGHTS.names[0] in one_line(e)
-    assert Res101(Res101Config(size="paper")).pretrained_files() == [RESNET101_WEIGHTS]
-    assert Res101().pretrained_files() == [] and IRT(IRTConfig(size="paper")).pretrained_files() == [DEIT_WEIGHTS]
+    assert Res101(Res101Config(preset="paper")).pretrained_files() == [RESNET101_WEIGHTS]
+    assert Res101().pretrained_files() == [] and IRT(IRTConfig(preset="paper")).pretrained_files() == [DEIT_WEIGHTS]
 
 
 @pytest.mark.slow
@@ -275,7 +294,7 @@ def test_a_cell_computed_from_another_weights_file_is_computed_again(resnet101_f
     save_compact(torchvision.models.resnet101().state_dict(), other / resnet101_file.name, seed=1)
 
     def run(folder) -> pd.DataFrame:
-        argv = ["--method", "res101", "--set", "size=paper", "--dataset", "digits", "--limit", "12", "--k", "1",
+        argv = ["--method", "res101", "--set", "preset=paper", "--dataset", "digits", "--limit", "12", "--k", "1",
                 "--weights", str(folder), "--results", str(tmp_path / "res"), "--cache", str(tmp_path / "cache"),
                 "--no-progress"]
         assert main(argv) == 0

@@ -216,9 +216,9 @@ def test_clip_and_ftclip_name_openais_file_when_they_start_from_it():
     from methods.features.clip import Clip, ClipConfig
     from methods.features.ftclip import FTClip, FTClipConfig
 
-    clip = Clip(ClipConfig(size="paper", weights="openai"))
-    assert clip.variant == "size=paper,weights=openai" and clip.pretrained_files() == [OPENAI_CLIP_WEIGHTS]
-    assert FTClip(FTClipConfig(size="paper", weights="openai")).pretrained_files() == [OPENAI_CLIP_WEIGHTS]
-    assert Clip(ClipConfig(size="paper")).variant == "size=paper"
+    clip = Clip(ClipConfig(preset="paper", weights="openai"))
+    assert clip.variant == "preset=paper,weights=openai" and clip.pretrained_files() == [OPENAI_CLIP_WEIGHTS]
+    assert FTClip(FTClipConfig(preset="paper", weights="openai")).pretrained_files() == [OPENAI_CLIP_WEIGHTS]
+    assert Clip(ClipConfig(preset="paper")).variant == "preset=paper"
     with pytest.raises(HarnessError, match="choose one of open_clip, openai"):
         Clip(ClipConfig(weights="laion"))

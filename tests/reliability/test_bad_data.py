@@ -63,14 +63,14 @@ def test_spann_on_a_database_too_small_for_sptag(runs, cub):
 
 
 def test_weights_file_missing(runs, tmp_path):
-    runs.fails(*QUICK, "--method", "res101", "--set", "size=paper", "--weights", str(tmp_path),
+    runs.fails(*QUICK, "--method", "res101", "--set", "preset=paper", "--weights", str(tmp_path),
                naming=(str(tmp_path / RESNET101_WEIGHTS.names[0]), "not found", RESNET101_WEIGHTS.url,
-                       "--weights DIR", "--set size=small"))
+                       "--weights DIR", "--set preset=small"))
 
 
 def test_weights_file_corrupt(runs, tmp_path):
     (tmp_path / RESNET101_WEIGHTS.names[0]).write_bytes(b"<html>404 not found</html>")
-    runs.fails(*QUICK, "--method", "res101", "--set", "size=paper", "--weights", str(tmp_path),
+    runs.fails(*QUICK, "--method", "res101", "--set", "preset=paper", "--weights", str(tmp_path),
                naming=(str(tmp_path / RESNET101_WEIGHTS.names[0]), "cannot be read", "replace it with the official file"))
 
 
