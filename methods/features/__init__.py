@@ -1,5 +1,8 @@
-"""Feature models. Each module defines one model and its config dataclass; a method's
-description (``methods/registry.py``, ``MethodSpec.model``) names them."""
+"""Feature models. Each model module (smallcnn, effnet, res101, clip, ftclip, cgd, irt) defines
+one model and its config dataclass; a method's description (``methods/registry.py``,
+``MethodSpec.model``) names them. Beside them: their interface (``base``), what several of them
+share (``losses``, ``metric_training``, ``pretrained`` backbones, ``trained`` weights and the
+``cache`` of features), and ``feature_search``, a feature model + a search backend as one Method."""
 from __future__ import annotations
 
 import importlib
