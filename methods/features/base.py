@@ -64,6 +64,11 @@ class FeatureModel(ABC):
         size = getattr(self.cfg, "size", None)
         return f"size={size}" if size else "-"
 
+    def model_fields(self) -> dict:
+        """What distinguishes this model (the results' ``model`` column): its size as ``preset``."""
+        size = getattr(self.cfg, "size", None)
+        return {"preset": size} if size else {}
+
     def pretrained_files(self) -> list:
         """The published checkpoints (``WeightsFile``) this model starts from: ``published`` at
         size=paper, none at small size."""
