@@ -77,9 +77,7 @@ def fig4(section: Section) -> Chart | None:
 
 
 def stage_times(cell: Cell) -> dict[str, float]:
-    """Seconds per 100 queries, per stage, from the ms_per_query_<stage> rows."""
-    return {m[len("ms_per_query_"):]: v / 10.0 for (m, _), v in sorted(cell.values.items())
-            if m.startswith("ms_per_query_")}
+    return timing_rows.seconds_per_100({m: v for (m, k), v in cell.values.items() if k == 0})
 
 
 def run_bars(section: Section) -> list[timing_rows.Bar]:
@@ -112,15 +110,15 @@ def fig5(section: Section, paper: dict, manifests: dict, timings: list | None = 
         source = f"bench.run search timings, {hardware_label(main_cells(section), manifests)}"
     refs = paper_marks(bars, paper["throughput"]) if section.paper else []
     n_gen = sum(names.spec(b.method).generative for b in bars)
-    gen_names = ", ".join(dict.fromkeys(f"{names.model(b.method).label}, {names.backend(b.backend).label}"
-                                        for b in bars[:n_gen]))
+    gen_names = ", ".join(dict.fromkeys(names.model(b.method).label for b in bars[:n_gen]))
+    gen_search = ", ".join(dict.fromkeys(names.backend(b.backend).label for b in bars[:n_gen]))
     what = (f"{gen_names} search time vs beam size, beside feature + ANN search" if n_gen
             else "feature + ANN search time (no generative method's timings yet)")
     labels = [b.label for b in bars]
     stages = names.ordered({s for b in bars for s in b.seconds}, names.STAGES)
     panel = Panel("", Axis(""), Axis(STAGE_AXIS), totals="{:.3g} s",
                   dividers=[n_gen - 0.5] if 0 < n_gen < len(bars) else [],
-                  spans=([(0, n_gen - 1, gen_names)] if n_gen else [])
+                  spans=([(0, n_gen - 1, f"{gen_names}, {gen_search}")] if n_gen else [])
                   + ([(n_gen, len(bars) - 1, "feature model + search backend")] if n_gen < len(bars) else []))
     for stage in stages:
         look = names.stage(stage)

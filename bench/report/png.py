@@ -134,7 +134,6 @@ def axis(which, spec: Axis, values: list) -> None:
     set_lim = which.axes.set_xlim if which is which.axes.xaxis else which.axes.set_ylim
     if spec.log:
         set_scale("log")
-        which.axes.grid(True, which="both", alpha=0.25)
     if spec.limits:
         set_lim(*spec.limits)
     if spec.ticks:

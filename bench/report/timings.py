@@ -59,10 +59,14 @@ class Timing:
         return self.setting.get("device", "cpu"), self.setting.get("dtype", "fp32"), self.setting.get("model", "trained")
 
     def seconds_per_100(self) -> dict[str, float]:
-        """Seconds per 100 queries per stage, in pipeline order."""
-        ms = {m[len("ms_per_query_"):]: v for m, v in self.values.items()
-              if m.startswith("ms_per_query_") and m != "ms_per_query_total"}
-        return {s: ms[s] / 10.0 for s in names.ordered(ms, names.STAGES)}
+        return seconds_per_100(self.values)
+
+
+def seconds_per_100(values: dict[str, float]) -> dict[str, float]:
+    """Seconds per 100 queries per stage, in pipeline order, from the ms_per_query_<stage> values."""
+    ms = {m[len("ms_per_query_"):]: v for m, v in values.items()
+          if m.startswith("ms_per_query_") and m != "ms_per_query_total"}
+    return {s: ms[s] / 10.0 for s in names.ordered(ms, names.STAGES)}
 
 
 @dataclass
@@ -133,9 +137,9 @@ def fig5_bars(timings: list[Timing], label) -> tuple[list[Bar], str] | None:
     if not bars:
         return None
     words = f"batch {batch}, {device} {dtype}" + (", untrained" if beams and model == "untrained" else "")
-    px = {t.input_px for t in beams.values()} - {None}
+    px = {(names.model(t.method).label, t.input_px) for t in beams.values() if t.input_px is not None}
     if len(px) == 1:
-        words += f", the generative model reads {px.pop()} px"
+        words += ", {} reads {} px images".format(*px.pop())
     return bars, words
 
 
