@@ -45,7 +45,6 @@ class Cell:
     values: dict[tuple[str, int], float]
     run_ids: tuple[str, ...]
     seeds: int
-    variant: str = "-"  # the cell key the model column was read beside (grouping only)
     built_with: dict | None = None  # the search backend's build parameters as built (its latest manifest)
     device: str = "-"  # where it ran: the device type and the CPU threads
     threads: str = "-"
@@ -62,8 +61,16 @@ class Cell:
         return fields_of(self.method, self.backend, self.model)
 
     @property
-    def as_paper(self) -> bool:
-        return as_paper(self.spec, self.model)
+    def paper_rank(self) -> int | None:
+        """Where it ran as the paper's model (a field at one of its ``paper`` values: a paper column may
+        sit beside it), that value's place among them (0 preferred); else None."""
+        return next((f.paper.index(f.value(self.model)) for f in self.spec.fields if f.value(self.model) in f.paper),
+                    None)
+
+    @property
+    def key(self) -> tuple:
+        """What the cell is but its setting: its series."""
+        return self.method, self.backend, json.dumps(self.model, sort_keys=True)
 
     def short_steps(self) -> tuple[int, int] | None:
         """(the fewest optimisation steps a trained part of this model took, its preset's floor)
@@ -88,17 +95,6 @@ class Cell:
 def fields_of(method: str, backend: str, model: dict) -> dict:
     spec = names.spec(method)
     return {"method": method, "backend": backend, **{f.name: f.value(model) for f in spec.fields}, **model}
-
-
-def as_paper(spec: MethodSpec, model: dict) -> bool:
-    """Whether the model ran as the paper's (a field at one of its ``paper`` values: a paper column may sit beside it)."""
-    return any(f.value(model) in f.paper for f in spec.fields if f.paper)
-
-
-def paper_preference(cell: Cell) -> int:
-    """Where several of a row's cells ran as the paper's model, the one to prefer first (0)."""
-    return min((f.paper.index(f.value(cell.model)) for f in cell.spec.fields if f.value(cell.model) in f.paper),
-               default=0)
 
 
 @dataclass(eq=False)
@@ -153,8 +149,7 @@ def sections_from(df: pd.DataFrame, manifests: dict | None = None) -> list[Secti
         timing = {m: str(t) for m, t in zip(rows["metric"], rows["timing"].fillna("-")) if t not in ("-", "")}
         cell = Cell(key["method"], key["backend"], key["setting"], json.loads(key["model"]),
                     {(m, int(k)): float(v) for (m, k), v in meaned.items()}, run_ids, rows["seed"].nunique(),
-                    key["variant"], latest.get("method", {}).get("backend_built_with"), key["device"],
-                    key["threads"], timing)
+                    latest.get("method", {}).get("backend_built_with"), key["device"], key["threads"], timing)
         section = tuple(key[w] for w in where)
         sections.setdefault(section, Section(*section)).cells.append(cell)
     return [sections[k] for k in sorted(sections, key=lambda k: (k[0] not in names.PAPER_DATASETS, k))]
@@ -201,7 +196,7 @@ def series(cells: list[Cell]) -> list[list[Cell]]:
     """Cells grouped into one series per method x model x backend, in paper order."""
     groups: dict[tuple, list[Cell]] = {}
     for c in sorted(cells, key=lambda c: sort_key({**c.fields, "setting": c.setting})):
-        groups.setdefault((c.method, c.backend, c.variant, json.dumps(c.model, sort_keys=True)), []).append(c)
+        groups.setdefault(c.key, []).append(c)
     return list(groups.values())
 
 

@@ -11,7 +11,7 @@ import matplotlib.colors
 
 from methods.base import parse_setting
 
-from ..definitions import label as metric_label, short
+from ..definitions import METRICS, label as metric_label, short
 from ..pareto import pareto_front
 from ..results.manifest import device_words
 from . import names, png, timings as timing_rows
@@ -47,21 +47,25 @@ def single(title: str, x: Axis, y: Axis, lines: list[Series], size=(7.5, 4.5), *
     return Chart(title, [Panel("", x, y, lines, **panel)], size)
 
 
+def curves(section: Section, points) -> list[Series]:
+    """A line per headline series (its representative setting) of the ``points(cell)`` it has, (x, y) each."""
+    lines = []
+    for cell in (representative(g) for g in series(main_cells(section))):
+        xy = points(cell)
+        if xy:
+            lines.append(Series(line_label(cell), [x for x, _ in xy], [y for _, y in xy], sparse=True,
+                                **style(cell.method, cell.backend)))
+    return lines
+
+
 def fig3(section: Section) -> Chart | None:
     """Precision under the official IRGen rule (the paper's) against the true-positive rate."""
-    lines = []
-    for group in series(main_cells(section)):
-        cell = representative(group)
-        ks = [k for k in cell.ks("curve_precision_official") if cell.get("curve_tpr", k) is not None]
-        if ks:
-            lines.append(Series(line_label(cell), [100 * cell.get("curve_tpr", k) for k in ks],
-                                [100 * cell.get("curve_precision_official", k) for k in ks], sparse=True,
-                                **style(cell.method, cell.backend)))
+    lines = curves(section, lambda c: [(100 * c.get("curve_tpr", k), 100 * c.get("curve_precision_official", k))
+                                       for k in c.ks("curve_precision_official") if c.get("curve_tpr", k) is not None])
     if not lines:
         return None
-    return single(f"Figure 3: precision (official rule, {short('precision_official')}) vs "
-                  f"true-positive rate, {section.title}", Axis(PR_AXES[0], limits=(0, None)),
-                  Axis(PR_AXES[1], limits=(0, 101)), lines)
+    return single(f"Figure 3: precision (official rule, {short('precision_official')}) vs true-positive rate, "
+                  f"{section.title}", Axis(PR_AXES[0], limits=(0, None)), Axis(PR_AXES[1], limits=(0, 101)), lines)
 
 
 def fig4(section: Section) -> Chart | None:
@@ -181,15 +185,13 @@ def fig6_sections(sections: list[Section]) -> list[Section]:
 
 
 def fig6(section: Section) -> Chart:
-    lines = []
-    for group in series(main_cells(section)):
-        cell = representative(group)
+    def points(cell):
         values = {k: cell.get("curve_precision", k) for k in cell.ks("curve_precision")}
         values.update({k: cell.get("precision", k) for k in cell.ks("precision")})
-        ks = sorted(values)
-        lines.append(Series(line_label(cell), ks, [100 * values[k] for k in ks], sparse=True,
-                            **style(cell.method, cell.backend)))
-    top = max((max(line.x) for line in lines if line.x), default=100)
+        return [(k, 100 * values[k]) for k in sorted(values)]
+
+    lines = curves(section, points)
+    top = max((max(line.x) for line in lines), default=100)
     ticks = [t for t in (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000) if t <= top]
     return single(f"Figure 6: precision vs K, {section.title}", Axis("K (number of results returned, log scale)",
                   log=True, ticks=ticks), Axis(f"{short('precision')}@K (%)", limits=(0, 101)), lines)
@@ -227,6 +229,26 @@ def plane(section: Section, cells: list[Cell], metric: str, k: int, manifests: d
                  [Panel("", Axis(TRADEOFF_X, log=True, limits=(min(xs) / 3, max(xs) * 3)),
                         Axis(f"{name} (%)", limits=(max(0.0, min(ys) - 10), min(101.0, max(ys) + 5))), lines)],
                  (8.5, 5.0), label=name)
+
+
+def axis_metrics(cells: list[Cell]) -> list[tuple[str, int]]:
+    """Every ranking metric the cells hold at a cut-off K, in the definitions' order: rows with k > 0
+    (timings, sizes and speeds have k = 0), less the PR curve's points (Figure 3's data)."""
+    found = {(m, k) for c in cells for m, k in c.values if k > 0 and not m.startswith("curve_")}
+    order = names.ordered({m for m, _ in found}, METRICS)
+    return sorted(found, key=lambda mk: (order.index(mk[0]), mk[1]))
+
+
+def plane_views(section: Section, manifests: dict) -> tuple[list[Chart], int] | None:
+    """The site's plane: every cell with a speed but those run with part of the database held out of
+    training (Table 6's subject), a view per accuracy metric present; (views, the default one)."""
+    cells = [c for c in section.cells if c.qps and not c.fields.get("fresh")]
+    metrics = axis_metrics(cells)
+    if not metrics:
+        return None
+    default = ("precision", tradeoff_k(section))
+    return ([plane(section, cells, m, k, manifests) for m, k in metrics],
+            metrics.index(default) if default in metrics else 0)
 
 
 def point_hover(cell: Cell, metric: str, k: int) -> list[tuple[str, str]]:

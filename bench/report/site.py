@@ -27,12 +27,11 @@ import pandas as pd
 
 from methods.cache import atomic_write
 
-from ..definitions import METRICS
 from ..results import ResultStore, scaling_table, sweeps_table
 from ..results.manifest import device_words
 from . import db_size, names, plotly_json, sweeps
-from .cells import Cell, Section
-from .figures import plane, tradeoff_k
+from .cells import Section
+from .figures import plane_views
 from .readme import PAPER_WORDS, dataset_lines, metric_words
 from .tables import METRIC_COLUMN, Table, fmt
 
@@ -85,26 +84,9 @@ def sortable(df: pd.DataFrame, show=lambda column, value: fmt(value, False), pap
     return tag("div", tag("table", head + tag("tbody", rows), class_="sortable"), class_="scroll")
 
 
-# --- charts -------------------------------------------------------------------------------------
-
-def axis_metrics(cells: list[Cell]) -> list[tuple[str, int]]:
-    """Every ranking metric the cells hold at a cut-off K, in the definitions' order: rows with k > 0
-    (timings, sizes and speeds have k = 0), less the PR curve's points (Figure 3's data)."""
-    found = {(m, k) for c in cells for m, k in c.values if k > 0 and not m.startswith("curve_")}
-    order = names.ordered({m for m, _ in found}, METRICS)
-    return sorted(found, key=lambda mk: (order.index(mk[0]), mk[1]))
-
-
 def plane_chart(section: Section, manifests: dict) -> dict | None:
-    """The accuracy-versus-queries/s plane of every cell with a speed but those run with part of the
-    database held out of training (Table 6's subject), a view per accuracy metric present."""
-    cells = [c for c in section.cells if c.qps and not c.fields.get("fresh")]
-    metrics = axis_metrics(cells)
-    if not metrics:
-        return None
-    default = ("precision", tradeoff_k(section))
-    return plotly_json.views([plane(section, cells, m, k, manifests) for m, k in metrics],
-                             metrics.index(default) if default in metrics else 0)
+    views = plane_views(section, manifests)
+    return plotly_json.views(*views) if views else None
 
 
 # --- pages --------------------------------------------------------------------------------------

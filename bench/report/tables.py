@@ -15,8 +15,7 @@ import pandas as pd
 
 from ..definitions import MAP_RULES, METRICS, PRECISION_RULES, RULES_PART, label as metric_label, words
 from . import names
-from .cells import Cell, Section, build_words, cell_label, main_cells, model_label, paper_preference, \
-    representative, sort_key
+from .cells import Cell, Section, build_words, cell_label, main_cells, model_label, representative, sort_key
 from .names import LARGE_SETS, MISSING
 from .paper import key_fields, matches
 
@@ -110,7 +109,8 @@ def attach_paper(section: Section, cells: list[Cell], lines: list, metrics, tabl
     for row in rows:
         paper = {**blank, "paper row": row["label"], **({"paper T": row["T"]} if "T" in row else {}),
                  **{c: row["values"][section.dataset].get(mk) for c, mk in columns.items()}}
-        matched = sorted((c for c in cells if c.as_paper and matches(row["key"], c.fields)), key=paper_preference)
+        matched = sorted((c for c in cells if c.paper_rank is not None and matches(row["key"], c.fields)),
+                         key=lambda c: c.paper_rank)
         if matched:
             lines[cells.index(representative(matched))][1].update(paper)
         else:
@@ -121,7 +121,7 @@ def attach_paper(section: Section, cells: list[Cell], lines: list, metrics, tabl
              f"setting, IRGen's largest beam), or on a row of its own ({MISSING} in our columns) where we have no such run."]
     if section.limit != "-":
         notes.append(f"Ours ran on at most {section.limit} images per split; the paper used the full set.")
-    if not all(c.as_paper for c in cells):
+    if any(c.paper_rank is None for c in cells):
         notes.append(NOT_PAPER_NOTE)
     return notes
 
@@ -271,8 +271,7 @@ def cost_table(sections: list[Section]) -> Table:
             continue
         groups: dict[tuple, list[Cell]] = {}
         for c in cells:
-            groups.setdefault((c.method, c.backend, c.variant, json.dumps(c.model, sort_keys=True), c.device,
-                               c.threads), []).append(c)
+            groups.setdefault((*c.key, c.device, c.threads), []).append(c)
         best = sorted((best_cell(g, ks[0]) for g in groups.values()), key=lambda c: sort_key({**c.fields,
                                                                                                "setting": c.setting}))
         df = pd.DataFrame([cost_row(c, ks[0]) for c in best])

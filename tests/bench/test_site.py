@@ -114,12 +114,12 @@ def charts(page: bytes) -> dict:
     return json.loads(re.search(rb'<script type="application/json" id="charts">(.*?)</script>', page, re.DOTALL)[1])
 
 
-def plane_series(results: Path, dataset: str) -> list[tuple[str, str]]:
-    """The plane's expected series, (name, variant): one per method x features x backend x variant
+def plane_series(results: Path, dataset: str) -> list[tuple[str, dict]]:
+    """The plane's expected series, (name, model fields): one per method x model x backend
     with a speed, runs with held-out data aside, named as the figures name them."""
     section = next(s for s in sections_from(read_results(results)) if s.dataset == dataset)
     cells = [c for c in section.cells if c.qps and not c.fields["fresh"]]
-    return [(line_label(g[0], with_setting=False), g[0].variant) for g in series(cells)]
+    return [(line_label(g[0], with_setting=False), g[0].fields) for g in series(cells)]
 
 
 def plane_labels(results: Path, dataset: str) -> list[str]:
@@ -287,7 +287,8 @@ def test_plane_series_hover_axis_and_legend(site, chromium):
     legend = plane.locator(".legend .traces .legendtext").evaluate_all("texts => texts.map(t => t.textContent)")
     assert legend == [label for label, _ in expected] + ["Pareto front"]
 
-    irgen = [variant for _, variant in expected].index("preset=paper,identifier=rq,T=4")
+    irgen = next(i for i, (_, f) in enumerate(expected)
+                 if (f["method"], f["preset"], f["identifier"], f["T"]) == ("irgen", "paper", "rq", 4))
     seen = set()
     for point in plane.locator(".scatterlayer .trace").nth(irgen).locator("path.point").all():
         point.scroll_into_view_if_needed()
