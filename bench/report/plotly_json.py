@@ -79,6 +79,10 @@ def axis(spec: Axis) -> dict:
                                                     else {"type": "-"})}
     if spec.ticks:
         out.update(tickvals=spec.ticks, ticktext=[f"{t:g}" for t in spec.ticks])
+    if spec.limits and None not in spec.limits:  # a log axis' range is in powers of ten
+        out["range"] = [num(math.log10(v) if spec.log else v) for v in spec.limits]
+    elif spec.limits and spec.limits[0] == 0:
+        out["rangemode"] = "tozero"
     return out
 
 

@@ -118,7 +118,8 @@ def attach_paper(section: Section, cells: list[Cell], lines: list, metrics, tabl
             lines.append((fields, {**ours, **labels(fields, None), **paper}))
     notes = [f"Columns headed \"paper ...\" are the IRGen paper's {table['caption'].split(':')[0]} "
              "(percent, as printed); each sits beside the one of our rows it describes (a backend's default "
-             f"setting, IRGen's largest beam), or on a row of its own ({MISSING} in our columns) where we have no such run."]
+             f"setting, a generative method's largest beam), or on a row of its own ({MISSING} in our columns) "
+             "where we have no such run."]
     if section.limit != "-":
         notes.append(f"Ours ran on at most {section.limit} images per split; the paper used the full set.")
     if any(c.paper_rank is None for c in cells):

@@ -18,6 +18,7 @@ def test_the_site_chart_has_the_described_series_and_intervals_as_error_bars():
     plain, with_err = plotly_json.figure(chart()), plotly_json.figure(chart(err=True))
     assert [t["name"] for t in plain["data"]] == ["model A / backend", "bars", "Pareto front"]
     assert plain["layout"]["xaxis"]["type"] == "log" and plain["layout"]["barmode"] == "group"
+    assert plain["layout"]["xaxis"]["range"] == [0.477121, 2.47712]  # 3 to 300, in powers of ten
     assert "error_y" not in plain["data"][0]
     bars = with_err["data"][0]["error_y"]
     assert bars["array"] == [2.0, 0] and bars["arrayminus"] == [5.0, 0]  # 50 within 45 to 52; no interval

@@ -286,15 +286,17 @@ def test_missing_inputs_are_noted_and_stale_outputs_removed(tmp_path):
     assert "fig3_pr_gone.png" not in files and "pareto-digits.png" not in files
     assert "table3_identifier.md" not in files and "table6_fresh.md" not in files
     readme = files["README.md"].decode()
-    assert "Table 3: image identifier ablation" in readme and "Not generated" in readme
-    assert "no manifest found" in readme and "pareto-digits.png" not in readme
+    table3 = next(t for t in tables_of(results) if t.name == "table3_identifier")
+    assert f"{table3.caption}: {table3.skipped}" in readme  # named with the reason it was not made
+    assert "20260101-000002-cccccc" in readme.split("## Provenance")[1]  # the run without a manifest is named
+    assert "pareto-digits.png" not in readme
 
 
 @pytest.mark.e2e
 def test_empty_results_give_a_readme(tmp_path):
     files = build(tmp_path / "nothing", tmp_path / "reports")
     assert [name for name in files if not name.startswith("site/")] == ["README.md"]
-    assert b"No results yet" in files["README.md"] and b"No results yet" in files["site/index.html"]
+    assert b"](table" not in files["README.md"] and b".png" not in files["README.md"]  # nothing to link to
 
 
 def test_large_sets_get_table5_paper_columns(tmp_path):
