@@ -288,7 +288,7 @@ def test_plane_series_hover_axis_and_legend(site, chromium):
     assert legend == [label for label, _ in expected] + ["Pareto front"]
 
     irgen = next(i for i, (_, f) in enumerate(expected)
-                 if (f["method"], f["preset"], f["identifier"], f["T"]) == ("irgen", "paper", "rq", 4))
+                 if (f["method"], f.get("preset"), f.get("identifier"), f.get("T")) == ("irgen", "paper", "rq", 4))
     seen = set()
     for point in plane.locator(".scatterlayer .trace").nth(irgen).locator("path.point").all():
         point.scroll_into_view_if_needed()
