@@ -28,7 +28,7 @@ from .cli import add_data, add_method, add_run, check_device, context_from, data
     method_from, parser, positive_int, require_backend
 from .evaluate import evaluate
 from .report.terminal import metric_table
-from .results import CELL_KEYS, ResultStore, cell_record
+from .results import CELL_KEYS, ResultStore, cell_record, model_column
 from .results.manifest import git_version, hardware, new_run_id, package_versions
 from .sharded import sharded_search
 from .speed.query_timing import COUNTS, query_rows
@@ -73,6 +73,7 @@ def run(args) -> int:
     for setting in method.settings(len(ds.database)):
         record = cell_record(ds, method, setting_label(setting), args.limit, args.seed, args.dtype, args.device)
         record["cell_id"] = digest(record, ds.fingerprint, method.describe(), ks, depth, args.query_batch, *extra)
+        record["model"] = model_column(method, args.dtype)
         cells.append((setting, record))
     done = store.finished_cells()
     todo = distributed.broadcast_object([(s, r) for s, r in cells if args.force or r["cell_id"] not in done])

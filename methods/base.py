@@ -104,6 +104,12 @@ class Method(ABC):
         """Method options that change what is trained (an ablation), as ``key=value,...``."""
         return "-"
 
+    def model_fields(self) -> dict:
+        """What distinguishes this model from another of the same method, as typed values (the
+        results' ``model`` column: preset, encoder, input side, identifier kind, ...); its
+        ``MethodSpec.fields`` say how the reports show each."""
+        return {}
+
     def settings(self, n_database: int) -> list[dict]:
         """The query settings to run over a database of ``n_database`` items; one results cell each."""
         return [{}]

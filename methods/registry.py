@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import importlib
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 
 from .base import HarnessError, Method
+from .irgen.identifiers import identifier_labels  # names and labels only: no torch
 from .runtime.overrides import preset_alias
 
 DEFAULT_BEAMS = (1, 10, 20, 30)  # the paper's beam sizes (Figure 5, Tables 1-2)
@@ -28,6 +30,43 @@ METHOD_FLAGS = SEARCH_FLAGS + IRGEN_FLAGS + ("fresh",) + TRAINING_FLAGS
 
 
 @dataclass(frozen=True)
+class ModelField:
+    """One field of what a method's ``model_fields()`` writes (the results' ``model`` column), as
+    the reports show it. A row's name says each field (a field no spec lists as ``name=value``):
+    the value in ``words`` (or the value with its ``unit``) where the field has either, else
+    ``name=value``; never the ``default`` value, nor a field not ``said`` (a note says it).
+
+    ``headline``: for a field one of the paper's ablations varies, the value of the headline rows
+    (Tables 1, 2, 5 and the figures; where no row has it, the smallest that ran); ``paper``: the
+    values that run the paper's model (a paper column may sit beside such a row; the first is
+    preferred where several ran); ``notes``: value -> a note under any table holding such a row."""
+
+    name: str
+    words: Mapping[str, str] = field(default_factory=dict)
+    unit: str = ""
+    default: object = None
+    headline: object = None
+    paper: tuple = ()
+    notes: Mapping[str, str] = field(default_factory=dict)
+    said: bool = True
+
+    def value(self, fields: dict):
+        """This field's value in a model's ``fields`` (its default where they leave it out)."""
+        return fields.get(self.name, self.default)
+
+    def words_for(self, value) -> str:
+        """The value as a row's name says it: ``small``, ``64 px``, ``T=4``, ``untrained``."""
+        if self.words or self.unit:
+            return f"{self.words.get(value, value)}{' ' + self.unit if self.unit else ''}"
+        return self.name if value is True else f"{self.name}={value}"
+
+
+def field_words(name: str, value) -> str:
+    """A field no spec describes, as a row's name says it."""
+    return ModelField(name).words_for(value)
+
+
+@dataclass(frozen=True)
 class MethodSpec:
     """One method, as every part of the harness sees it.
 
@@ -36,6 +75,9 @@ class MethodSpec:
     (a method that ``trains`` takes ``TRAINING_FLAGS`` as well). ``label`` and ``color`` are
     how tables and figures name and draw it (no colour: a spare one of its own). ``model`` is,
     for a feature model searched by a backend, ``(module, model class, config class)``.
+    ``fields`` say how the reports show what its ``Method.model_fields()`` writes; ``generative``:
+    it writes its results by generating identifiers (its settings are beams: IRGen), not by a
+    search backend over features.
     """
 
     name: str
@@ -45,12 +87,23 @@ class MethodSpec:
     flags: tuple[str, ...] = ()
     trains: bool = False
     model: tuple[str, str, str] | None = None
+    fields: tuple[ModelField, ...] = ()
+    generative: bool = False
 
     def __post_init__(self):
         unknown = [f for f in self.flags if f not in METHOD_FLAGS]
         if unknown:
             raise ValueError(f"method {self.name}: unknown flag(s) {', '.join(unknown)}; "
                              f"method flags are {', '.join(METHOD_FLAGS)}")
+
+    @property
+    def searched_by_backend(self) -> bool:
+        """A feature model searched by a backend: its rows name the backend."""
+        return "backend" in self.flags
+
+    def model_field(self, name: str) -> ModelField:
+        """The description of its field ``name`` (a plain one where it lists none)."""
+        return next((f for f in self.fields if f.name == name), ModelField(name))
 
     @property
     def takes(self) -> tuple[str, ...]:
@@ -66,13 +119,38 @@ class MethodSpec:
                                f"it takes {takes} (and --set / --config for its config)")
 
 
+# the fields of the model column, as the methods below write them
+FRESH = ModelField("fresh", default=0, headline=0)  # the share of the database held out of training (Table 6)
+INPUT_PX = ModelField("input_px", unit="px")  # the side of the images the model reads
+FEATURE_FIELDS = (ModelField("preset", {"paper": "paper size", "small": "small size"}, paper=("paper",)), INPUT_PX,
+                  FRESH)
+IRGEN_PRESET = ModelField("preset", {"official": "official recipe", "paper": "paper text", "small": "small"},
+                          paper=("official", "paper"))  # the authors' released code, the paper's text, the CPU preset
+HKM_NOTE = ("HKM_k rows cluster f_cls of IRGen's own tokenizer encoder (fine-tuned on the train split), not "
+            "FT-CLIP features as the paper does; T defaults to the paper's 4 / 3 / 2 for k = 100 / 200 / 500.")
+RQVAE_NOTE = ("RQ-VAE-style identifiers are a latent grid over the encoder's stem map (2x2 cells x depth 4), "
+              "not the paper's 8x8 x depth 4 over pixels.")
+IRGEN_FIELDS = (
+    IRGEN_PRESET,
+    ModelField("encoder", {"effnet": "EfficientNet-Lite0", "vit": "ViT from scratch", "clip-vit-b16": "CLIP ViT-B/16"}),
+    INPUT_PX,
+    ModelField("identifier", identifier_labels(), default="rq", headline="rq",
+               notes={**{k: HKM_NOTE for k in ("hkm100", "hkm200", "hkm500")}, "rqvae": RQVAE_NOTE}),
+    ModelField("T", headline=4),
+    FRESH,
+    ModelField("min_steps", said=False),  # a note gives the steps a model trained under its preset's floor
+)
+
+
 def feature_method(name: str, model: tuple[str, str, str], label: str, color: str, trains: bool) -> MethodSpec:
     """A feature model (``model``: module, class, config class) searched by a backend."""
-    return MethodSpec(name, "methods.features.feature_search", label, color, SEARCH_FLAGS + ("fresh",), trains, model)
+    return MethodSpec(name, "methods.features.feature_search", label, color, SEARCH_FLAGS + ("fresh",), trains,
+                      model, FEATURE_FIELDS)
 
 
 BUILT_IN = (
-    MethodSpec("irgen", "methods.irgen.method", "IRGen", "#d62728", IRGEN_FLAGS + ("fresh",), trains=True),
+    MethodSpec("irgen", "methods.irgen.method", "IRGen", "#d62728", IRGEN_FLAGS + ("fresh",), trains=True,
+               fields=IRGEN_FIELDS, generative=True),
     feature_method("ftclip", ("methods.features.ftclip", "FTClip", "FTClipConfig"), "FT-CLIP", "#1f77b4", True),
     feature_method("clip", ("methods.features.clip", "Clip", "ClipConfig"), "CLIP", "#17becf", False),
     feature_method("cgd", ("methods.features.cgd", "CGD", "CGDConfig"), "CGD", "#2ca02c", True),
@@ -83,7 +161,7 @@ BUILT_IN = (
     feature_method("smallcnn", ("methods.features.smallcnn", "SmallCNN", "SmallCNNConfig"), "SmallCNN", "#7f7f7f",
                    True),
     MethodSpec("irgen-enc", "methods.irgen.method", "IRGen's encoder (f_cls)", "#e377c2", SEARCH_FLAGS + ("fresh",),
-               trains=True),
+               trains=True, fields=(IRGEN_PRESET, INPUT_PX, FRESH)),
 )
 METHODS: dict[str, MethodSpec] = {spec.name: spec for spec in BUILT_IN}
 _plugins_loaded = False

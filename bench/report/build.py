@@ -24,7 +24,7 @@ from .cells import read_results, sections_from
 from .figures import build_figures
 from .paper import load_paper
 from .readme import readme
-from .scaling import write_scaling_figures
+from .db_size import write_scaling_figures
 from .site import write_site
 from .tables import build_tables
 

@@ -1,11 +1,12 @@
 """Results rows -> what the reports show: a ``Section`` per dataset x protocol x size limit,
-holding a ``Cell`` per method x variant x backend x setting (its metric values, the latest
-run of each seed, seeds averaged, and from its manifest the build parameters of its search
-backend); which cells are the headline rows, how they group into one series per method, and
-how a cell is named in tables and legends: every IRGen row names its preset and encoder, and
-a model that trained fewer steps than its preset's floor says so."""
+holding a ``Cell`` per method x model x backend x setting (its metric values, the latest run of
+each seed, seeds averaged, and from its manifest the build parameters of its search backend);
+which cells are the headline rows, how they group into one series per model, and how a cell is
+named in tables and legends. What distinguishes a model is its typed ``model`` column, shown as
+its method's description (``MethodSpec.fields``) says; nothing here knows a method by name."""
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -13,7 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from methods.base import parse_setting as parse_pairs
+from methods.registry import MethodSpec
 
 from ..results import CELL_KEYS, ResultStore
 from . import names
@@ -24,15 +25,23 @@ def natural_key(text: str) -> tuple:
     return tuple((0, int(t), "") if t.isdigit() else (1, 0, t) for t in re.split(r"(\d+)", text))
 
 
+def rank(value) -> tuple:
+    """Sort key of a field's value: missing, then numbers, then text."""
+    if value is None:
+        return (0, 0.0, "")
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return (1, float(value), "")
+    return (2, 0.0, str(value))
+
+
 @dataclass(eq=False)
 class Cell:
-    """One method x backend x setting on one dataset: its metric values, seeds averaged."""
+    """One method x model x backend x setting on one dataset: its metric values, seeds averaged."""
 
     method: str
-    variant: str
-    features: str
     backend: str
     setting: str
+    model: dict  # the results' model column: what distinguishes this model (MethodSpec.fields)
     values: dict[tuple[str, int], float]
     run_ids: tuple[str, ...]
     seeds: int
@@ -42,26 +51,26 @@ class Cell:
     timing: dict[str, str] = field(default_factory=dict)  # time metric -> "measured" / "cached from run <id>"
 
     @property
-    def irgen(self) -> bool:
-        return self.method == "irgen"
+    def spec(self) -> MethodSpec:
+        return names.spec(self.method)
 
     @cached_property
     def fields(self) -> dict:
-        """What a paper row's key can name (method, features, backend, identifier, T, fresh) and what
-        a row's label says: whether it ran as the paper's model (``as_paper``: IRGen's official or paper preset,
-        a feature model at size=paper), IRGen's preset, encoder and input side, the backend's build
-        parameters, and the steps of a model trained below its preset's floor."""
-        v = parse_pairs(self.variant)
-        return {"method": self.method, "features": self.features if not self.irgen else "irgen",
-                "backend": self.backend if not self.irgen else "beam",
-                "identifier": v.get("identifier", "rq") if self.irgen else None,
-                "T": int(v["T"]) if "T" in v else None, "fresh": float(v.get("fresh", 0.0)),
-                "beam": int(parse_pairs(self.setting).get("beam", 0)), "setting": self.setting,
-                "as_paper": v.get("preset") in names.AS_PAPER_PRESETS or v.get("size") == "paper",
-                "preset": v.get("preset"),
-                "encoder": self.features.removeprefix("irgen-") if self.irgen else None,
-                "input_px": self.get("input_px", 0), "built_with": self.built_with,
-                "short_steps": self.short_steps()}
+        """What a paper row's key can name: the method, the backend and the model's fields (each
+        field its method describes at its default where the model leaves it out)."""
+        return fields_of(self.method, self.backend, self.model)
+
+    @property
+    def paper_rank(self) -> int | None:
+        """Where it ran as the paper's model (a field at one of its ``paper`` values: a paper column may
+        sit beside it), that value's place among them (0 preferred); else None."""
+        return next((f.paper.index(f.value(self.model)) for f in self.spec.fields if f.value(self.model) in f.paper),
+                    None)
+
+    @property
+    def key(self) -> tuple:
+        """What the cell is but its setting: its series."""
+        return self.method, self.backend, json.dumps(self.model, sort_keys=True)
 
     def short_steps(self) -> tuple[int, int] | None:
         """(the fewest optimisation steps a trained part of this model took, its preset's floor)
@@ -81,6 +90,11 @@ class Cell:
 
     def ks(self, metric: str) -> list[int]:
         return sorted(k for m, k in self.values if m == metric)
+
+
+def fields_of(method: str, backend: str, model: dict) -> dict:
+    spec = names.spec(method)
+    return {"method": method, "backend": backend, **{f.name: f.value(model) for f in spec.fields}, **model}
 
 
 @dataclass(eq=False)
@@ -123,112 +137,114 @@ def sections_from(df: pd.DataFrame, manifests: dict | None = None) -> list[Secti
     runs' ``manifests``, each cell's search backend's build parameters as built."""
     if df.empty:
         return []
-    cell_keys = [c for c in CELL_KEYS if c != "seed"]
-    df = df.assign(**{c: "-" for c in cell_keys + ["timing"] if c not in df})  # rows from before the columns
-    df = df.sort_values("run_id", kind="stable")
-    df = df.drop_duplicates(cell_keys + ["seed", "metric", "k"], keep="last")
+    where = ["dataset", "protocol", "limit"]
+    keys = [c for c in CELL_KEYS if c != "seed"] + ["model"]
+    df = df.sort_values("run_id", kind="stable").drop_duplicates(keys + ["seed", "metric", "k"], keep="last")
     sections: dict[tuple, Section] = {}
-    for keys, rows in df.groupby(cell_keys, sort=True):
+    for values, rows in df.groupby(keys, sort=True):
+        key = dict(zip(keys, values))
         meaned = rows.groupby(["metric", "k"], sort=True)["value"].mean()
         run_ids = tuple(sorted(set(rows["run_id"])))
         latest = (manifests or {}).get(run_ids[-1], {})
-        where = dict(zip(cell_keys[3:], keys[3:]))
         timing = {m: str(t) for m, t in zip(rows["metric"], rows["timing"].fillna("-")) if t not in ("-", "")}
-        cell = Cell(**where, values={(m, int(k)): float(v) for (m, k), v in meaned.items()},
-                    run_ids=run_ids, seeds=rows["seed"].nunique(),
-                    built_with=latest.get("method", {}).get("backend_built_with"), timing=timing)
-        sections.setdefault(keys[:3], Section(*keys[:3])).cells.append(cell)
+        cell = Cell(key["method"], key["backend"], key["setting"], json.loads(key["model"]),
+                    {(m, int(k)): float(v) for (m, k), v in meaned.items()}, run_ids, rows["seed"].nunique(),
+                    latest.get("method", {}).get("backend_built_with"), key["device"], key["threads"], timing)
+        section = tuple(key[w] for w in where)
+        sections.setdefault(section, Section(*section)).cells.append(cell)
     return [sections[k] for k in sorted(sections, key=lambda k: (k[0] not in names.PAPER_DATASETS, k))]
 
 
 def sort_key(f: dict) -> tuple:
-    """Paper order: search group, then model, then identifier, T, fresh, setting."""
-    backends, models, ids = list(names.BACKENDS), list(names.MODELS), list(names.IDENTIFIERS)
+    """Paper order: search group, then method, then its model's fields in its description's order, setting."""
+    backends, methods = list(names.BACKENDS), list(names.METHOD_ORDER)
+    spec = names.spec(f["method"])
+    order = tuple((list(x.words).index(f.get(x.name)) if f.get(x.name) in x.words else len(x.words),
+                   rank(f.get(x.name))) for x in spec.fields)
     return (backends.index(f["backend"]) if f["backend"] in backends else len(backends), f["backend"],
-            models.index(f["features"]) if f["features"] in models else len(models), f["features"],
-            ids.index(f["identifier"]) if f.get("identifier") in ids else len(ids), f.get("T") or 0,
-            f.get("fresh") or 0.0, natural_key(f.get("setting") or ""))
+            methods.index(f["method"]) if f["method"] in methods else len(methods), f["method"], order,
+            natural_key(f.get("setting") or ""))
 
 
-def main_t(cells: list[Cell]) -> int | None:
-    """IRGen's headline length: T = 4 (the paper's) where it ran, else the shortest that ran."""
-    ts = {c.fields["T"] for c in cells if c.irgen and c.fields["identifier"] == "rq" and not c.fields["fresh"]}
-    return 4 if 4 in ts else min((t for t in ts if t is not None), default=None)
+def headline(items: list, method_of=lambda c: c.method, model_of=lambda c: c.model) -> list:
+    """The headline rows (Tables 1, 2, 5, the figures): per method, each of its fields that has a
+    ``headline`` value at it; where none of the method's rows has it, a field with no default (a
+    length T) takes the smallest that ran, one with a default keeps none."""
+    kept = set()
+    for method in dict.fromkeys(map(method_of, items)):
+        mine = [c for c in items if method_of(c) == method]
+        ablated = [f for f in names.spec(method).fields if f.headline is not None]
+        for f in sorted(ablated, key=lambda f: f.default is None):
+            values = {f.value(model_of(c)) for c in mine}
+            at = f.headline if f.headline in values or f.default is not None else min(values, key=rank, default=None)
+            mine = [c for c in mine if f.value(model_of(c)) == at]
+        kept |= set(map(id, mine))
+    return [c for c in items if id(c) in kept]
 
 
 def main_cells(section: Section) -> list[Cell]:
-    """The headline rows (Tables 1, 2, 5, the figures): no held-out data; IRGen's RQ identifiers at its main T."""
-    t = main_t(section.cells)
-    return [c for c in section.cells if not c.fields["fresh"]
-            and (not c.irgen or (c.fields["identifier"] == "rq" and c.fields["T"] == t))]
+    return headline(section.cells)
 
 
 def representative(cells: list[Cell]) -> Cell:
-    """The one setting drawn as a method's line: the backend's defaults (``-``) where they ran,
-    else its largest query parameter; IRGen's largest beam."""
-    return max(cells, key=lambda c: (c.setting == "-", c.fields["beam"], natural_key(c.setting)))
+    """The one setting drawn as a model's line: the backend's defaults (``-``) where they ran,
+    else its largest query parameter (a generative method's largest beam)."""
+    return max(cells, key=lambda c: (c.setting == "-", natural_key(c.setting)))
 
 
 def series(cells: list[Cell]) -> list[list[Cell]]:
-    """Cells grouped into one series per method x features x backend x variant, in paper order."""
+    """Cells grouped into one series per method x model x backend, in paper order."""
     groups: dict[tuple, list[Cell]] = {}
-    for c in sorted(cells, key=lambda c: sort_key(c.fields)):
-        groups.setdefault((c.method, c.features, c.backend, c.variant), []).append(c)
+    for c in sorted(cells, key=lambda c: sort_key({**c.fields, "setting": c.setting})):
+        groups.setdefault(c.key, []).append(c)
     return list(groups.values())
 
 
-def variant_words(variant: str, named_apart: tuple[str, ...] = ("fresh",)) -> str:
-    """What a variant adds to a model's name (IRGen's default RQ identifiers and the keys
-    ``named_apart``, by default the held-out share, left out)."""
-    if variant == "-":
-        return ""
-    pairs = parse_pairs(variant)
-    if not pairs:
-        return variant
-    return ",".join(f"{k}={v}" for k, v in pairs.items() if (k, v) != ("identifier", "rq") and k not in named_apart)
+def model_words(method: str, model: dict, apart=()) -> str:
+    """What a model's fields add to its method's name: its fields with words (``small,
+    EfficientNet-Lite0, 64 px``), then the others as ``name=value`` (``T=4``), each as its method's
+    description says; fields at their default, fields not said and those ``apart`` (a table's own
+    columns) left out."""
+    spec = names.spec(method)
+    listed = [f.name for f in spec.fields]
+    worded, pairs = [], []
+    for name in listed + sorted(set(model) - set(listed)):
+        f = spec.model_field(name)
+        if name in model and name not in apart and f.said and model[name] != f.default:
+            (worded if f.words or f.unit else pairs).append(f.words_for(model[name]))
+    return "; ".join(w for w in (", ".join(worded), ",".join(pairs)) if w)
 
 
-def irgen_model(f: dict) -> str:
-    """``small, EfficientNet-Lite0 64 px``, ``official recipe, CLIP ViT-B/16 224 px``: IRGen's preset
-    (names.PRESETS) and encoder, and its input side where recorded."""
-    parts = [names.preset(f["preset"])] if f.get("preset") else []
-    if f.get("encoder"):
-        px = f" {int(f['input_px'])} px" if f.get("input_px") else ""
-        parts.append(names.encoder(f["encoder"]) + px)
-    return ", ".join(parts)
-
-
-def steps_words(f: dict) -> str:
+def steps_words(short: tuple[int, int] | None) -> str:
     """`` [46 steps, under the floor of 120]`` for a model trained below its preset's step floor, else ``""``."""
-    short = f.get("short_steps")
     return f" [{short[0]} steps, under the floor of {short[1]}]" if short else ""
 
 
-def model_label(f: dict, variant: str = "-") -> str:
-    """``FT-CLIP (size=small)``, ``IRGen (small, EfficientNet-Lite0 64 px; T=4)``."""
-    irgen = f["method"] == "irgen"
-    name = "IRGen" if irgen else names.model(f["features"]).label
-    words = [irgen_model(f), variant_words(variant, ("fresh", "preset"))] if irgen else [variant_words(variant)]
-    words = [w for w in words if w]
-    return (f"{name} ({'; '.join(words)})" if words else name) + steps_words(f)
+def model_label(method: str, model: dict, apart=(), short: tuple[int, int] | None = None) -> str:
+    """``FT-CLIP (paper size, 224 px)``, ``IRGen (small, EfficientNet-Lite0, 64 px; T=4)``."""
+    words = model_words(method, model, apart)
+    name = names.model(method).label
+    return (f"{name} ({words})" if words else name) + steps_words(short)
 
 
-def build_words(f: dict) -> str:
+def cell_label(cell: Cell, apart=()) -> str:
+    return model_label(cell.method, cell.model, apart, cell.short_steps())
+
+
+def build_words(f: dict, built_with: dict | None = None) -> str:
     """The search backend's build parameters as built: ``nlist=300, M=4, nbits=8``; ``exact`` for the
     exact scans, ``not recorded`` where its run's manifest (an older one) does not say."""
     if f["backend"] in names.EXACT_BACKENDS:
         return "exact"
-    if f["backend"] == "beam" or f.get("paper_only"):
+    if not names.spec(f["method"]).searched_by_backend or f.get("paper_only"):
         return names.MISSING
-    built = f.get("built_with")
-    return ", ".join(f"{k}={v}" for k, v in sorted(built.items())) if built is not None else "not recorded"
+    return ", ".join(f"{k}={v}" for k, v in sorted(built_with.items())) if built_with is not None else "not recorded"
 
 
 def line_label(cell: Cell, with_setting: bool = True) -> str:
-    """``FT-CLIP (size=small) / SPANN``, ``IRGen (small, EfficientNet-Lite0 64 px; T=4) beam=10``: how a cell
-    is named in legends."""
-    f = cell.fields
-    base = model_label(f, cell.variant)
-    if not cell.irgen:
-        base += f" / {names.backend(f['backend']).label}"
+    """``FT-CLIP (paper size, 224 px) / SPANN``, ``IRGen (small, EfficientNet-Lite0, 64 px; T=4) beam=10``:
+    how a cell is named in legends."""
+    base = cell_label(cell)
+    if cell.spec.searched_by_backend:
+        base += f" / {names.backend(cell.backend).label}"
     return f"{base} {cell.setting}" if with_setting and cell.setting != "-" else base

@@ -1,17 +1,14 @@
-"""The one registry of how things are named and drawn in the reports: datasets, models
-(keyed by the registry name in the results' ``method`` / ``features`` columns; each method's
-label and colour come from its description in ``methods/registry.py``, a plugin's too), search
-backends, IRGen's identifier kinds, timing stages, IRGen's parts in the scaling figure,
-and the metrics' short names. A model has one colour and a backend one marker and line
-style in every figure; where the backend takes the colour (sweeps, scaling) it has one
-colour too. A name no table lists gets its own name and a colour of its own that is the
-same in every figure and run."""
+"""The one registry of how things are named and drawn in the reports: datasets, methods
+(each method's label, colour and fields come from its description in ``methods/registry.py``, a
+plugin's too), search backends, timing stages and the parts of the scaling figure. A model has
+one colour and a backend one marker and line style in every figure; where the backend takes the
+colour (sweeps, scaling) it has one colour too. A name no table lists gets its own name and a
+colour of its own that is the same in every figure and run."""
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from methods import registry
-from methods.irgen.identifiers import identifier_labels
 
 
 @dataclass(frozen=True)
@@ -29,7 +26,7 @@ PAPER_DATASETS = {"inshop": "In-shop Clothes", "cub200": "CUB-200-2011", "cars19
 STAND_INS = {"fashion-mnist": "Fashion-MNIST", "digits": "sklearn digits"}
 LARGE_SETS = ("imagenet", "places365")
 
-MODELS = {spec.name: Look(spec.label, spec.color) for spec in registry.BUILT_IN}  # in the reports' order
+METHOD_ORDER = tuple(spec.name for spec in registry.BUILT_IN)  # the reports' order
 BACKENDS = {
     "linear": Look("linear scan", "#7f7f7f", "o", "-"),
     "faiss-flat": Look("Faiss flat", "#17becf", "D", "-"),
@@ -40,17 +37,11 @@ BACKENDS = {
     "hnsw": Look("Faiss HNSW (beyond the paper)", "#ff7f0e", "X", "-"),
     "diskann": Look("DiskANN in memory (beyond the paper)", "#8c564b", "p", "--"),
     "diskann-disk": Look("DiskANN on disk (beyond the paper)", "#bcbd22", "h", ":"),
-    "beam": Look("beam search", "#d62728", "*", "-"),
+    "beam-search": Look("beam search", "#d62728", "*", "-"),  # a generative method's own search (IRGen's)
 }
 # a build parameter that makes another kind of index: its rows are a series of their own in the sweeps
 BACKEND_KINDS = {"diskann-disk": ("diskann", "disk", True)}
 EXACT_BACKENDS = ("linear", "faiss-flat")  # no build parameter changes their answers
-IDENTIFIERS = identifier_labels()  # IRGen's identifier kinds, as each declares its label
-# IRGen's presets, as its rows name them: the authors' released code, the paper's text, the CPU preset
-PRESETS = {"official": "official recipe", "paper": "paper text", "small": "small"}
-AS_PAPER_PRESETS = ("official", "paper")  # IRGen's presets that run the paper's model (a paper column beside them)
-# IRGen's encoders (the ``features`` column irgen-<kind>)
-ENCODERS = {"effnet": "EfficientNet-Lite0", "vit": "ViT from scratch", "clip-vit-b16": "CLIP ViT-B/16"}
 STAGES = {
     "preprocess": Look("image decode + preprocess", "#d9d9d9"),
     "encoder": Look("encoder", "#fdae6b"),
@@ -60,17 +51,12 @@ STAGES = {
     "feature": Look("feature extraction", "#6baed6"),
     "search": Look("ANN search", "#08519c"),
 }
-IRGEN_PARTS = {  # bench.scaling's IRGen components
+SCALING_PARTS = {  # bench.scaling's components other than the backends: IRGen's parts
     "identifiers": Look("IRGen identifier assignment (RQ, M=4, L=256)", "#d62728", "o", "-"),
     "prefix_tree": Look("IRGen prefix tree", "#ff7f0e", "s", "-"),
     "beam10": Look("IRGen beam search, beam 10", "#e377c2", "*", "-"),
     "beam30": Look("IRGen beam search, beam 30", "#8c564b", "*", "--"),
 }
-# P: hits / K; P_off: the official IRGen evaluation's rule as its code reads; P_rel: as the released code
-# computed it (numpy <= 1.24), the paper's tables' rule (bench/metrics.py). MAP: AP over min(R, K);
-# MAP_found: AP over the relevant results found in the top K; MAP_rel: the released trapezoid AP over min(R, 10).
-SHORT = {"precision": "P", "precision_official": "P_off", "precision_released": "P_rel", "recall": "R",
-         "mrr": "MRR", "map": "MAP", "map_found": "MAP_found", "map_released": "MAP_rel"}
 MISSING = "–"  # a value we have not measured, in every table
 SPARE_COLORS = ["#bcbd22", "#e377c2", "#393b79", "#637939", "#8c6d31", "#843c39", "#bdbdbd", "#636363"]
 
@@ -80,11 +66,17 @@ def spare_color(name: str) -> str:
     return SPARE_COLORS[sum(map(ord, name)) % len(SPARE_COLORS)]
 
 
-def model(name: str) -> Look:
-    """A method's label and colour from its description (a plugin's included), or a spare colour."""
+def spec(name: str) -> registry.MethodSpec:
+    """A method's description (a plugin's included); for a method no longer registered, one that
+    names it by its registry name and shows its fields as ``name=value``."""
     registry.load_plugins()
-    spec = registry.METHODS.get(name)
-    return Look(spec.label, spec.color or spare_color(name)) if spec else Look(name, spare_color(name))
+    return registry.METHODS.get(name) or registry.MethodSpec(name, "", name)
+
+
+def model(name: str) -> Look:
+    """A method's label and colour from its description, or a spare colour."""
+    found = spec(name)
+    return Look(found.label, found.color or spare_color(name))
 
 
 def backend(name: str) -> Look:
@@ -101,14 +93,6 @@ def series(backend: str, built_with: dict) -> str:
 
 def stage(name: str) -> Look:
     return STAGES.get(name) or Look(name, spare_color(name))
-
-
-def preset(name: str) -> str:
-    return PRESETS.get(name, name)
-
-
-def encoder(kind: str) -> str:
-    return ENCODERS.get(kind, kind)
 
 
 def dataset(name: str) -> str:

@@ -6,7 +6,9 @@ from pathlib import Path
 
 import yaml
 
-from .names import MISSING, SHORT
+from ..definitions import METRICS
+from .cells import fields_of
+from .names import MISSING
 
 PAPER_NUMBERS = Path(__file__).resolve().parents[2] / "configs" / "paper_numbers.yaml"
 
@@ -17,7 +19,7 @@ def load_paper(path: Path = PAPER_NUMBERS) -> dict:
     for table in doc["tables"].values():
         for row in table["rows"]:
             row["values"] = {}
-            for metric in SHORT:
+            for metric in METRICS:
                 for dataset, values in row.get(metric, {}).items():
                     ks = table["ks"][dataset]
                     row["values"].setdefault(dataset, {}).update(
@@ -31,8 +33,5 @@ def matches(key: dict, fields: dict) -> bool:
 
 def key_fields(key: dict) -> dict:
     """A paper row's key filled out like a cell's fields, to sort and label rows only the paper has."""
-    irgen = key.get("method") == "irgen"
-    return {"method": "irgen" if irgen else key["features"], "features": "irgen" if irgen else key["features"],
-            "backend": "beam" if irgen else key["backend"], "identifier": key.get("identifier", "rq" if irgen else None),
-            "T": key.get("T"), "fresh": float(key.get("fresh", 0.0)), "beam": 0, "setting": MISSING,
-            "paper_only": True}
+    model = {k: v for k, v in key.items() if k not in ("method", "backend")}
+    return {**fields_of(key["method"], key["backend"], model), "model": model, "setting": MISSING, "paper_only": True}

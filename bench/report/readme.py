@@ -8,36 +8,26 @@ from pathlib import Path
 
 import pandas as pd
 
+from ..definitions import METRICS, RULES_PART, short, words
 from .cells import Section
 from .names import PAPER_DATASETS, STAND_INS
 from .tables import Table
 
-# What the numbers mean and whose they are: said once, here, for the README and the site
-METRIC_WORDS = (
-    "Accuracy values are percentages, every one computed from the cell's one ranking. P@K is the hits in the top K "
-    "over K; P_off@K is the rule of the official IRGen evaluation (utils/evaluate.py, compute_map with kappas), "
-    "which the paper's tables report: a query whose relevant images were all returned, the last at rank r < K, has "
-    "its hits divided by r instead of K. P_rel@K is that rule as the released code computed it on the numpy of its "
-    "environment (<= 1.24): a query with exactly one relevant image found scores hits / K. Tables 1, 3, 4 and 6 "
-    "give all three, the paper's precision columns (\"paper P_rel@K\") sit beside P_rel, the rule the authors' "
-    "code computed, and Figure 3 draws P_off. The rules agree where a query has K or more relevant images "
-    "(CUB200, Cars196: 30-40 per class, K <= 8) and part where it has fewer: on In-shop (about 3 per item) P@10 "
-    "cannot pass about 32%, while the paper prints 87.0 for IRGen. R@K is 1 if any of the top K shares the query's "
-    "class (the paper's Recall@K); MRR@K the mean reciprocal rank of the first relevant result within K. MAP@100, "
-    "which the paper does not define, is given under both common conventions: MAP@100 divides a query's summed "
-    "precision at its hits by min(R, 100), MAP_found@100 by the relevant images found in the top 100 (R: its "
-    "relevant images); MAP_rel@100, beside the paper's column, is the released code's trapezoid AP over min(R, 10), "
-    "which passes 100 where a query finds more than 10. MAP@R and R-Precision (bench.run's terminal table) see the ranking cut at --depth (100); "
-    "its R>depth column gives the share of queries with more relevant images than that, for which they are cut short.")
+
+def metric_words() -> str:
+    """What the numbers mean, from ``bench.definitions``: for the README and the site."""
+    return " ".join(["Accuracy values are percentages, every one computed from the cell's one ranking.",
+                     *words(METRICS), RULES_PART, "Tables 1, 3, 4 and 6 give all three precision rules, Figure 3 "
+                     f"draws {short('precision_official')}, and MAP@100 comes under all three conventions."])
+
+
 LABEL_WORDS = (
-    "Labels say what ran: an IRGen row names its preset and encoder (\"IRGen (small, EfficientNet-Lite0 64 px; "
-    "T=4)\", \"IRGen (paper text, CLIP ViT-B/16 224 px)\" for the paper's text, \"IRGen (official recipe, ...)\" for "
-    "what the authors' released code runs), a feature model its size (size=small: the same code path "
-    "with a small backbone, what runs without the pretrained files), an ANN row the build parameters its index was "
-    "built with (Build, from the run's manifest, every default resolved). A paper row sits only beside a row that ran "
-    "as the paper's model (IRGen's official or paper preset, the official one where both ran; a feature model at "
-    "size=paper). A model trained fewer optimisation "
-    "steps than its preset's floor is marked [N steps, under the floor of F].")
+    "Labels say what ran: a row names its method and what distinguishes its model, as the method describes it "
+    "(methods/registry.py: a preset, an encoder, the side of the input images, an identifier kind, a length T, ...), "
+    "an ANN row its backend and the build parameters its index was built with (Build, from the run's manifest, "
+    "every default resolved). A paper row sits only beside a row that ran as the paper's model (the official "
+    "recipe where both it and the paper's text ran). A model trained fewer optimisation steps than its preset's "
+    "floor is marked [N steps, under the floor of F].")
 PAPER_WORDS = ("**The paper's numbers are the paper's, not ours.** Columns headed \"paper ...\" (and the paper's "
                "marks in Figure 5) are copied from the IRGen paper (Zhang et al., ECCV 2024; "
                "`configs/paper_numbers.yaml`) for comparison; this harness did not produce them and they are never "
@@ -114,7 +104,7 @@ def readme(sections: list[Section], tables: list[Table], figures, manifests: dic
     out = ["# Reports", "",
            "Rebuilt from `results/` alone by `python -m bench.report --results results --reports reports` "
            "(no model is run); the same results give byte-identical files. Do not edit by hand.", "",
-           METRIC_WORDS, "", LABEL_WORDS, "", f"> {PAPER_WORDS}", "",
+           metric_words(), "", LABEL_WORDS, "", f"> {PAPER_WORDS}", "",
            "## Datasets", "", *(dataset_lines(sections) or ["No results yet: run `./run_all.sh --quick`."]), "",
            "## Contents", ""]
     for t in tables:

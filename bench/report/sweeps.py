@@ -14,9 +14,10 @@ import pandas as pd
 
 from methods.runtime.files import atomic_write
 
-from ..pareto import operating_point
+from ..pareto import operating_point, pareto_front
 from ..results import SWEEP_SET, sweeps_table
-from . import names, plots
+from . import names, png
+from .chart import Axis, Chart, Panel, Series, look_style
 
 TARGET = 0.9
 ABOUT = ("From `results/sweeps.csv` (`python -m bench.sweep`, `python -m bench.scaling`). Each backend is built "
@@ -46,18 +47,27 @@ def with_series(rows: pd.DataFrame) -> pd.DataFrame:
     return rows.assign(series=kinds)
 
 
-def plane(rows: pd.DataFrame) -> plots.Chart:
-    """A set's recall-QPS plane: series -> [(qps, recall, parameters)]."""
+def plane(rows: pd.DataFrame) -> Chart:
+    """A set's recall against queries per second, one colour and marker per backend (or kind of
+    index): its Pareto front as a line over all its grid points as faint points, hovered with the
+    query parameters; the two share a legend entry."""
     first = rows.iloc[0]
     points = {backend: [(q, r, p) for q, r, p in zip(g["qps_batch"], g["recall"], g["params"])]
               for backend, g in with_series(rows).groupby("series")}
-    points = {b: points[b] for b in names.ordered(points, names.BACKENDS)}
+    lines = []
+    for backend in names.ordered(points, names.BACKENDS):
+        look = names.backend(backend)
+        for shown, faint in ((pareto_front(points[backend]), False), (points[backend], True)):
+            lines.append(Series(look.label, [r for _, r, _ in shown], [q for q, _, _ in shown],
+                                kind="points" if faint else "line", group=backend, legend=not faint,
+                                alpha=0.35 if faint else 1.0, size=3.2 if faint else 5.0,
+                                hover=[[("parameters", p), ("recall", f"{r:.3f}"), ("queries/s", cell(q))]
+                                       for q, r, p in shown], **look_style(look)))
     title = (f"{first['dataset']}: {int(first['n']):,} x {int(first['dim'])}-d, {first['metric']}, "
              f"{int(first['n_queries']):,} queries")
     threads = int(first["threads"]) if pd.notna(first["threads"]) else "?"
-    return plots.Chart(plots.recall_qps, {"points": points, "title": title,
-                                          "xlabel": f"recall@{int(first['recall_at'])} (vs the exact linear scan)",
-                                          "ylabel": f"queries per second (batch, {threads} threads; log)"})
+    return Chart(title, [Panel("", Axis(f"recall@{int(first['recall_at'])} (vs the exact linear scan)"),
+                               Axis(f"queries per second (batch, {threads} threads; log)", log=True), lines)], (7, 5))
 
 
 def summary(rows: pd.DataFrame, target: float = TARGET) -> pd.DataFrame:
@@ -105,7 +115,7 @@ def write(results: Path, reports: Path) -> list[Path]:
     rows = sweeps_table(results).load()
     if rows.empty:
         return []
-    written = [plane(group).draw(reports / f"pareto-{slug(group)}.png") for group in sets(rows)]
+    written = [png.draw(plane(group), reports / f"pareto-{slug(group)}.png") for group in sets(rows)]
     table = summary(rows)
     for suffix, text in ((".md", markdown(table)), (".csv", table.to_csv(index=False, lineterminator="\n",
                                                                          float_format="%.4g"))):

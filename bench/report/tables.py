@@ -1,21 +1,22 @@
 """The paper's Tables 1-6 from the cells (Markdown and CSV), our rows in percent beside the
 paper's own where the paper measured the set that way, and measured the paper's way: the
-precision tables give three rules (P: hits / K; P_off: the official evaluation's as its code
-reads; P_rel: as the released code computed it, which the paper's columns sit beside), Table 5
-three conventions of MAP@100 (the paper's beside the released one), and a paper row sits only beside a
-cell that ran as the paper's model (IRGen's paper preset, a feature model at size=paper)."""
+precision tables give the three precision rules, Table 5 the three conventions of MAP@100
+(``bench.definitions``, whose sentences are the tables' notes), and a paper row sits only beside
+a cell that ran as the paper's model (a field of its model at a ``paper`` value of its method's
+description). Tables 3, 4 and 6 are the ablations of the model fields ``identifier``, ``T`` and
+``fresh``, whichever method has them."""
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field
 
 import pandas as pd
 
-from methods.base import parse_setting as parse_pairs
-
+from ..definitions import MAP_RULES, METRICS, PRECISION_RULES, RULES_PART, label as metric_label, words
 from . import names
-from .cells import Cell, Section, build_words, main_cells, model_label, representative, sort_key
-from .names import IDENTIFIERS, LARGE_SETS, MISSING, SHORT
+from .cells import Cell, Section, build_words, cell_label, main_cells, model_label, representative, sort_key
+from .names import LARGE_SETS, MISSING
 from .paper import key_fields, matches
 
 
@@ -40,27 +41,12 @@ class Table:
         return "\n".join(lines).rstrip() + "\n"
 
 
-METRIC_COLUMN = re.compile(r"^(paper )?(P|P_off|P_rel|R|MRR|MAP|MAP_found|MAP_rel)@\d+$")
-RULE_NOTES = {
-    "precision_official": "P@K is the hits in the top K over K; P_off@K is the official IRGen evaluation's rule "
-                          "(utils/evaluate.py: the hits over r where every relevant image was returned, the last "
-                          "at rank r < K; else over K), the rule of the paper's precision columns. They agree where "
-                          "every query has K or more relevant images (CUB200, Cars196 at K <= 8) and part where it "
-                          "has fewer (In-shop: about 3).",
-    "precision_released": "P_rel@K is the official rule as the released code computed it (numpy <= 1.24, the "
-                          "authors' environment): a query with exactly one relevant image found scores hits / K even "
-                          "with that image at rank 1; the paper's columns sit beside it.",
-    "map_found": "The paper does not define MAP@100: MAP@100 divides each query's summed precision at its hits by "
-                 "min(R, 100) (R: its relevant images), MAP_found@100 by the relevant images found in the top 100.",
-    "map_released": "MAP_rel@100 is the released code's (utils/evaluate.py compute_ap): a trapezoid AP over the "
-                    "hits in the top 100, divided by min(R, 10), so above 100 where a query finds more than 10 "
-                    "relevant images; the paper's column sits beside it.",
-}
+METRIC_COLUMN = re.compile(r"^(paper )?(%s)@\d+$" % "|".join(re.escape(m.short) for m in METRICS.values()))
 STEPS_NOTE = ("[N steps, under the floor of F]: a model trained fewer optimisation steps than its preset's floor "
-              "(min_steps); "
-              "beside variants trained at the floor its row measures a smaller training budget, not the variant.")
-NOT_PAPER_NOTE = ("Our rows that did not run the paper's model (IRGen's small preset, a feature model at size=small) "
-                  "never sit beside the paper's numbers: the paper's rows then stand on lines of their own.")
+              "(min_steps); beside variants trained at the floor its row measures a smaller training budget, not the "
+              "variant.")
+NOT_PAPER_NOTE = ("Our rows that did not run the paper's model (a preset other than the paper's) never sit beside "
+                  "the paper's numbers: the paper's rows then stand on lines of their own.")
 
 
 def fmt(value, metric: bool) -> str:
@@ -86,18 +72,19 @@ def pct(value: float | None) -> float | None:
     return None if value is None else 100.0 * value
 
 
-def build_rows(section: Section, cells: list[Cell], metrics: list[str], labels, paper_table: dict | None,
+def build_rows(section: Section, cells: list[Cell], metrics, labels, paper_table: dict | None,
                fixed_ks: dict[str, list[int]] | None = None) -> tuple[pd.DataFrame, list[str]]:
-    """Our cells as rows (label columns, then metric@k in %), and where the paper measured this
-    set, the paper's row beside the one of ours it describes, in columns of its own."""
+    """Our cells as rows (``labels(fields, cell)``'s columns, then metric@k in %), and where the paper
+    measured this set, the paper's row beside the one of ours it describes, in columns of its own."""
     ks = {m: (fixed_ks or {}).get(m) or section.ks(m, cells) for m in metrics}
     lines = []
     for cell in cells:
-        line = {**labels(cell.fields, cell.variant)}
-        line.update({f"{SHORT[m]}@{k}": pct(cell.get(m, k)) for m in metrics for k in ks[m]})
-        lines.append((cell.fields, line))
-    notes = [RULE_NOTES[m] for m in metrics if m in RULE_NOTES]
-    notes += [STEPS_NOTE] if any(c.fields["short_steps"] for c in cells) else []
+        f = {**cell.fields, "setting": cell.setting}
+        line = {**labels(f, cell), **{metric_label(m, k): pct(cell.get(m, k)) for m in metrics for k in ks[m]}}
+        lines.append((f, line))
+    notes = words(metrics) + ([RULES_PART] if "precision_official" in metrics else [])
+    notes += [STEPS_NOTE] if any(c.short_steps() for c in cells) else []
+    notes += list(dict.fromkeys(n for c in cells for f in c.spec.fields if (n := f.notes.get(f.value(c.model)))))
     if paper_table is not None and section.paper:
         notes += attach_paper(section, cells, lines, metrics, paper_table, labels)
     lines.sort(key=lambda fl: sort_key(fl[0]))
@@ -105,8 +92,8 @@ def build_rows(section: Section, cells: list[Cell], metrics: list[str], labels, 
     return df.astype(object).where(df.notna(), None), notes
 
 
-def attach_paper(section: Section, cells: list[Cell], lines: list, metrics: list[str], table: dict, labels) -> list[str]:
-    """Add ``paper row`` and ``paper P_off@k`` columns (of the metrics the paper's table has): each
+def attach_paper(section: Section, cells: list[Cell], lines: list, metrics, table: dict, labels) -> list[str]:
+    """Add ``paper row`` and ``paper P_rel@k`` columns (of the metrics the paper's table has): each
     paper row sits beside the representative of the cells its key matches among those that ran as
     the paper's model, or on a line of its own where we have no such cell."""
     rows = [r for r in table["rows"] if section.dataset in r["values"]]
@@ -114,7 +101,7 @@ def attach_paper(section: Section, cells: list[Cell], lines: list, metrics: list
         return []
     paper_ks = table["ks"][section.dataset]
     printed = {m for r in rows for m, _ in r["values"][section.dataset]}
-    columns = {f"paper {SHORT[m]}@{k}": (m, k) for m in metrics if m in printed for k in paper_ks}
+    columns = {f"paper {metric_label(m, k)}": (m, k) for m in metrics if m in printed for k in paper_ks}
     blank = {"paper row": None, **({"paper T": None} if any("T" in r for r in rows) else {}), **dict.fromkeys(columns)}
     ours = dict.fromkeys(lines[0][1]) if lines else {}
     for _, line in lines:
@@ -122,20 +109,20 @@ def attach_paper(section: Section, cells: list[Cell], lines: list, metrics: list
     for row in rows:
         paper = {**blank, "paper row": row["label"], **({"paper T": row["T"]} if "T" in row else {}),
                  **{c: row["values"][section.dataset].get(mk) for c, mk in columns.items()}}
-        # the official recipe first: what the authors' code ran, where both presets ran
-        matched = sorted((c for c in cells if c.fields["as_paper"] and matches(row["key"], c.fields)),
-                         key=lambda c: c.fields["preset"] != "official")
+        matched = sorted((c for c in cells if c.paper_rank is not None and matches(row["key"], c.fields)),
+                         key=lambda c: c.paper_rank)
         if matched:
             lines[cells.index(representative(matched))][1].update(paper)
         else:
             fields = key_fields(row["key"])
-            lines.append((fields, {**ours, **labels(fields, "-"), **paper}))
+            lines.append((fields, {**ours, **labels(fields, None), **paper}))
     notes = [f"Columns headed \"paper ...\" are the IRGen paper's {table['caption'].split(':')[0]} "
              "(percent, as printed); each sits beside the one of our rows it describes (a backend's default "
-             f"setting, IRGen's largest beam), or on a row of its own ({MISSING} in our columns) where we have no such run."]
+             f"setting, a generative method's largest beam), or on a row of its own ({MISSING} in our columns) "
+             "where we have no such run."]
     if section.limit != "-":
         notes.append(f"Ours ran on at most {section.limit} images per split; the paper used the full set.")
-    if not all(c.fields["as_paper"] for c in cells):
+    if any(c.paper_rank is None for c in cells):
         notes.append(NOT_PAPER_NOTE)
     return notes
 
@@ -144,31 +131,30 @@ def setting_words(setting: str) -> str:
     return "default" if setting == "-" else setting
 
 
-def search_labels(f: dict, variant: str) -> dict:
-    return {"Search": names.backend(f["backend"]).label, "Model": model_label(f, variant),
-            "Build": build_words(f), "Setting": setting_words(f["setting"])}
+def row_label(f: dict, cell: Cell | None, apart=()) -> str:
+    """A row's model: a cell's label, or a paper row's (its key's fields)."""
+    return cell_label(cell, apart) if cell else model_label(f["method"], f["model"], apart)
 
 
-def identifier_label(f: dict, rest: dict) -> str:
-    """``HKM_100``; RQ-VAE-style rows say what ran (its latent grid over the encoder's stem map),
-    since it is not the paper's RQ-VAE (8 x 8 x depth 4 over pixels, T = 256)."""
-    label = IDENTIFIERS.get(f["identifier"], f["identifier"])
-    rest = dict(rest)
-    if f["identifier"] == "rqvae" and "grid" in rest and f["T"]:
-        grid = int(rest.pop("grid"))
-        label += (f" ({grid}x{grid} latent cells x depth {f['T'] // grid ** 2} over the encoder's stem map; "
-                  f"the paper's RQ-VAE: 8x8 x 4 over pixels, T=256)")
-    return label + (f" ({','.join(f'{k}={v}' for k, v in rest.items())})" if rest else "")
+def search_labels(f: dict, cell: Cell | None, apart=()) -> dict:
+    return {"Search": names.backend(f["backend"]).label, "Model": row_label(f, cell, apart),
+            "Build": build_words(f, cell.built_with if cell else None), "Setting": setting_words(f["setting"])}
 
 
-def ablation_labels(f: dict, variant: str) -> dict:
-    rest = {k: v for k, v in parse_pairs(variant).items() if k not in ("identifier", "T", "fresh", "preset")}
-    return {"Model": model_label(f), "Identifier": identifier_label(f, rest),
-            "T": f["T"] if f["T"] is not None else MISSING, "Setting": setting_words(f["setting"])}
+ABLATED = ("identifier", "T")  # Tables 3 and 4: the ablations of a model's identifiers and their length
 
 
-def fresh_labels(f: dict, variant: str) -> dict:
-    return {**search_labels(f, variant), "Held out": f"{f['fresh']:.0%}"}
+def ablation_labels(f: dict, cell: Cell | None) -> dict:
+    """The model without its ablated fields, then a column each (the identifier kind in its words)."""
+    spec = names.spec(f["method"])
+    columns = {name[0].upper() + name[1:]: spec.model_field(name).words.get(f.get(name), f.get(name))
+               for name in ABLATED}
+    return {"Model": row_label(f, cell, ABLATED + ("fresh",)),
+            **{c: MISSING if v is None else v for c, v in columns.items()}, "Setting": setting_words(f["setting"])}
+
+
+def fresh_labels(f: dict, cell: Cell | None) -> dict:
+    return {**search_labels(f, cell, ("fresh",)), "Held out": f"{f.get('fresh') or 0:.0%}"}
 
 
 def precision_recall_table(name: str, caption: str, metric: str, paper: dict, sections: list[Section]) -> Table:
@@ -176,41 +162,28 @@ def precision_recall_table(name: str, caption: str, metric: str, paper: dict, se
     for s in sections:
         cells = main_cells(s)
         if any(c.ks(metric) for c in cells):
-            metrics = PRECISION_METRICS if metric == "precision" else [metric]
+            metrics = PRECISION_RULES if metric == "precision" else [metric]
             table.blocks.append((s, *build_rows(s, cells, metrics, search_labels, paper)))
     if not table.blocks:
         table.skipped = f"no {metric}@K rows in results yet"
     return table
 
 
-PRECISION_METRICS = ["precision", "precision_official", "precision_released"]
-ABLATION_METRICS = PRECISION_METRICS + ["recall"]
-MAP_METRICS = ["map", "map_found", "map_released"]
-HKM_NOTE = ("HKM_k rows cluster f_cls of IRGen's own tokenizer encoder (fine-tuned on the train split), not "
-            "FT-CLIP features as the paper does; T defaults to the paper's 4 / 3 / 2 for k = 100 / 200 / 500.")
+ABLATION_METRICS = PRECISION_RULES + ("recall",)
 
 
-def identifier_table(paper: dict, sections: list[Section]) -> Table:
-    table = Table("table3_identifier", "Table 3: image identifier ablation (IRGen, variants identifier=...)")
+def ablation_table(name: str, caption: str, ablated: str, paper: dict, sections: list[Section]) -> Table:
+    """Table 3 or 4: the cells of the methods whose models have the field ``ablated``, at two or more
+    of its values, every other field with a default at its headline (no held-out data, ...)."""
+    table = Table(name, caption)
     for s in sections:
-        cells = [c for c in s.cells if c.irgen and not c.fields["fresh"]]
-        if len({c.fields["identifier"] for c in cells}) > 1:
-            rows, notes = build_rows(s, cells, ABLATION_METRICS, ablation_labels, paper)
-            hkm = any(c.fields["identifier"].startswith("hkm") for c in cells)
-            table.blocks.append((s, rows, notes + ([HKM_NOTE] if hkm else [])))
-    if not table.blocks:
-        table.skipped = "no dataset has IRGen runs with two or more identifier kinds (bench.run --identifier)"
-    return table
-
-
-def length_table(paper: dict, sections: list[Section]) -> Table:
-    table = Table("table4_length", "Table 4: identifier length T (IRGen, RQ identifiers)")
-    for s in sections:
-        cells = [c for c in s.cells if c.irgen and not c.fields["fresh"] and c.fields["identifier"] == "rq"]
-        if len({c.fields["T"] for c in cells}) > 1:
+        cells = [c for c in s.cells if any(f.name == ablated for f in c.spec.fields) and all(
+            f.value(c.model) == f.headline for f in c.spec.fields
+            if f.name != ablated and f.headline is not None and f.default is not None)]
+        if len({c.fields[ablated] for c in cells}) > 1:
             table.blocks.append((s, *build_rows(s, cells, ABLATION_METRICS, ablation_labels, paper)))
     if not table.blocks:
-        table.skipped = "no dataset has IRGen runs at two or more lengths T (bench.run --seq-len)"
+        table.skipped = f"no dataset has runs of a model at two or more values of its {ablated}"
     return table
 
 
@@ -220,7 +193,7 @@ def map_table(paper: dict, sections: list[Section]) -> Table:
     large = [s for s in with_map if s.dataset in LARGE_SETS]
     for s in large or with_map:
         cells = [c for c in main_cells(s) if c.get("map", 100) is not None]
-        rows, notes = build_rows(s, cells, MAP_METRICS, search_labels, paper, fixed_ks=dict.fromkeys(MAP_METRICS, [100]))
+        rows, notes = build_rows(s, cells, MAP_RULES, search_labels, paper, fixed_ks=dict.fromkeys(MAP_RULES, [100]))
         table.blocks.append((s, rows, notes))
     if table.blocks and not large:
         table.caption += " (no million-scale set in results yet: shown on the sets present)"
@@ -229,22 +202,23 @@ def map_table(paper: dict, sections: list[Section]) -> Table:
     return table
 
 
-def without_fresh(variant: str) -> str:
-    return ",".join(f"{k}={v}" for k, v in parse_pairs(variant).items() if k != "fresh") or "-"
+def twin(cell: Cell) -> tuple:
+    """What a cell is but its held-out share: a fresh cell and its twin trained on everything share it."""
+    return cell.method, cell.backend, cell.setting, json.dumps({k: v for k, v in cell.model.items() if k != "fresh"},
+                                                               sort_keys=True)
 
 
 def fresh_table(paper: dict, sections: list[Section]) -> Table:
-    table = Table("table6_fresh", "Table 6: fresh data (part of the database held out of training, variants fresh=...)")
+    table = Table("table6_fresh", "Table 6: fresh data (part of the database held out of training, fresh=...)")
     for s in sections:
-        fresh = [c for c in s.cells if c.fields["fresh"]]
+        fresh = [c for c in s.cells if c.fields.get("fresh")]
         if not fresh:
             continue
-        same = {(c.method, c.features, c.backend, without_fresh(c.variant), c.setting) for c in fresh}
-        base = [c for c in s.cells if not c.fields["fresh"]
-                and (c.method, c.features, c.backend, c.variant, c.setting) in same]
+        same = {twin(c) for c in fresh}
+        base = [c for c in s.cells if not c.fields.get("fresh") and twin(c) in same]
         table.blocks.append((s, *build_rows(s, fresh + base, ABLATION_METRICS, fresh_labels, paper)))
     if not table.blocks:
-        table.skipped = "no runs with held-out data yet (bench.run --method irgen --fresh 0.5)"
+        table.skipped = "no runs with held-out data yet (bench.run --fresh 0.5)"
     return table
 
 
@@ -269,18 +243,17 @@ def mb(value: float | None) -> float | None:
 
 
 def cost_row(cell: Cell, k: int) -> dict:
-    f = cell.fields
     sources = {}
     for metric in COST_TIMES:
         source = cell.timing.get(metric, "measured")
         if cell.get(metric, 0) is not None and source != "measured":
             sources.setdefault(source.removeprefix("cached from "), []).append(COST_TIMES[metric].split(" (")[0])
     from_words = "; ".join(f"{', '.join(what)}: cached, {run}" for run, what in sources.items()) or "measured"
-    return {"Search": names.backend(f["backend"]).label, "Model": model_label(f, cell.variant),
+    return {"Search": names.backend(cell.backend).label, "Model": cell_label(cell),
             "Device": f"{cell.device}, {cell.threads} threads", "Model MB": mb(cell.get("model_bytes", 0)),
             "Index MB": mb(cell.get("index_bytes", 0)), "Disk MB": mb(cell.get("index_disk_bytes", 0)),
             **{label: cell.get(metric, 0) for metric, label in COST_TIMES.items()}, "Times from": from_words,
-            f"P@{k}": pct(cell.get("precision", k)), "Setting": setting_words(f["setting"]),
+            metric_label("precision", k): pct(cell.get("precision", k)), "Setting": setting_words(cell.setting),
             "Batch": cell.get("query_batch", 0), "Batched queries/s": cell.get("qps_batch", 0)}
 
 
@@ -299,8 +272,9 @@ def cost_table(sections: list[Section]) -> Table:
             continue
         groups: dict[tuple, list[Cell]] = {}
         for c in cells:
-            groups.setdefault((c.method, c.features, c.backend, c.variant, c.device, c.threads), []).append(c)
-        best = sorted((best_cell(g, ks[0]) for g in groups.values()), key=lambda c: sort_key(c.fields))
+            groups.setdefault((*c.key, c.device, c.threads), []).append(c)
+        best = sorted((best_cell(g, ks[0]) for g in groups.values()), key=lambda c: sort_key({**c.fields,
+                                                                                               "setting": c.setting}))
         df = pd.DataFrame([cost_row(c, ks[0]) for c in best])
         df = df.drop(columns=[c for c in ("Disk MB",) if not (df[c].fillna(0) > 0).any()])
         table.blocks.append((s, df.astype(object).where(df.notna(), None), list(COST_NOTES)))
@@ -314,5 +288,7 @@ def build_tables(sections: list[Section], paper: dict) -> list[Table]:
     return [precision_recall_table("table1_precision", "Table 1: Precision@K", "precision", t["table1"], sections),
             precision_recall_table("table2_recall", "Table 2: Recall@K (1 if any of the top K is relevant)", "recall",
                                    t["table2"], sections),
-            identifier_table(t["table3"], sections), length_table(t["table4"], sections),
+            ablation_table("table3_identifier", "Table 3: image identifier ablation", "identifier", t["table3"],
+                           sections),
+            ablation_table("table4_length", "Table 4: identifier length T", "T", t["table4"], sections),
             map_table(t["table5"], sections), fresh_table(t["table6"], sections), cost_table(sections)]

@@ -19,16 +19,20 @@ import pandas as pd
 from methods.runtime import timing
 from methods.runtime.files import atomic_write
 
+from .migrate import model_of_old_rows
 from .table import KeyedTable, folder_lock
 
 log = logging.getLogger(__name__)
 
 COLUMNS = ["run_id", "cell_id", "dataset", "protocol", "limit", "seed", "method", "variant", "features",
-           "backend", "setting", "device", "threads", "metric", "k", "value", "timing"]
+           "backend", "setting", "device", "threads", "metric", "k", "value", "timing", "model"]
 # a cell is also where it ran: a time measured on a GPU, or with other CPU threads, is another cell's
 CELL_KEYS = ["dataset", "protocol", "limit", "seed", "method", "variant", "features", "backend", "setting",
              "device", "threads"]
-TEXT = ("run_id", "cell_id", "limit", "variant", "setting", "device", "threads", "timing")
+TEXT = ("run_id", "cell_id", "limit", "variant", "setting", "device", "threads", "timing", "model")
+# ``model``: what distinguishes the cell's model, as JSON with sorted keys (``model_column``: the
+# method's ``model_fields()``), which the report reads; rows from before it get it from their variant
+# (``migrate.model_of_old_rows``)
 # ``timing``: for a row that is a time (or a rate from one), ``measured`` (in the row's run) or
 # ``cached from run <id>`` (a cached step's seconds, carried with the run that measured them); "-" otherwise
 FAILURE_COLUMNS = ["cell", "status", "seconds", "reason", "log", "finished_at"]
@@ -80,7 +84,7 @@ class ResultStore:
                 df[col] = "-"
             if col != "seed":
                 df[col] = df[col].fillna("-").astype(str)
-        return df
+        return model_of_old_rows(df)
 
     def _row_counts(self) -> dict[str, int]:
         index = self.cells.load()
@@ -153,6 +157,13 @@ class ResultStore:
             except (OSError, json.JSONDecodeError) as e:
                 found.append(f"{self.manifests / f'{run_id}.json'}: cannot be read ({e})")
         return found
+
+
+def model_column(method, dtype: str = "fp32") -> str:
+    """A cell's ``model`` column: the method's ``model_fields()`` and the dtype where it is not fp32,
+    as JSON. It is not one of the keys ``cell_record`` gives (the cell's id is a digest of those):
+    the variant and the method's description say the same, and a cell keeps the id it had."""
+    return json.dumps({**method.model_fields(), **({"dtype": dtype} if dtype != "fp32" else {})}, sort_keys=True)
 
 
 def cell_record(dataset, method, setting: str, limit: int | None, seed: int, dtype: str = "fp32",

@@ -25,7 +25,7 @@ import torch
 from tqdm import tqdm
 
 from bench.cli import check_device, context_from, dataset_from, method_from, require_backend
-from bench.results import ResultStore, cell_record
+from bench.results import ResultStore, cell_record, model_column
 from bench.results.manifest import git_version, hardware, new_run_id, package_versions
 from methods.base import Stopwatch, setting_label
 from methods.runtime.files import digest
@@ -110,6 +110,7 @@ def run(args) -> pd.DataFrame:
             record = cell_record(ds, method, label, args.limit, args.seed, device=args.device)
             record["cell_id"] = digest("throughput", record, ds.fingerprint, method.describe(), args.depth,
                                        args.repeats, args.warmup, machine)
+            record["model"] = model_column(method)
             cells.append((setting, batch, record))
     done = store.finished_cells()
     todo = [c for c in cells if args.force or c[2]["cell_id"] not in done]

@@ -64,6 +64,11 @@ class FeatureModel(ABC):
         preset = getattr(self.cfg, "preset", None)
         return f"preset={preset}" if preset else "-"
 
+    def model_fields(self) -> dict:
+        """What distinguishes this model (the results' ``model`` column): its preset where it has presets."""
+        preset = getattr(self.cfg, "preset", None)
+        return {"preset": preset} if preset else {}
+
     def pretrained_files(self) -> list:
         """The published checkpoints (``WeightsFile``) this model starts from: ``published`` at
         preset=paper, none at preset=small."""

@@ -109,6 +109,9 @@ class Clip(FeatureModel):
         """Its preset, and OpenAI's file where it starts from that one."""
         return super().variant + (",weights=openai" if self.cfg.weights == "openai" else "")
 
+    def model_fields(self) -> dict:
+        return {**super().model_fields(), **({"weights": "openai"} if self.cfg.weights == "openai" else {})}
+
     def modules(self) -> list[nn.Module]:
         return [self.visual]
 

@@ -61,6 +61,12 @@ class FeatureSearch(Method):
         pairs += [f"fresh={self.fresh:g}"] if self.fresh else []
         return ",".join(pairs) or "-"
 
+    def model_fields(self) -> dict:
+        """The model's fields, the side of its input images, the backend's build parameters given
+        and the share of the database held out of training."""
+        return {**self.model.model_fields(), "input_px": self.model.image_size, **self.build_params,
+                **({"fresh": self.fresh} if self.fresh else {})}
+
     def settings(self, n_database: int) -> list[dict]:
         return backend_class(self.backend_name).grid_for(n_database, self.build_params) if self.sweep else [{}]
 

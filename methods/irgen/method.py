@@ -84,14 +84,25 @@ class IRGen(Method):
 
     @property
     def variant(self) -> str:
-        """The preset, the identifiers (with RQ-VAE's grid of latent cells), the tokenizer's loss
-        weighting where it is not eq. 3, and the share of the database held out of training."""
-        pairs = [f"preset={self.cfg.preset}", f"identifier={self.identifier_name}", f"T={self.seq_len}"]
-        pairs += [f"grid={self.cfg.identifiers.rqvae_grid}"] if self.kind == "rqvae" else []
-        pairs += [f"tokenizer_loss={self.cfg.tokenizer.loss}"] if self.cfg.tokenizer.loss != "eq3" else []
-        pairs += [f"fresh={self.fresh:g}"] if self.fresh else []
-        pairs += ["untrained=true"] if self.untrained else []
-        return ",".join(pairs)
+        """The model's fields as ``key=value`` but the encoder, its input side and the step floor
+        (the results' cell key, as it was before the model column: a cell keeps its id)."""
+        said = {k: v for k, v in self.model_fields().items() if k not in ("encoder", "input_px", "min_steps")}
+        return ",".join(f"{k}={'true' if v is True else f'{v:g}' if isinstance(v, float) else v}"
+                        for k, v in said.items())
+
+    def model_fields(self) -> dict:
+        """The preset, the encoder and the side of its input images, the identifiers (with RQ-VAE's
+        grid of latent cells) and their length, the tokenizer's loss weighting where it is not eq. 3,
+        the share of the database held out of training, and a step floor given below the preset's."""
+        cfg = self.cfg
+        fields = {"preset": cfg.preset, "encoder": cfg.encoder.kind, "input_px": cfg.encoder.image_size,
+                  "identifier": self.identifier_name, "T": self.seq_len}
+        fields.update({"grid": cfg.identifiers.rqvae_grid} if self.kind == "rqvae" else {})
+        fields.update({"tokenizer_loss": cfg.tokenizer.loss} if cfg.tokenizer.loss != "eq3" else {})
+        fields.update({"fresh": self.fresh} if self.fresh else {})
+        fields.update({"untrained": True} if self.untrained else {})
+        fields.update({"min_steps": cfg.min_steps} if cfg.min_steps != preset_min_steps(cfg.preset) else {})
+        return fields
 
     def settings(self, n_database: int) -> list[dict]:
         return [{"beam": b} for b in self.beams]
@@ -319,6 +330,9 @@ class IRGenEncoderFeatures(FeatureModel):
     def variant(self) -> str:
         """The preset, as IRGen's own rows name it."""
         return f"preset={self.cfg.preset}"
+
+    def model_fields(self) -> dict:
+        return {"preset": self.cfg.preset}
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         return self.tokenizer.encoder(x)[0]

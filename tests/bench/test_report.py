@@ -11,18 +11,24 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from bench.definitions import METRICS
 from bench.evaluate import evaluate
-from bench.report import __main__ as report_command
-from bench.report.cells import read_results, sections_from
+from bench.report import __main__ as report_command, names
+from bench.report.cells import model_label, read_results, sections_from, steps_words
 from bench.report.figures import fig6_sections
 from bench.report.paper import load_paper
-from bench.report.tables import build_tables, map_table
+from bench.report.readme import PAPER_WORDS
+from bench.report.tables import NOT_PAPER_NOTE, STEPS_NOTE, build_tables, map_table
 from bench.results import ResultStore
+from bench.results.migrate import model_of_old_rows
 from bench.speed.query_timing import speed_rows
+from methods.registry import describe
 
 REPO = Path(__file__).resolve().parents[2]
 COLUMNS = ["run_id", "cell_id", "dataset", "protocol", "limit", "seed", "method", "variant", "features",
-           "backend", "setting", "metric", "k", "value"]
+           "backend", "setting", "metric", "k", "value"]  # as written before the model column: read by migration
+IRGEN = describe("irgen")
+BEAM = names.backend("beam-search").label
 IRGEN_STAGES = {"encoder": 0.2, "decoder": 1.0, "masks": 0.3, "lookup": 0.05}
 
 
@@ -55,7 +61,7 @@ def irgen_cells(run_id, dataset, variant="preset=paper,identifier=rq,T=4", beams
     rows = []
     for beam in beams:
         timings = {stage: s * (1 + beam / 10) for stage, s in IRGEN_STAGES.items()}
-        rows += cell(run_id, dataset, "irgen", setting=f"beam={beam}", variant=variant, quality=quality,
+        rows += cell(run_id, dataset, "irgen", "beam-search", f"beam={beam}", variant=variant, quality=quality,
                      timings=timings, ks=ks, stats=stats)
     return rows
 
@@ -143,7 +149,12 @@ def test_every_table_and_figure_is_written(built):
     assert all(files[name].startswith(b"\x89PNG") for name in files if name.endswith(".png"))
     readme = files["README.md"].decode()
     assert all(name in readme for name in expected - {"README.md"})
-    assert "The paper's numbers are the paper's" in readme and "Test CPU" in readme and "abc123" in readme
+    assert PAPER_WORDS in readme and "Test CPU" in readme and "abc123" in readme
+
+
+def named(df: pd.DataFrame, method: str, backend: str) -> pd.DataFrame:
+    """The rows of ``method`` searched by ``backend``, found by the labels their descriptions give."""
+    return df[(df.Search == names.backend(backend).label) & df.Model.str.startswith(names.model(method).label)]
 
 
 @pytest.mark.e2e
@@ -154,19 +165,19 @@ def test_tables_hold_our_values_and_paper_columns_only_for_paper_datasets(built)
     ours = raw[(raw.dataset == "inshop") & (raw.features == "ftclip") & (raw.backend == "spann")
                & (raw.metric == "precision") & (raw.k == 1)]["value"].item()
     inshop = table1[table1.dataset == "inshop"]
-    spann = inshop[(inshop.Search == "SPANN") & (inshop.Model == "FT-CLIP (size=paper)")]
+    spann = named(inshop, "ftclip", "spann")
     assert spann["P@1"].item() == pytest.approx(100 * ours, abs=1e-4)
     assert spann["paper P_rel@1"].item() == 90.2 and spann["paper row"].item() == "FT-CLIP"
     assert table1[table1.dataset == "digits"]["paper P_rel@1"].isna().all()
     # Rows only the paper has (CGD + IVF-PQ) carry the paper's numbers and leave ours empty.
-    cgd_ivfpq = table1[(table1.dataset == "inshop") & (table1.Search == "Faiss IVF-PQ") & (table1.Model == "CGD")]
+    cgd_ivfpq = named(inshop, "cgd", "ivfpq")
     assert cgd_ivfpq["paper P_rel@10"].item() == 30.5 and cgd_ivfpq["P@1"].isna().all()
-    # IRGen's paper row sits beside the paper preset's largest beam only.
-    irgen = table1[(table1.dataset == "inshop") & (table1.Search == "beam search")]
-    paper_preset = irgen[irgen.Model == "IRGen (paper text, CLIP ViT-B/16; T=4)"]
-    assert paper_preset["Setting"].tolist() == ["beam=1", "beam=10", "beam=30"]
-    assert paper_preset["paper P_rel@10"].isna().tolist() == [True, True, False]
-    assert paper_preset["paper P_rel@10"].iloc[2] == 87.0
+    # IRGen's paper row sits beside the paper preset's largest beam only (paper-only rows: no setting).
+    irgen = named(inshop, "irgen", "beam-search")
+    ours_irgen = irgen[irgen["P@1"].notna()]
+    assert ours_irgen["Setting"].tolist() == ["beam=1", "beam=10", "beam=30"]
+    assert ours_irgen["paper P_rel@10"].isna().tolist() == [True, True, False]
+    assert ours_irgen["paper P_rel@10"].iloc[2] == 87.0 and len(irgen) == 3
     md = (reports / "table1_precision.md").read_text()
     assert "paper P_rel@1" in block(md, "In-shop Clothes") and "paper P" not in block(md, "sklearn digits")
     assert f"{100 * ours:.1f}" in block(md, "In-shop Clothes")
@@ -178,8 +189,7 @@ def test_both_precision_rules_sit_side_by_side(built):
     table1 = pd.read_csv(reports / "table1_precision.csv")
     raw = pd.read_csv(results / "results.csv")
     ours = raw[(raw.dataset == "inshop") & (raw.features == "ftclip") & (raw.backend == "linear") & (raw.k == 10)]
-    inshop = table1[table1.dataset == "inshop"]
-    linear = inshop[(inshop.Search == "linear scan") & (inshop.Model == "FT-CLIP (size=paper)")]
+    linear = named(table1[table1.dataset == "inshop"], "ftclip", "linear")
     for metric, column in (("precision", "P@10"), ("precision_official", "P_off@10"),
                            ("precision_released", "P_rel@10")):
         value = ours[ours.metric == metric]["value"].item()
@@ -187,17 +197,17 @@ def test_both_precision_rules_sit_side_by_side(built):
     ours_both = table1.dropna(subset=["P@10", "P_off@10"])
     assert (ours_both["P_off@10"] >= ours_both["P@10"] - 1e-9).all()  # hits over r <= K, never over more
     assert (ours_both["P_rel@10"] <= ours_both["P_off@10"] + 1e-9).all()  # hits / K for one image found
-    assert "P_off@K is the official IRGen evaluation's rule" in (reports / "table1_precision.md").read_text()
-    assert "P_off@1" in pd.read_csv(reports / "table3_identifier.csv") and "P_off@1" in pd.read_csv(
-        reports / "table6_fresh.csv")
-    assert "P_rel@1" in pd.read_csv(reports / "table3_identifier.csv")
-    assert "as the released code computed it" in (reports / "table1_precision.md").read_text()
+    for metric in ("precision_official", "precision_released"):  # the definitions are the table's notes
+        assert METRICS[metric].words in (reports / "table1_precision.md").read_text()
+    for table in ("table3_identifier", "table6_fresh"):
+        assert {"P@1", "P_off@1", "P_rel@1"} <= set(pd.read_csv(reports / f"{table}.csv").columns)
 
 
 @pytest.mark.e2e
 def test_labels_say_what_ran(built, tmp_path):
-    """Presets and encoders named, a small model never beside the paper's numbers, a model trained below its
-    preset's step floor marked, and an ANN row's build parameters as built (from its manifest)."""
+    """Presets and encoders named from IRGen's description, a small model never beside the paper's numbers, a
+    model trained below its preset's step floor marked, and an ANN row's build parameters as built (from its
+    manifest)."""
     rows = pd.read_csv(built[0] / "results.csv", dtype={"limit": str, "variant": str, "setting": str}).to_dict("records")
     rows += irgen_cells("20260101-000004-ffffff", "inshop", "preset=small,identifier=rq,T=4", beams=(30,),
                         quality=0.8, stats=SMALL_STEPS)
@@ -205,26 +215,31 @@ def test_labels_say_what_ran(built, tmp_path):
                             built_with={IVFPQ_RUN: IVFPQ_BUILT})
     table1 = next(t for t in tables_of(results) if t.name == "table1_precision")
     inshop = next(df for s, df, _ in table1.blocks if s.dataset == "inshop")
-    small = inshop[inshop.Model.str.startswith("IRGen (small")]
-    assert small.Model.item() == "IRGen (small, EfficientNet-Lite0; T=4) [45 steps, under the floor of 120]"
+    preset, encoder = IRGEN.model_field("preset").words, IRGEN.model_field("encoder").words
+    small = inshop[inshop.Model.str.contains(preset["small"])]
+    assert small.Model.item() == model_label("irgen", {"preset": "small", "encoder": "effnet", "identifier": "rq",
+                                                       "T": 4}, short=(45, 120))
+    assert encoder["effnet"] in small.Model.item() and small.Model.item().endswith(steps_words((45, 120)))
     assert small["paper P_rel@10"].isna().all() and small["paper row"].isna().all()
-    assert len(set(inshop[inshop.Search == "beam search"].Model)) == 2  # two presets, two labels
+    assert len(set(named(inshop, "irgen", "beam-search").Model)) == 2  # two presets, two labels
     rows += irgen_cells("20260101-000004-ffffff", "inshop", "preset=official,identifier=rq,T=4", beams=(30,),
                         quality=0.85)
     results = write_results(tmp_path / "both", rows, [IVFPQ_RUN, "20260101-000004-ffffff"],
                             built_with={IVFPQ_RUN: IVFPQ_BUILT})
     table1 = next(t for t in tables_of(results) if t.name == "table1_precision")
     inshop = next(df for s, df, _ in table1.blocks if s.dataset == "inshop")
-    irgen = inshop[inshop.Search == "beam search"]
-    official = irgen[irgen.Model == "IRGen (official recipe, CLIP ViT-B/16; T=4)"]
+    irgen = named(inshop, "irgen", "beam-search")
+    official = irgen[irgen.Model.str.contains(preset["official"])]
     assert official["paper P_rel@10"].item() == 87.0  # the paper's row sits beside the recipe its code ran
-    assert irgen[irgen.Model.str.startswith("IRGen (paper text")]["paper P_rel@10"].isna().all()
-    ivfpq = inshop[(inshop.Search == "Faiss IVF-PQ") & inshop["P@1"].notna()]
+    assert irgen[irgen.Model.str.contains(preset["paper"])]["paper P_rel@10"].isna().all()
+    ivfpq = named(inshop, "ftclip", "ivfpq")
+    ivfpq = ivfpq[ivfpq["P@1"].notna()]
     assert ivfpq.Build.item() == "M=4, nbits=8, nlist=300, refine_factor=0"
-    assert ivfpq.Model.item() == "FT-CLIP (size=paper,nlist=300)" and ivfpq["paper P_rel@1"].item() == 63.7
-    assert set(inshop[inshop.Search == "linear scan"].Build) == {"exact"}
+    assert ivfpq.Model.item() == model_label("ftclip", {"preset": "paper", "nlist": 300})
+    assert "nlist=300" in ivfpq.Model.item() and ivfpq["paper P_rel@1"].item() == 63.7
+    assert set(named(inshop, "ftclip", "linear").Build) == {"exact"}
     md = table1.markdown()
-    assert "never sit beside the paper's numbers" in md and "[N steps, under the floor of F]" in md
+    assert NOT_PAPER_NOTE in md and STEPS_NOTE in md
 
 
 def tables_of(results: Path):
@@ -236,9 +251,10 @@ def tables_of(results: Path):
 @pytest.mark.e2e
 def test_ablation_tables(built):
     reports = built[1]
+    identifiers = IRGEN.model_field("identifier").words
     t3 = pd.read_csv(reports / "table3_identifier.csv")
-    assert {"Random", "RQ (ours)"} <= set(t3["Identifier"]) and "paper P_rel@10" in t3
-    assert t3[(t3.Identifier == "Random") & t3["P@1"].notna()]["paper P_rel@10"].item() == 75.4
+    assert {identifiers["random"], identifiers["rq"]} <= set(t3["Identifier"]) and "paper P_rel@10" in t3
+    assert t3[(t3.Identifier == identifiers["random"]) & t3["P@1"].notna()]["paper P_rel@10"].item() == 75.4
     t4 = pd.read_csv(reports / "table4_length.csv")
     assert {2, 4} <= set(pd.to_numeric(t4["T"], errors="coerce").dropna().astype(int))
     t6 = pd.read_csv(reports / "table6_fresh.csv")
@@ -270,15 +286,17 @@ def test_missing_inputs_are_noted_and_stale_outputs_removed(tmp_path):
     assert "fig3_pr_gone.png" not in files and "pareto-digits.png" not in files
     assert "table3_identifier.md" not in files and "table6_fresh.md" not in files
     readme = files["README.md"].decode()
-    assert "Table 3: image identifier ablation" in readme and "Not generated" in readme
-    assert "no manifest found" in readme and "pareto-digits.png" not in readme
+    table3 = next(t for t in tables_of(results) if t.name == "table3_identifier")
+    assert f"{table3.caption}: {table3.skipped}" in readme  # named with the reason it was not made
+    assert "20260101-000002-cccccc" in readme.split("## Provenance")[1]  # the run without a manifest is named
+    assert "pareto-digits.png" not in readme
 
 
 @pytest.mark.e2e
 def test_empty_results_give_a_readme(tmp_path):
     files = build(tmp_path / "nothing", tmp_path / "reports")
     assert [name for name in files if not name.startswith("site/")] == ["README.md"]
-    assert b"No results yet" in files["README.md"] and b"No results yet" in files["site/index.html"]
+    assert b"](table" not in files["README.md"] and b".png" not in files["README.md"]  # nothing to link to
 
 
 def test_large_sets_get_table5_paper_columns(tmp_path):
@@ -286,11 +304,13 @@ def test_large_sets_get_table5_paper_columns(tmp_path):
     rows += irgen_cells("20260101-000003-dddddd", "imagenet", beams=(100,), ks=(1, 10, 100))
     rows += cell("20260101-000003-dddddd", "digits", "smallcnn", "linear")
     paper = load_paper()
-    sections = sections_from(pd.DataFrame(rows, columns=COLUMNS).astype({"limit": str}))
+    frame = pd.DataFrame(rows, columns=COLUMNS).astype({"limit": str}).assign(device="-", threads="-", timing="-")
+    sections = sections_from(model_of_old_rows(frame))
     table5 = map_table(paper["tables"]["table5"], sections)
     assert [s.dataset for s, _, _ in table5.blocks] == ["imagenet"]
     rows5 = table5.blocks[0][1]
-    assert rows5.set_index("Model")["paper MAP_rel@100"].to_dict()["IRGen (paper text, CLIP ViT-B/16; T=4)"] == 76.0
+    irgen = named(rows5, "irgen", "beam-search")
+    assert irgen[irgen["MAP@100"].notna()]["paper MAP_rel@100"].item() == 76.0
     assert "CLIP + SPANN" in set(rows5["paper row"])  # a paper row we did not run, on its own line
     assert [s.dataset for s in fig6_sections(sections)] == ["imagenet"]
 

@@ -28,9 +28,12 @@ def rows() -> pd.DataFrame:
 
 
 def test_the_disk_index_is_a_series_of_its_own_and_the_graph_ones_say_beyond_the_paper():
-    points = sweeps.plane(rows()).args["points"]
-    assert list(points) == ["ivfpq", "hnsw", "diskann", "diskann-disk"]  # the registry's order
-    assert [p[1] for p in points["diskann-disk"]] == [0.7, 0.97] and len(points["diskann"]) == 1
+    lines = sweeps.plane(rows()).panels[0].series
+    fronts = {line.group: line for line in lines if line.legend}  # each backend's front, its points faint
+    assert list(fronts) == ["ivfpq", "hnsw", "diskann", "diskann-disk"]  # the registry's order
+    assert [line.label for line in fronts.values()] == [names.backend(b).label for b in fronts]
+    points = {line.group: line for line in lines if not line.legend}
+    assert points["diskann-disk"].x == [0.7, 0.97] and len(points["diskann"].x) == 1
     for name in ("hnsw", "diskann", "diskann-disk"):
         assert names.backend(name).label.endswith("(beyond the paper)")
     assert not any("beyond" in names.backend(b).label for b in ("linear", "faiss-flat", "ivfpq", "scann", "spann"))

@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from bench import scaling
-from bench.report.scaling import write_scaling_figures
+from bench.report.db_size import write_scaling_figures
 from bench.speed import database_scaling as scaling_logic
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")

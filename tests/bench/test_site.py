@@ -20,10 +20,10 @@ from urllib.parse import unquote, urlparse
 import pandas as pd
 import pytest
 
+from bench.definitions import short
 from bench.report import __main__ as report_command
 from bench.report import names
 from bench.report.cells import line_label, read_results, sections_from, series
-from bench.report.names import SHORT
 from bench.report.paper import load_paper
 from bench.report.screenshot import CHARTS_DRAWN, browser, open_page, screenshot, unavailable
 from bench.report.screenshot import main as screenshot_command
@@ -114,12 +114,12 @@ def charts(page: bytes) -> dict:
     return json.loads(re.search(rb'<script type="application/json" id="charts">(.*?)</script>', page, re.DOTALL)[1])
 
 
-def plane_series(results: Path, dataset: str) -> list[tuple[str, str]]:
-    """The plane's expected series, (name, variant): one per method x features x backend x variant
+def plane_series(results: Path, dataset: str) -> list[tuple[str, dict]]:
+    """The plane's expected series, (name, model fields): one per method x model x backend
     with a speed, runs with held-out data aside, named as the figures name them."""
     section = next(s for s in sections_from(read_results(results)) if s.dataset == dataset)
     cells = [c for c in section.cells if c.qps and not c.fields["fresh"]]
-    return [(line_label(g[0], with_setting=False), g[0].variant) for g in series(cells)]
+    return [(line_label(g[0], with_setting=False), g[0].fields) for g in series(cells)]
 
 
 def plane_labels(results: Path, dataset: str) -> list[str]:
@@ -162,10 +162,10 @@ def test_plane_offers_every_metric_the_results_hold_and_marks_the_front(site):
     results, _, files = site
     plane = charts(files["dataset-inshop.html"])["chart-1"]
     labels = [v["label"] for v in plane["views"]]
-    expected = [f"{SHORT[m]}@{k}" for m, k in (("precision", 1), ("precision", 30), ("recall", 10), ("mrr", 20),
+    expected = [f"{short(m)}@{k}" for m, k in (("precision", 1), ("precision", 30), ("recall", 10), ("mrr", 20),
                                                ("map", 100))]
     assert set(expected + [f"{EXTRA_METRIC}@10"]) <= set(labels)
-    assert labels[plane["selected"]] == f"{SHORT['precision']}@10"
+    assert labels[plane["selected"]] == f"{short('precision')}@10"
     for view in plane["views"]:
         names = [t["name"] for t in view["data"]]
         assert names == plane_labels(results, "inshop") + ["Pareto front"]
@@ -287,7 +287,8 @@ def test_plane_series_hover_axis_and_legend(site, chromium):
     legend = plane.locator(".legend .traces .legendtext").evaluate_all("texts => texts.map(t => t.textContent)")
     assert legend == [label for label, _ in expected] + ["Pareto front"]
 
-    irgen = [variant for _, variant in expected].index("preset=paper,identifier=rq,T=4")
+    irgen = next(i for i, (_, f) in enumerate(expected)
+                 if (f["method"], f.get("preset"), f.get("identifier"), f.get("T")) == ("irgen", "paper", "rq", 4))
     seen = set()
     for point in plane.locator(".scatterlayer .trace").nth(irgen).locator("path.point").all():
         point.scroll_into_view_if_needed()
@@ -298,7 +299,7 @@ def test_plane_series_hover_axis_and_legend(site, chromium):
             "lines => lines.map(l => l.textContent).join('\\n')"))
         page.mouse.move(0, 0)
     assert [any(f"setting: beam={b}\n" in text for text in seen) for b in (1, 10, 30)] == [True] * 3
-    shown = ("\nbatched queries/s: ", f"\n{SHORT['precision']}@10: ", f"\nbackend: {names.backend('beam').label}\n")
+    shown = ("\nbatched queries/s: ", f"\n{short('precision')}@10: ", f"\nbackend: {names.backend('beam-search').label}\n")
     assert all(words in text for text in seen for words in shown)
 
     drawn = plane.locator(".scatterlayer .trace").count()
@@ -306,8 +307,8 @@ def test_plane_series_hover_axis_and_legend(site, chromium):
     # Plotly waits out the double-click delay before it hides the series
     page.wait_for_function("document.querySelector('.chart').data[0].visible === 'legendonly'")
     assert plane.locator(".scatterlayer .trace").count() == drawn - 1
-    page.select_option("select[data-chart]", label=f"{SHORT['recall']}@1")
-    assert f"{SHORT['recall']}@1" in plane.locator(".g-ytitle").text_content()
+    page.select_option("select[data-chart]", label=f"{short('recall')}@1")
+    assert f"{short('recall')}@1" in plane.locator(".g-ytitle").text_content()
     assert page.evaluate("document.querySelector('.chart').data[0].visible") == "legendonly"  # still hidden
     page.close()
 
@@ -322,7 +323,7 @@ def column(table, index: int) -> list[str]:
 def test_clicking_a_heading_sorts_the_rows(site, chromium):
     page = open_page(chromium, site[1] / "site" / "dataset-inshop.html")
     table = page.locator("table.sortable").first  # Table 1
-    index = table.locator("thead th").all_inner_texts().index(f"{SHORT['precision']}@1")
+    index = table.locator("thead th").all_inner_texts().index(f"{short('precision')}@1")
     heading = table.locator("thead th").nth(index)
     before = column(table, index)
     heading.click()

@@ -87,12 +87,14 @@ def test_feature_model_stages_and_figure5_from_the_timings(dirs, tmp_path):
     assert run.main(["--method", "smallcnn", *sets, "--dataset", "digits", "--k", "1", "--no-progress", *args]) == 0
     timings = throughput_report.load_timings(root / "results")
     section = [s for s in cells.sections_from(cells.read_results(root / "results")) if s.dataset == "digits"][0]
-    bars, n_beams, words = throughput_report.fig5_bars(
-        throughput_report.for_section(timings, "digits", section.protocol, section.limit), figures.timing_bar_label)
-    assert n_beams == 2 and [label for label, _ in bars[:2]] == ["beam 1", "beam 5"]  # the largest batch: 8
+    bars, words = throughput_report.fig5_bars(
+        throughput_report.for_section(timings, "digits", section.protocol, section.limit),
+        lambda t: figures.bar_label(t.method, t.backend, t.input_px))
+    assert [b.method for b in bars] == ["irgen", "irgen", "smallcnn"]  # the generative method's beams first
+    assert [b.setting for b in bars[:2]] == [{"beam": "1"}, {"beam": "5"}]  # the largest batch: 8
     # each side's input size is named: IRGen's small encoder reads 64 px, SmallCNN 32 px
-    assert "batch 8" in words and "IRGen's encoder reads 64 px" in words and bars[-1][0] == "SmallCNN\nlinear scan\n32 px"
-    assert set(bars[-1][1]) == {"preprocess", "feature", "search"}
+    assert "batch 8" in words and "64 px" in words and bars[-1].label == figures.bar_label("smallcnn", "linear", 32)
+    assert set(bars[-1].seconds) == {"preprocess", "feature", "search"}
     written = report.build(root / "results", tmp_path / "reports")
     assert (tmp_path / "reports" / "fig5_speed_digits.png") in written
     assert (tmp_path / "reports" / "throughput_digits.png") in written

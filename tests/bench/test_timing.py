@@ -72,7 +72,7 @@ def test_the_planes_qps_for_a_cell_is_the_median_whole_batch_time_it_measured(mo
     assert values["ms_per_query_total"] == 250.0 and values["ms_per_query_feature"] == 450.0  # the profile
     assert values["timed_batches"] == 4
     key = dict(dataset="digits", protocol="paper", limit="-", seed=0, method="effnet", variant="-",
-               features="effnet", backend="linear", setting="-", device="cpu", threads="2")
+               features="effnet", backend="linear", setting="-", device="cpu", threads="2", model="{}")
     table = [{**key, "run_id": "r", "cell_id": "c", "metric": m, "k": k, "value": v, "timing": "measured"}
              for m, k, v in rows + [("precision", 1, 0.5)]]
     section = sections_from(pd.DataFrame(table))[0]

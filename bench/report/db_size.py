@@ -1,4 +1,5 @@
-"""The scaling figure, from ``results/scaling/scaling.csv`` alone (written by ``bench.scaling``):
+"""The figure against the database size (the scaling figure), described from
+``results/scaling/scaling.csv`` alone (written by ``bench.scaling``) and drawn as
 ``reports/scaling.png``: against the database size n, log-log, one line per IRGen part and
 per search backend: build / assignment time, search time per query, recall@10 of the
 backends' operating points, index size, and the peak memory of building. Components that
@@ -11,9 +12,9 @@ from pathlib import Path
 import pandas as pd
 
 from ..results import scaling_table
-from . import names, plots
-from .names import IRGEN_PARTS
-from .plots import plt
+from . import names, png
+from .chart import Axis, Chart, Panel, Series, look_style
+from .names import SCALING_PARTS
 
 FIGURE = "scaling.png"
 CONFIG = ["dim", "queries", "seed"]
@@ -26,11 +27,8 @@ PANELS = [("Build / assignment time", "seconds (log)", {"identifiers": "assign_s
           ("Peak memory while building / assigning", "peak RSS rise, MB (log)", {"*": "peak_rss_bytes"}, "log", 1e6)]
 
 
-def style(component: str) -> tuple[str, dict]:
-    look = IRGEN_PARTS.get(component) or names.backend(component)
-    label = look.label if component in IRGEN_PARTS else f"{look.label} (backend)"
-    return label, {"color": look.color, "marker": look.marker, "linestyle": look.line, "linewidth": 1.6,
-                   "markersize": 6}
+def label(component: str) -> str:
+    return SCALING_PARTS[component].label if component in SCALING_PARTS else f"{names.backend(component).label} (backend)"
 
 
 def latest_config(table: pd.DataFrame) -> pd.DataFrame:
@@ -43,7 +41,7 @@ def series(rows: pd.DataFrame, panel: dict) -> dict[str, pd.Series]:
     """component -> values indexed by n, for the measure each component shows in this panel."""
     out = {}
     for component, own in rows.groupby("component", sort=False):
-        kind = "irgen" if component in IRGEN_PARTS else "backend"
+        kind = "part" if component in SCALING_PARTS else "backend"
         measure = panel.get(component) or panel.get(kind) or panel.get("*")
         values = own[own["measure"] == measure].set_index("n")["value"].dropna().sort_index()
         if measure and len(values):
@@ -70,36 +68,23 @@ def caption(rows: pd.DataFrame) -> str:
             f"recall@10 >= 0.9 (else their best)\n{first['hardware']}, CPU only; timings on a shared machine")
 
 
-@plots.styled
-def draw(rows: pd.DataFrame, path: Path):
-    known = list(IRGEN_PARTS) + list(names.BACKENDS)
+def chart(rows: pd.DataFrame) -> Chart:
+    """The five panels against n, a line per part or backend (one legend entry for all panels),
+    the raw vectors' bytes beside the index sizes, the components skipped named under it."""
+    known = list(SCALING_PARTS) + list(names.BACKENDS)
     order = known + [c for c in dict.fromkeys(rows["component"]) if c not in known]
-    fig, axes = plt.subplots(2, 3, figsize=(15, 8.6))
-    handles = {}
-    for ax, (title, ylabel, panel, yscale, divisor) in zip(axes.flat, PANELS):
-        lines = series(rows, panel)
-        for component in (c for c in order if c in lines):
-            label, kw = style(component)
-            handles[label], = ax.plot(lines[component].index, lines[component].values / divisor, **kw)
+    panels = []
+    for title, ylabel, measures, yscale, divisor in PANELS:
+        lines = series(rows, measures)
+        drawn = [Series(label(c), list(lines[c].index), list(lines[c].values / divisor), group=c, width=1.6, size=6,
+                        **look_style(SCALING_PARTS.get(c) or names.backend(c))) for c in order if c in lines]
         if title.startswith("Index size"):
-            label, sizes, sizes_bytes = raw_vectors(rows)
-            handles[label], = ax.plot(sizes, [b / divisor for b in sizes_bytes], color="black", linestyle=":",
-                                      linewidth=1)
-        ax.set_xscale("log")
-        ax.set_yscale(yscale)
-        ax.set_title(title)
-        ax.set_xlabel("database size n (items, log)")
-        ax.set_ylabel(ylabel)
-        ax.grid(True, which="both", alpha=0.25)
-    legend = axes.flat[-1]
-    legend.axis("off")
-    legend.legend(handles.values(), handles.keys(), loc="upper left", frameon=False, fontsize=9)
-    fig.suptitle(caption(rows), fontsize=10)
-    notes = skipped_lines(rows)
-    if notes:
-        fig.text(0.01, -0.01, "\n".join(notes), fontsize=8, va="top")
-    fig.tight_layout()
-    return fig, path
+            words, sizes, sizes_bytes = raw_vectors(rows)
+            drawn.append(Series(words, sizes, [b / divisor for b in sizes_bytes], color="black", dash=":", width=1,
+                                marker="", group="raw"))
+        panels.append(Panel(title, Axis("database size n (items, log)", log=True), Axis(ylabel, log=yscale == "log"),
+                            drawn))
+    return Chart(caption(rows), panels, (15, 8.6), columns=3, notes=skipped_lines(rows))
 
 
 def write_scaling_figures(results: Path, reports: Path) -> list[Path]:
@@ -109,4 +94,4 @@ def write_scaling_figures(results: Path, reports: Path) -> list[Path]:
     if table.empty:
         figure.unlink(missing_ok=True)
         return []
-    return [draw(latest_config(table), figure)]
+    return [png.draw(chart(latest_config(table)), figure)]
