@@ -37,7 +37,7 @@ def test_smallcnn_end_to_end_writes_metrics_and_manifest(run_dirs, capsys):
 def test_second_run_computes_nothing(run_dirs, monkeypatch):
     assert cli(run_dirs, "--method", "smallcnn", *QUICK) == 0
     before = (run_dirs[0] / "results.csv").read_bytes()
-    monkeypatch.setattr(run_mod, "evaluate", lambda *a, **k: pytest.fail("a finished cell was recomputed"))
+    monkeypatch.setattr(run_mod, "ranking_rows", lambda *a, **k: pytest.fail("a finished cell was recomputed"))
     assert cli(run_dirs, "--method", "smallcnn", *QUICK) == 0
     assert (run_dirs[0] / "results.csv").read_bytes() == before
 
