@@ -30,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-from methods.cache import atomic_write, file_checksum
+from methods.cache import atomic_write
 
 FORMAT = 1
 FOLDER = "rankings"
@@ -128,6 +128,12 @@ def write_ranking(results: Path, ranking: Ranking) -> Path:
     return path
 
 
+def ranking_meta(path: Path) -> dict:
+    """A ranking file's ``meta`` alone (its arrays left unread)."""
+    with np.load(path, allow_pickle=False) as z:
+        return json.loads(str(z["meta"]))
+
+
 def read_ranking(path: Path) -> Ranking:
     with np.load(path, allow_pickle=False) as z:
         meta = json.loads(str(z["meta"]))
@@ -136,7 +142,3 @@ def read_ranking(path: Path) -> Ranking:
                        score_kind=meta["score_kind"], bound_ids=z["bound_ids"] if "bound_ids" in z.files else None,
                        cell_id=meta["cell_id"])
 
-
-def ranking_digest(results: Path, cell_id: str) -> str:
-    """The sha1 of a cell's ranking file (what is derived from it is cached under this)."""
-    return file_checksum(ranking_path(results, cell_id))

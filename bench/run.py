@@ -35,6 +35,7 @@ from .results import CELL_KEYS, ResultStore, cell_identity, cell_record
 from .results.manifest import git_version, hardware, new_run_id, package_versions
 from .sharded import sharded_search
 from .speed.throughput import COUNTS, query_rows
+from .uncertainty import interval_table, section_uncertainty
 
 log = logging.getLogger("bench.run")
 
@@ -116,6 +117,7 @@ def run(args) -> int:
     table = store.load()
     mine = table[table["cell_id"].isin(cell_ids)]
     print(metric_table(mine, ks, group=CELL_KEYS))
+    print("\n" + interval_table(section_uncertainty(args.results, mine.dropna(subset=["value"])).intervals))
     print(f"\nresults: {store.table}")
     return 0
 

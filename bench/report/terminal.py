@@ -4,7 +4,7 @@ from __future__ import annotations
 import pandas as pd
 
 from .names import SHORT
-LABEL_COLUMNS = ["dataset", "method", "variant", "features", "backend", "setting"]
+LABEL_COLUMNS = ["dataset", "method", "variant", "features", "backend", "setting", "seed"]
 
 
 def wide(df: pd.DataFrame, ks: list[int], group: list[str]) -> pd.DataFrame:
