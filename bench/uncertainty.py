@@ -191,7 +191,9 @@ class Section:
         self.results, self.resamples, self.seed = Path(results), resamples, seed
         self.cache = Cache(results)
         self.rows = rows
-        firsts = rows.drop_duplicates("cell_id")
+        # one cell per seed, its latest run's (as the report's tables take it)
+        firsts = rows.sort_values("run_id", kind="stable").drop_duplicates("cell_id") \
+            .drop_duplicates(GROUP + ["seed"], keep="last")
         self.groups = {keys: group for keys, group in firsts.groupby(GROUP, sort=True, dropna=False)}
         self._values: dict[str, tuple] = {}
         self._digests: dict[str, str | None] = {}
