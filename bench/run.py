@@ -2,8 +2,11 @@
 
 Loads the dataset, builds the method, trains it (or reuses its cached weights), indexes
 the database, then searches the queries once per query setting (a results cell each),
-writing each finished cell to ``results/`` atomically before starting the next one.
-A re-run skips finished cells; ``--force`` computes them again.
+writing each finished cell to ``results/`` atomically before starting the next one: its
+ranking (``results/rankings/<cell_id>.npz``, bench/rankings.py), then its rows, every metric
+derived from that ranking (``bench.report --recompute`` derives them again). A re-run skips
+finished cells; ``--force`` computes them again. ``--seeds 0,1,2`` does all of it once per
+training seed over data drawn once (``--data-seed``), a method that trains nothing once.
 
 Every time is measured by the one timer (methods/timing.py) on the device the cell names
 (device and CPU threads are cell keys). Queries/s (``qps_batch``; ``qps_single`` with
