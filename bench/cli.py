@@ -111,7 +111,7 @@ def name_list(known) -> callable:
 # ---------------------------------------------------------------- flag groups
 
 
-def add_data(p: argparse.ArgumentParser) -> None:
+def add_data(p: Parser) -> None:
     """What is searched."""
     p.add_argument("--dataset", default="embedded",
                    help="cub200, cars196, inshop, imagenet, places365, fashion-mnist, digits, or embedded "
@@ -124,6 +124,14 @@ def add_data(p: argparse.ArgumentParser) -> None:
                    help="seed of the data draws: the --limit subset and the --fresh held-out share (default: --seed; "
                         "bench.run --seeds: the first seed), so every training seed answers the same queries")
     p.add_argument("--data-root", type=Path, help="folder holding the datasets (or $IRGEN_DATA_ROOT)")
+    p.checks.append(check_data_seed)
+
+
+def check_data_seed(p: Parser, args) -> None:
+    """``--data-seed`` draws something: the --limit subset or the --fresh share."""
+    if args.data_seed is not None and args.limit is None and not getattr(args, "fresh", 0.0):
+        raise UsageError(f"--data-seed {args.data_seed}: it draws the --limit subset and the --fresh share, and "
+                         f"neither is given; add --limit N or drop --data-seed")
 
 
 def add_method(p: Parser, beams: bool = True) -> None:

@@ -34,6 +34,10 @@ def test_bad_flag(runs, args, naming):
     runs.fails(*QUICK, *args, naming=naming)
 
 
+def test_a_data_seed_with_nothing_to_draw(runs):
+    runs.fails("--dataset", "digits", "--data-seed", "3", naming=("--data-seed 3", "neither is given", "--limit N"))
+
+
 def test_cuda_asked_where_there_is_none(runs, monkeypatch):
     import torch
 
