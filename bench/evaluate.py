@@ -54,7 +54,8 @@ def _per_query(rel: np.ndarray, n_rel: np.ndarray, ks: list[int]) -> list[tuple[
                 ("map_released", k, M.map_released_at_k_per_query(rel, n_rel, k))]
     # MAP@R and R-Precision see only the retrieved depth: k records it, r_beyond_depth says for how many
     # queries that cut them short
-    out += [("map_at_r", depth, M.map_at_r_per_query(rel, n_rel)), ("r_precision", depth, M.r_precision_per_query(rel, n_rel)),
+    out += [("map_at_r", depth, M.map_at_r_per_query(rel, n_rel)),
+            ("r_precision", depth, M.r_precision_per_query(rel, n_rel)),
             ("r_beyond_depth", depth, M.beyond_depth_per_query(n_rel, depth))]
     return out
 

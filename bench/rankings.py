@@ -37,7 +37,7 @@ FOLDER = "rankings"
 
 
 @dataclass
-class Items:
+class RankedItems:
     """The query and database items of one dataset fingerprint: labels and origins."""
 
     query_labels: np.ndarray
@@ -47,7 +47,7 @@ class Items:
     meta: dict = field(default_factory=dict)
 
     @classmethod
-    def of(cls, dataset) -> "Items":
+    def of(cls, dataset) -> "RankedItems":
         return cls(dataset.query.labels, dataset.database.labels, dataset.query.source.origins(),
                    dataset.database.source.origins(),
                    {"dataset": dataset.name, "protocol": dataset.protocol, "fingerprint": dataset.fingerprint,
@@ -97,7 +97,7 @@ def _save(path: Path, **arrays) -> None:
     atomic_write(path, write)
 
 
-def write_items(results: Path, items: Items) -> Path:
+def write_items(results: Path, items: RankedItems) -> Path:
     """The items file of ``items``' fingerprint, written once (the fingerprint fixes its content)."""
     path = items_path(results, items.meta["fingerprint"])
     if not path.exists():
@@ -108,11 +108,11 @@ def write_items(results: Path, items: Items) -> Path:
     return path
 
 
-def read_items(results: Path, fingerprint: str) -> Items:
+def read_items(results: Path, fingerprint: str) -> RankedItems:
     with np.load(items_path(results, fingerprint), allow_pickle=False) as z:
         q, db = z["query_labels"], z["database_labels"]
-        return Items(q, db, _unlines(z["query_origins"], len(q)), _unlines(z["database_origins"], len(db)),
-                     json.loads(str(z["meta"])))
+        return RankedItems(q, db, _unlines(z["query_origins"], len(q)), _unlines(z["database_origins"], len(db)),
+                           json.loads(str(z["meta"])))
 
 
 def write_ranking(results: Path, ranking: Ranking) -> Path:

@@ -32,7 +32,7 @@ from methods.registry import describe
 from .cli import UsageError, add_data, add_method, add_run, check_device, context_from, dataset_from, guarded, \
     int_list, method_from, parser, positive_int, require_backend, seed_list
 from .evaluate import ranking_rows
-from .rankings import Items, Ranking, write_items, write_ranking
+from .rankings import RankedItems, Ranking, write_items, write_ranking
 from .report.terminal import metric_table
 from .results import CELL_KEYS, ResultStore, cell_identity, cell_record
 from .results.manifest import git_version, hardware, new_run_id, package_versions
@@ -136,7 +136,7 @@ def compute(method, ds, ctx, args, todo: list, store: ResultStore, ks: list[int]
                 "hardware": hardware(args.device), "pretrained_weights": weights,
                 "rankings": {"cells": "rankings/<cell_id>.npz", "items": f"rankings/items/{ds.fingerprint}.npz"}}
     main = distributed.is_main()
-    items = Items.of(ds)
+    items = RankedItems.of(ds)
     if main:
         store.write_manifest(run_id, {**manifest, "method": method.describe()})
         write_items(store.root, items)

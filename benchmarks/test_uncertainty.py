@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from bench.evaluate import ranking_rows
-from bench.rankings import Items, Ranking, folder, write_items, write_ranking
+from bench.rankings import RankedItems, Ranking, folder, write_items, write_ranking
 from bench.results import ResultStore
 from bench.uncertainty import all_sections
 
@@ -19,8 +19,8 @@ def section(results):
     rng = np.random.default_rng(0)
     db_labels, q_labels = rng.integers(0, CLASSES, DATABASE), rng.integers(0, CLASSES, QUERIES)
     by_class = [np.flatnonzero(db_labels == c) for c in range(CLASSES)]
-    items = Items(q_labels, db_labels, [f"test[{i}]" for i in range(QUERIES)], [f"train[{i}]" for i in range(DATABASE)],
-                  {"fingerprint": "bench"})
+    items = RankedItems(q_labels, db_labels, [f"test[{i}]" for i in range(QUERIES)],
+                        [f"train[{i}]" for i in range(DATABASE)], {"fingerprint": "bench"})
     write_items(results, items)
     rows = []
     for c in range(CELLS):

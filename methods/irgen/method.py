@@ -270,8 +270,9 @@ class IRGen(Method):
             scores.append(chunk_scores)
             for name, count in beam_tallies(codes, self.tree).items():  # outside the stopwatch: no search stage
                 tallies[name] = tallies.get(name, 0) + count
-        return Retrieval(ids=torch.cat(ids).numpy().astype(np.int64), timings={"encoder": encoder_seconds, **sw.seconds},
-                         scores=torch.cat(scores).numpy(), score_kind=SCORE_KIND, tallies=tallies)
+        return Retrieval(ids=torch.cat(ids).numpy().astype(np.int64),
+                         timings={"encoder": encoder_seconds, **sw.seconds}, scores=torch.cat(scores).numpy(),
+                         score_kind=SCORE_KIND, tallies=tallies)
 
     @torch.no_grad()
     def search_batch(self, query, rows: np.ndarray, k: int, setting: dict, ctx: RunContext,

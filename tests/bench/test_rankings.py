@@ -7,7 +7,7 @@ import pytest
 from bench import recompute as R
 from bench.evaluate import EVALUATED, evaluate, per_query, ranking_rows
 from bench.metrics import query_mean
-from bench.rankings import Items, Ranking, read_items, read_ranking, ranking_path, write_items, write_ranking
+from bench.rankings import RankedItems, Ranking, read_items, read_ranking, ranking_path, write_items, write_ranking
 from bench.report.__main__ import main as report_main
 from bench.results import ResultStore
 from datasets import image_at, load_dataset
@@ -39,8 +39,8 @@ def test_per_query_means_are_the_metrics_bit_for_bit(dml):
 def test_ranking_and_items_round_trip(tmp_path):
     ids, db, q = random_ranking(1)
     scores = np.sort(np.random.default_rng(1).random(ids.shape), axis=1)
-    items = Items(q, db, [f"test[{i}]" for i in range(len(q))], [f"images/{i}.jpg" for i in range(len(db))],
-                  {"fingerprint": "fp", "dataset": "x"})
+    items = RankedItems(q, db, [f"test[{i}]" for i in range(len(q))], [f"images/{i}.jpg" for i in range(len(db))],
+                        {"fingerprint": "fp", "dataset": "x"})
     write_items(tmp_path, items)
     ranking = Ranking(ids, [1, 5], 25, False, "fp", scores, "squared L2 distance, smaller is closer", ids[:, :5],
                       "cell1")
@@ -59,7 +59,7 @@ def test_ranking_and_items_round_trip(tmp_path):
 def test_origins_open_the_images_of_query_i_and_database_item_j():
     for protocol in ("paper", "dml"):
         ds = load_dataset("digits", limit=40, seed=3, protocol=protocol)
-        items = Items.of(ds)
+        items = RankedItems.of(ds)
         for split, origins in ((ds.query, items.query_origins), (ds.database, items.database_origins)):
             for i in (0, 17, 39):
                 assert np.array_equal(np.asarray(image_at("digits", origins[i])), np.asarray(split[i][0]))
@@ -71,7 +71,8 @@ def store_cells(results, n_cells=2, dml=False):
     rows = []
     for c in range(n_cells):
         ids, db, q = random_ranking(c, dml=dml)
-        items = Items(q, db, [str(i) for i in range(len(q))], [str(i) for i in range(len(db))], {"fingerprint": f"fp{c}"})
+        items = RankedItems(q, db, [str(i) for i in range(len(q))], [str(i) for i in range(len(db))],
+                            {"fingerprint": f"fp{c}"})
         write_items(results, items)
         ranking = Ranking(ids, [1, 5], 25 - dml, dml, f"fp{c}", bound_ids=ids[:, ::-1], cell_id=f"cell{c}")
         write_ranking(results, ranking)
@@ -140,6 +141,6 @@ def test_report_recompute_check_exit_codes(tmp_path, capsys):
 def test_every_evaluated_name_is_a_metric_row():
     ids, db, q = random_ranking(2)
     ranking = Ranking(ids, [1], 25, False, "fp", bound_ids=ids)
-    names = {m for m, _, _ in ranking_rows(ranking, Items(q, db, [], [], {}))}
+    names = {m for m, _, _ in ranking_rows(ranking, RankedItems(q, db, [], [], {}))}
     assert names == set(EVALUATED)
     assert pd.Series(list(EVALUATED)).is_unique

@@ -7,7 +7,7 @@ from scipy import stats
 
 import bench.uncertainty as U
 from bench.evaluate import ranking_rows
-from bench.rankings import Items, Ranking, write_items, write_ranking
+from bench.rankings import RankedItems, Ranking, write_items, write_ranking
 from bench.results import ResultStore
 
 B = 1000
@@ -103,8 +103,8 @@ def store_section(results, seeds_of_irgen=(0,), n=400):
     ranking finds the class more often."""
     rng = np.random.default_rng(0)
     db_labels, q_labels = rng.integers(0, 4, 300), rng.integers(0, 4, n)
-    items = Items(q_labels, db_labels, [f"test[{i}]" for i in range(n)], [f"train[{i}]" for i in range(300)],
-                  {"fingerprint": "fp"})
+    items = RankedItems(q_labels, db_labels, [f"test[{i}]" for i in range(n)], [f"train[{i}]" for i in range(300)],
+                        {"fingerprint": "fp"})
     write_items(results, items)
     same = [np.flatnonzero(db_labels == c) for c in range(4)]
     rows = []
