@@ -164,3 +164,16 @@ def test_write_intervals_writes_both_tables(tmp_path):
     intervals = pd.read_csv(tmp_path / "reports" / "intervals.csv")
     assert {"value", "low", "high", "interval", "n"} <= set(intervals.columns)
     assert (intervals["low"] <= intervals["value"] + 1e-12).all()
+
+
+def test_a_cell_run_again_is_one_seed_not_two(tmp_path):
+    import shutil
+
+    from bench.rankings import ranking_path
+
+    rows = store_section(tmp_path)
+    shutil.copy(ranking_path(tmp_path, "irgen0"), ranking_path(tmp_path, "irgen0b"))
+    again = rows[rows.method == "irgen"].assign(run_id="r2", cell_id="irgen0b")  # a later run of the same keys
+    found = U.section_uncertainty(tmp_path, pd.concat([rows, again]), resamples=200)
+    irgen = found.intervals[found.intervals.method == "irgen"]
+    assert set(irgen["interval"]) == {"bootstrap over 400 queries"} and set(irgen["cells"]) == {"irgen0b"}
