@@ -12,8 +12,11 @@
   from any search) need not.
 
 ``own_identifier_ranking`` is the perfect-decoder bound's ranking: each query answered by the
-identifier the tokenizer itself gives the query image, its images in database order, nothing
-when no database image has it.
+identifier the tokenizer itself gives the query image, as a decoder that writes exactly that
+identifier would answer under the tree's constraint: the images of that identifier (in database
+order), then, where they are fewer than K or no database image has it, the images sharing its
+longest prefix that the tree holds, then shorter ones. ``id_own_found`` is the share of queries
+whose own identifier some database image has.
 """
 from __future__ import annotations
 
@@ -66,8 +69,52 @@ def beam_rows(tallies: dict[str, int]) -> list[tuple[str, int, float]]:
             ("id_beams_repeated", 0, share(tallies.get("beams_repeated", 0)))]
 
 
-def own_identifier_ranking(query_codes: np.ndarray, tree: PrefixTree, k: int) -> np.ndarray:
-    """(n_queries, k) ids: the images of each query's own identifier (module doc), -1 beyond them."""
+def own_found_rows(query_codes: np.ndarray, tree: PrefixTree) -> list[tuple[str, int, float]]:
+    """``id_own_found``: the share of queries whose own identifier some database image has."""
     codes = torch.as_tensor(np.asarray(query_codes), dtype=torch.long, device=tree.device)
-    leaves = leaf_of(codes, tree)[:, None]  # (n, 1): one beam, the tokenizer's own
-    return expand_to_items(leaves, tree, k).cpu().numpy().astype(np.int64)
+    return [("id_own_found", 0, float((leaf_of(codes, tree) >= 0).float().mean()))]
+
+
+def own_identifier_ranking(query_codes: np.ndarray, tree: PrefixTree, k: int) -> np.ndarray:
+    """(n_queries, k) ids: what a decoder that writes each query's own identifier returns under the
+    tree's constraint (module doc): the images sharing the query's whole identifier, then those
+    sharing all but its last token, and so on up to the root; within one shared length, the tree's
+    (lexicographic) order. -1 beyond the database."""
+    codes = torch.as_tensor(np.asarray(query_codes), dtype=torch.long, device=tree.device)
+    low, high = _prefix_ranges(codes, tree)  # (n, T + 1) each: the items under the query's prefix of each length
+    items = tree.leaf_items.cpu().numpy()
+    out = np.full((len(codes), k), -1, dtype=np.int64)
+    for q in range(len(codes)):
+        inner = (low[q, -1], low[q, -1])  # the whole-identifier range comes first, then each ring around it
+        parts = []
+        for lo, hi in zip(low[q, ::-1], high[q, ::-1]):
+            parts += [np.arange(lo, inner[0]), np.arange(inner[1], hi)]
+            inner = (lo, hi)
+            if hi - lo >= k:
+                break
+        found = np.concatenate(parts)[:k]
+        out[q, :len(found)] = items[found]
+    return out
+
+
+def _prefix_ranges(codes: Tensor, tree: PrefixTree) -> tuple[np.ndarray, np.ndarray]:
+    """The positions [low, high) in ``tree.leaf_items`` of the images whose identifier starts with
+    each query's first d tokens, d = 0..T: (n, T + 1) each, nested; an empty range where no database
+    identifier has that prefix (placed at the start of the range around it)."""
+    n, m = len(codes), tree.seq_len
+    node = torch.zeros(n, dtype=torch.long, device=codes.device)
+    low = torch.zeros(n, m + 1, dtype=torch.long, device=codes.device)
+    high = torch.full((n, m + 1), tree.n_items, dtype=torch.long, device=codes.device)
+    for level in range(m):
+        node = tree.child(node, codes[:, level])
+        left, right = node.clamp(min=0), node.clamp(min=0)
+        for _ in range(level + 1, m):  # down to the leftmost and the rightmost leaf under the node
+            left, right = tree.child_ptr[left], tree.child_ptr[right + 1] - 1
+        # (the clamp: a query off the tree walks from the root, its range masked below)
+        lo = tree.leaf_ptr[(left - tree.first_leaf).clamp(min=0)]
+        hi = tree.leaf_ptr[(right - tree.first_leaf + 1).clamp(min=0)]
+        present = node >= 0
+        low[:, level + 1] = torch.where(present, lo, low[:, level])
+        high[:, level + 1] = torch.where(present, hi, low[:, level])
+        node = torch.where(present, node, -1)
+    return low.cpu().numpy(), high.cpu().numpy()

@@ -37,7 +37,7 @@ from ..timing import device_sync, timed
 from .beam_search import beam_search, expand_with_scores
 from .config import IRGenConfig, make_config, preset_min_steps
 from .decoder import Decoder, DecoderConfig
-from .diagnostics import beam_rows, beam_tallies, identifier_rows, own_identifier_ranking
+from .diagnostics import beam_rows, beam_tallies, identifier_rows, own_found_rows, own_identifier_ranking
 from .encoder import Encoder, StemInputs, ViTBackbone, build_encoder
 from .identifiers import IdentifierSpec, Items, RQVAEIdentifiers, identifier_length, make_identifiers, parse_kind
 from .official import files_key, load_encoder_decoder, tokenizer_from_files
@@ -72,6 +72,7 @@ class IRGen(Method):
         self.cfg, self.seq_len, self.fresh, self.beams = cfg, seq_len, fresh, tuple(beams)
         self.untrained = untrained
         self.trained_steps: dict[str, float] = {}
+        self.own_found: list[tuple[str, int, float]] = []  # bound_ranking's id_own_found row
         super().__init__(irgen=dataclasses.asdict(cfg), identifier=identifier, seq_len=seq_len, fresh=fresh,
                          untrained=untrained)
 
@@ -284,13 +285,15 @@ class IRGen(Method):
         """What the identifiers are worth (methods/irgen/diagnostics.py): images per identifier and the
         tree's fan-out, the same in every cell of an index; the share of this search's beams that end
         off the tree or repeat."""
-        return identifier_rows(self.tree, ks) + beam_rows(result.tallies)
+        return identifier_rows(self.tree, ks) + self.own_found + beam_rows(result.tallies)
 
     @torch.no_grad()
     def bound_ranking(self, query, k: int, ctx: RunContext) -> np.ndarray:
         """The perfect-decoder bound: each query answered by the identifier the identifiers' own
-        assignment (the tokenizer, for rq) gives the query image; no encoder-decoder."""
+        assignment (the tokenizer, for rq) gives the query image, no encoder-decoder; ``diagnostics``
+        then says for how many queries the database has that identifier."""
         codes = self.identifiers.assign(self._split_items(query, ctx))
+        self.own_found = own_found_rows(codes, self.tree)
         return own_identifier_ranking(codes, self.tree, k)
 
     def stats(self) -> dict[str, float | Measured]:

@@ -6,7 +6,7 @@ import numpy as np
 import torch
 
 from methods.irgen.beam_search import beam_search, expand_with_scores
-from methods.irgen.diagnostics import (beam_rows, beam_tallies, identifier_rows, leaf_of,
+from methods.irgen.diagnostics import (beam_rows, beam_tallies, identifier_rows, leaf_of, own_found_rows,
                                        own_identifier_ranking)
 from methods.irgen.prefix_tree import PrefixTree
 from tests.irgen.test_beam_search import random_decoder, random_memory
@@ -53,10 +53,29 @@ def test_repeated_beams_are_counted():
     assert np.isnan(beam_rows({})[0][2])
 
 
-def test_own_identifier_ranking_returns_the_query_s_identifier_s_images():
+def test_own_identifier_ranking_is_what_a_decoder_writing_the_query_s_identifier_returns():
     tree = PrefixTree.build(CODES, VOCAB)
-    ranking = own_identifier_ranking(np.array([[0, 1], [3, 3], [1, 1]]), tree, 4)
-    assert ranking.tolist() == [[0, 2, 5, -1], [3, -1, -1, -1], [-1, -1, -1, -1]]
+    # leaf order: (0,1): 0 2 5 | (0,2): 4 | (2,0): 1 6 | (3,3): 3
+    ranking = own_identifier_ranking(np.array([[0, 1], [3, 3], [0, 3], [1, 1]]), tree, 5)
+    assert ranking.tolist() == [[0, 2, 5, 4, 1],  # its identifier's images, then those sharing its first token
+                                [3, 0, 2, 5, 4],  # then the rest, in the tree's order
+                                [0, 2, 5, 4, 1],  # (0, 3) is no database identifier: the prefix (0,) answers
+                                [0, 2, 5, 4, 1]]  # no database identifier starts with 1: the root answers
+    assert own_identifier_ranking(np.array([[2, 0]]), tree, 9).tolist() == [[1, 6, 0, 2, 5, 4, 3, -1, -1]]
+    rows = own_found_rows(np.array([[0, 1], [3, 3], [0, 3], [1, 1]]), tree)
+    assert rows == [("id_own_found", 0, 0.5)]
+
+
+def test_own_identifier_ranking_agrees_with_a_python_loop():
+    rng = np.random.default_rng(0)
+    codes = rng.integers(0, 5, (60, 3))
+    tree = PrefixTree.build(codes, 5)
+    queries = rng.integers(0, 5, (40, 3))
+    order = np.lexsort(codes.T[::-1])  # the tree's order: lexicographic, ties in database order
+    for q, got in zip(queries, own_identifier_ranking(queries, tree, 25)):
+        shared = np.array([np.argmin(np.r_[c == q, False]) for c in codes])  # common prefix length
+        expected = sorted(order, key=lambda i: -shared[i])[:25]  # stable: the tree's order within a length
+        assert got.tolist() == expected
 
 
 def test_items_carry_the_score_of_the_beam_that_returned_them():
