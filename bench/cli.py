@@ -85,6 +85,17 @@ def int_list(text: str) -> list[int]:
     return values
 
 
+def seed_list(text: str) -> list[int]:
+    """``0,1,2`` -> [0, 1, 2]: distinct whole numbers >= 0."""
+    try:
+        values = [int(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a comma-separated list of seeds, e.g. 0,1,2") from None
+    if not values or min(values) < 0 or len(set(values)) < len(values):
+        raise argparse.ArgumentTypeError(f"{text!r}: give distinct seeds >= 0, e.g. 0,1,2")
+    return values
+
+
 def name_list(known) -> callable:
     """A parser of ``a,b,c`` that accepts only names in ``known``."""
     def parse(text: str) -> list[str]:
@@ -100,7 +111,7 @@ def name_list(known) -> callable:
 # ---------------------------------------------------------------- flag groups
 
 
-def add_data(p: argparse.ArgumentParser) -> None:
+def add_data(p: Parser) -> None:
     """What is searched."""
     p.add_argument("--dataset", default="embedded",
                    help="cub200, cars196, inshop, imagenet, places365, fashion-mnist, digits, or embedded "
@@ -108,8 +119,19 @@ def add_data(p: argparse.ArgumentParser) -> None:
     p.add_argument("--protocol", default="paper", choices=list(PROTOCOLS),
                    help="paper (ImageNet: every tenth val image, as the official code), paper-random (ImageNet: "
                         "5,000 val images drawn at random, as the paper's text), dml (metric-learning protocol)")
-    p.add_argument("--limit", type=positive_int, help="keep at most N images per split (seeded)")
+    p.add_argument("--limit", type=positive_int, help="keep at most N images per split (drawn with --data-seed)")
+    p.add_argument("--data-seed", type=int,
+                   help="seed of the data draws: the --limit subset and the --fresh held-out share (default: --seed; "
+                        "bench.run --seeds: the first seed), so every training seed answers the same queries")
     p.add_argument("--data-root", type=Path, help="folder holding the datasets (or $IRGEN_DATA_ROOT)")
+    p.checks.append(check_data_seed)
+
+
+def check_data_seed(p: Parser, args) -> None:
+    """``--data-seed`` draws something: the --limit subset or the --fresh share."""
+    if args.data_seed is not None and args.limit is None and not getattr(args, "fresh", 0.0):
+        raise UsageError(f"--data-seed {args.data_seed}: it draws the --limit subset and the --fresh share, and "
+                         f"neither is given; add --limit N or drop --data-seed")
 
 
 def add_method(p: Parser, beams: bool = True) -> None:
@@ -149,7 +171,8 @@ def add_run(p: argparse.ArgumentParser, results: bool = True) -> None:
     p.add_argument("--amp", action=argparse.BooleanOptionalAction, default=None,
                    help="bf16 autocast while training a model (CUDA only; default: on with --device cuda)")
     p.add_argument("--compile", action="store_true", help="torch.compile the networks that search (worth it on a GPU)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0,
+                   help="the training seed (and the data draws' where --data-seed is not given)")
     if results:
         p.add_argument("--results", type=Path, default=Path("results"))
         p.add_argument("--force", action="store_true", help="recompute what results/ already holds")
@@ -208,8 +231,16 @@ def require_backend(method) -> None:
         make_backend(method.backend).close()
 
 
+def data_seed(args) -> int:
+    """The data draws' seed: ``--data-seed``, else the first training seed (``--seeds``' or ``--seed``)."""
+    if getattr(args, "data_seed", None) is not None:
+        return args.data_seed
+    return args.seeds[0] if getattr(args, "seeds", None) else args.seed
+
+
 def dataset_from(args):
-    return load_dataset(args.dataset, root=args.data_root, protocol=args.protocol, limit=args.limit, seed=args.seed)
+    return load_dataset(args.dataset, root=args.data_root, protocol=args.protocol, limit=args.limit,
+                        seed=data_seed(args))
 
 
 def training_amp(device: str, amp: bool | None) -> bool:
@@ -220,9 +251,11 @@ def training_amp(device: str, amp: bool | None) -> bool:
     return cuda if amp is None else amp
 
 
-def context_from(args, **execution) -> RunContext:
-    """The run context the flags describe; ``execution`` adds bench.train's choices (accumulate)."""
-    return RunContext(device=args.device, seed=args.seed, cache_dir=args.cache, weights_dir=getattr(args, "weights", None),
+def context_from(args, seed: int | None = None, **execution) -> RunContext:
+    """The run context the flags describe, training with ``seed`` (default ``--seed``); ``execution``
+    adds bench.train's choices (accumulate)."""
+    return RunContext(device=args.device, seed=args.seed if seed is None else seed, data_seed=data_seed(args),
+                      cache_dir=args.cache, weights_dir=getattr(args, "weights", None),
                       progress=not args.no_progress, dtype=args.dtype, amp=training_amp(args.device, args.amp),
                       compile=args.compile, checkpoint_every=getattr(args, "checkpoint_every", 200), **execution)
 

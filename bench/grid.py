@@ -4,13 +4,14 @@ embedded default when none is, each cell in a child process with a time limit, s
 work already in ``results/``, then rebuilds ``reports/`` from ``results/``.
 
 A grid file lists cells; a list value expands into one call per value, except the values a
-tool takes as a list in one call (``beam``, ``k``, ``batch``, ``backends``, ``sizes``)::
+tool takes as a list in one call (``beam``, ``k``, ``batch``, ``backends``, ``sizes``, ``seeds``:
+bench.run trains and evaluates once per seed, in one call, the data drawn once)::
 
     datasets: [cub200]
     defaults: {k: [1, 2, 4, 8]}
     cells:
       - {method: effnet, backend: [linear, ivfpq], backend_param: [nlist=100]}
-      - {method: irgen, beam: [1, 10, 20, 30]}
+      - {method: irgen, beam: [1, 10, 20, 30], seeds: [0, 1, 2]}
       - {tool: throughput, method: irgen, beam: [1, 10, 30], batch: [1, 128]}
       - {tool: sweep, method: effnet, backends: [ivfpq, scann]}
       - {tool: scaling, sizes: [10000, 30000], backends: [linear, ivfpq]}
@@ -52,7 +53,7 @@ log = logging.getLogger("bench.grid")
 
 GRIDS = Path(__file__).resolve().parent.parent / "configs" / "grids"
 TOOLS = ("run", "throughput", "sweep", "scaling")
-SWEPT_IN_ONE_CALL = {"beam", "k", "batch", "backends", "sizes"}
+SWEPT_IN_ONE_CALL = {"beam", "k", "batch", "backends", "sizes", "seeds"}
 REPEATED = {"set", "backend_param"}  # a list gives the flag once per value
 SWITCHES = {"sweep", "untrained", "no_irgen"}  # true: the bare flag; false: nothing
 GRID_OWNS = {"results", "cache", "device", "data_root", "weights", "force", "no_progress", "dtype"}

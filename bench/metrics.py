@@ -9,7 +9,10 @@ own item excluded when the query set is the database). Each row of ``rel`` must 
 database item at most once, or the counts below overstate.
 
 Each metric is computed per query and averaged over queries (a Python float; NaN when no
-query counts). Queries with ``n_relevant == 0``:
+query counts). Each has its per-query form, ``<metric>_per_query``: an array of one value per
+query, NaN for a query the metric leaves out, whose mean over the queries that count is the
+metric, bit for bit (what bootstrap intervals and paired tests resample, bench/uncertainty.py).
+Queries with ``n_relevant == 0``:
 
 * precision_at_k, recall_at_k, mrr_at_k: no special case (nothing relevant can be found, so
   they score 0) and they stay in the mean.
@@ -47,19 +50,31 @@ import numpy as np
 
 __all__ = [
     "precision_at_k",
+    "precision_at_k_per_query",
     "precision_official_at_k",
+    "precision_official_at_k_per_query",
     "precision_released_at_k",
+    "precision_released_at_k_per_query",
     "recall_at_k",
+    "recall_at_k_per_query",
     "mrr_at_k",
+    "mrr_at_k_per_query",
     "map_at_k",
+    "map_at_k_per_query",
     "map_found_at_k",
+    "map_found_at_k_per_query",
     "map_released_at_k",
+    "map_released_at_k_per_query",
     "map_at_r",
+    "map_at_r_per_query",
     "r_precision",
+    "r_precision_per_query",
+    "beyond_depth",
+    "beyond_depth_per_query",
+    "query_mean",
     "pr_curve",
     "official_precision_curve",
     "released_precision_curve",
-    "beyond_depth",
     "relevance",
     "count_relevant",
 ]
@@ -119,10 +134,27 @@ def _sum_precision_at_hits(rel: np.ndarray) -> np.ndarray:
     return np.where(rel, cum / ranks, 0.0).sum(axis=1)
 
 
+def query_mean(values: np.ndarray) -> float:
+    """A per-query form's metric: the mean over the queries that count (the others are NaN)."""
+    return _mean(values[~np.isnan(values)])
+
+
+def _left_out(values: np.ndarray, keep: np.ndarray) -> np.ndarray:
+    """(n_queries,) with the queries not kept marked NaN (``values``: the kept queries' values)."""
+    out = np.full(len(keep), np.nan)
+    out[keep] = values
+    return out
+
+
+def precision_at_k_per_query(rel, k) -> np.ndarray:
+    """Per query, the share of the top k that is relevant, always divided by k (missing = not relevant)."""
+    rel, k = _as_rel(rel), _check_k(k)
+    return _hits_in_top(rel, k) / k
+
+
 def precision_at_k(rel, k) -> float:
     """Mean share of the top k that is relevant, always divided by k (missing = not relevant)."""
-    rel, k = _as_rel(rel), _check_k(k)
-    return _mean(_hits_in_top(rel, k) / k)
+    return query_mean(precision_at_k_per_query(rel, k))
 
 
 def _official_precision(rel: np.ndarray, n: np.ndarray, ks: np.ndarray, min_found: int = 1) -> np.ndarray:
@@ -138,57 +170,103 @@ def _official_precision(rel: np.ndarray, n: np.ndarray, ks: np.ndarray, min_foun
     return np.where(early, n[:, None] / np.maximum(last, 1)[:, None], hits / ks[None, :])
 
 
-def _rule_at_k(rel, n_relevant, k, min_found: int) -> float:
+def _rule_per_query(rel, n_relevant, k, min_found: int) -> np.ndarray:
     rel, k = _as_rel(rel), _check_k(k)
     n = _as_n_relevant(n_relevant, rel.shape[0])
     keep = n > 0
-    return _mean(_official_precision(rel[keep], n[keep], np.array([k]), min_found)[:, 0])
+    return _left_out(_official_precision(rel[keep], n[keep], np.array([k]), min_found)[:, 0], keep)
+
+
+def precision_official_at_k_per_query(rel, n_relevant, k) -> np.ndarray:
+    """Per query, precision@k under the official IRGen rule (``precision_official_at_k``); NaN
+    where n_relevant is 0 (left out of the mean)."""
+    return _rule_per_query(rel, n_relevant, k, min_found=1)
 
 
 def precision_official_at_k(rel, n_relevant, k) -> float:
     """Mean precision@k under the official IRGen rule: hits / r where every relevant image was
     returned, the last at rank r < k, else hits / k; queries with n_relevant 0 left out."""
-    return _rule_at_k(rel, n_relevant, k, min_found=1)
+    return query_mean(precision_official_at_k_per_query(rel, n_relevant, k))
+
+
+def precision_released_at_k_per_query(rel, n_relevant, k) -> np.ndarray:
+    """Per query, precision@k as the released evaluation computes it (``precision_released_at_k``);
+    NaN where n_relevant is 0."""
+    return _rule_per_query(rel, n_relevant, k, min_found=2)
 
 
 def precision_released_at_k(rel, n_relevant, k) -> float:
     """Mean precision@k as the released evaluation computes it on numpy <= 1.24: the official
     rule, except that a query with exactly one relevant image found scores hits / k (module doc);
     queries with n_relevant 0 left out."""
-    return _rule_at_k(rel, n_relevant, k, min_found=2)
+    return query_mean(precision_released_at_k_per_query(rel, n_relevant, k))
+
+
+def recall_at_k_per_query(rel, k) -> np.ndarray:
+    """Per query, 1 if any of the top k is relevant else 0."""
+    rel, k = _as_rel(rel), _check_k(k)
+    return rel[:, :k].any(axis=1).astype(np.float64)
 
 
 def recall_at_k(rel, k) -> float:
     """Mean of 1 if any of the top k is relevant else 0 (the IRGen paper's Recall@K)."""
+    return query_mean(recall_at_k_per_query(rel, k))
+
+
+def mrr_at_k_per_query(rel, k) -> np.ndarray:
+    """Per query, 1/rank of the first relevant result within the top k, 0 if there is none."""
     rel, k = _as_rel(rel), _check_k(k)
-    return _mean(rel[:, :k].any(axis=1).astype(np.float64))
+    top = rel[:, :k]
+    if top.shape[1] == 0:
+        return np.zeros(rel.shape[0])
+    first = top.argmax(axis=1)
+    return np.where(top.any(axis=1), 1.0 / (first + 1), 0.0)
 
 
 def mrr_at_k(rel, k) -> float:
     """Mean of 1/rank of the first relevant result within the top k, 0 if there is none."""
-    rel, k = _as_rel(rel), _check_k(k)
-    top = rel[:, :k]
-    if top.shape[1] == 0:
-        return _mean(np.zeros(rel.shape[0]))
-    first = top.argmax(axis=1)
-    return _mean(np.where(top.any(axis=1), 1.0 / (first + 1), 0.0))
+    return query_mean(mrr_at_k_per_query(rel, k))
 
 
-def map_at_k(rel, n_relevant, k) -> float:
-    """Mean AP@k: sum of precision@i at relevant ranks i <= k over min(n_relevant, k); n_relevant 0 scores 0."""
+def map_at_k_per_query(rel, n_relevant, k) -> np.ndarray:
+    """Per query, AP@k over min(n_relevant, k) (``map_at_k``); n_relevant 0 scores 0."""
     rel, k = _as_rel(rel), _check_k(k)
     n = _as_n_relevant(n_relevant, rel.shape[0])
     summed = _sum_precision_at_hits(rel[:, :k])
     denom = np.minimum(n, k)
-    return _mean(np.where(denom > 0, summed / np.maximum(denom, 1), 0.0))
+    return np.where(denom > 0, summed / np.maximum(denom, 1), 0.0)
+
+
+def map_at_k(rel, n_relevant, k) -> float:
+    """Mean AP@k: sum of precision@i at relevant ranks i <= k over min(n_relevant, k); n_relevant 0 scores 0."""
+    return query_mean(map_at_k_per_query(rel, n_relevant, k))
+
+
+def map_found_at_k_per_query(rel, k) -> np.ndarray:
+    """Per query, AP@k over the relevant results found in the top k (0 where none is found)."""
+    rel, k = _as_rel(rel), _check_k(k)
+    found = _hits_in_top(rel, k)
+    summed = _sum_precision_at_hits(rel[:, :k])
+    return np.where(found > 0, summed / np.maximum(found, 1), 0.0)
 
 
 def map_found_at_k(rel, k) -> float:
     """Mean AP@k over the relevant results found in the top k (0 where none is found)."""
+    return query_mean(map_found_at_k_per_query(rel, k))
+
+
+def map_released_at_k_per_query(rel, n_relevant, k) -> np.ndarray:
+    """Per query, AP@k as the released ``compute_ap`` computes it (``map_released_at_k``); NaN
+    where n_relevant is 0."""
     rel, k = _as_rel(rel), _check_k(k)
-    found = _hits_in_top(rel, k)
-    summed = _sum_precision_at_hits(rel[:, :k])
-    return _mean(np.where(found > 0, summed / np.maximum(found, 1), 0.0))
+    n = _as_n_relevant(n_relevant, rel.shape[0])
+    keep = n > 0
+    top, n_kept = rel[keep, :k], n[keep]
+    j = np.cumsum(top, axis=1, dtype=np.int64) - 1  # at a relevant rank: its 0-based index among the hits
+    r = np.arange(top.shape[1], dtype=np.float64)
+    before = np.where(r == 0, 1.0, j / np.maximum(r, 1))
+    trapezoids = np.where(top, (before + (j + 1) / (r + 1)) / 2, 0.0)
+    return _left_out(trapezoids.sum(axis=1) / np.minimum(n_kept, 10), keep)
 
 
 def map_released_at_k(rel, n_relevant, k) -> float:
@@ -197,33 +275,33 @@ def map_released_at_k(rel, n_relevant, k) -> float:
     read as 1 at r = 0), summed and divided by min(n_relevant, 10). The 10 is fixed, so a query
     with more than 10 relevant results in the top k scores above 1 (20 at ranks 1-20 score 2).
     Queries with n_relevant 0 left out, as the official code does."""
-    rel, k = _as_rel(rel), _check_k(k)
+    return query_mean(map_released_at_k_per_query(rel, n_relevant, k))
+
+
+def map_at_r_per_query(rel, n_relevant) -> np.ndarray:
+    """Per query, MAP@R (``map_at_r``); NaN where R = 0."""
+    rel = _as_rel(rel)
     n = _as_n_relevant(n_relevant, rel.shape[0])
     keep = n > 0
-    top, n = rel[keep, :k], n[keep]
-    j = np.cumsum(top, axis=1, dtype=np.int64) - 1  # at a relevant rank: its 0-based index among the hits
-    r = np.arange(top.shape[1], dtype=np.float64)
-    before = np.where(r == 0, 1.0, j / np.maximum(r, 1))
-    trapezoids = np.where(top, (before + (j + 1) / (r + 1)) / 2, 0.0)
-    return _mean(trapezoids.sum(axis=1) / np.minimum(n, 10))
+    return _left_out(_sum_precision_at_hits(_cut_at_r(rel[keep], n[keep])) / n[keep], keep)
 
 
 def map_at_r(rel, n_relevant) -> float:
     """Mean MAP@R (Musgrave et al.): precision@i at relevant ranks i <= R summed, over R; queries with R = 0 left out."""
+    return query_mean(map_at_r_per_query(rel, n_relevant))
+
+
+def r_precision_per_query(rel, n_relevant) -> np.ndarray:
+    """Per query, relevant results in the top R over R; NaN where R = 0."""
     rel = _as_rel(rel)
     n = _as_n_relevant(n_relevant, rel.shape[0])
     keep = n > 0
-    rel, n = rel[keep], n[keep]
-    return _mean(_sum_precision_at_hits(_cut_at_r(rel, n)) / n)
+    return _left_out(_cut_at_r(rel[keep], n[keep]).sum(axis=1, dtype=np.int64) / n[keep], keep)
 
 
 def r_precision(rel, n_relevant) -> float:
     """Mean R-Precision: relevant results in the top R over R, R = n_relevant; queries with R = 0 left out."""
-    rel = _as_rel(rel)
-    n = _as_n_relevant(n_relevant, rel.shape[0])
-    keep = n > 0
-    rel, n = rel[keep], n[keep]
-    return _mean(_cut_at_r(rel, n).sum(axis=1, dtype=np.int64) / n)
+    return query_mean(r_precision_per_query(rel, n_relevant))
 
 
 def pr_curve(rel, n_relevant) -> tuple[np.ndarray, np.ndarray]:
@@ -265,11 +343,15 @@ def released_precision_curve(rel, n_relevant) -> np.ndarray:
     return _rule_curve(rel, n_relevant, min_found=2)
 
 
+def beyond_depth_per_query(n_relevant, depth: int) -> np.ndarray:
+    """Per query, 1 where it has more relevant images than the ranking ``depth``, else 0."""
+    return (np.asarray(n_relevant, dtype=np.int64) > depth).astype(np.float64)
+
+
 def beyond_depth(n_relevant, depth: int) -> float:
     """Share of the queries with more relevant images than the ranking ``depth``: for them MAP@R
     and R-Precision, computed from the ranking cut at that depth, are lower bounds."""
-    n = np.asarray(n_relevant, dtype=np.int64)
-    return _mean((n > depth).astype(np.float64))
+    return query_mean(beyond_depth_per_query(n_relevant, depth))
 
 
 def relevance(ranked_ids, db_labels, query_labels) -> np.ndarray:

@@ -1,7 +1,8 @@
 """Searching the queries across torchrun's processes: each process searches a contiguous
 block of them, and the ranked ids come back together in query order, so rank 0 computes
-the one-process metrics. Timings are summed over the processes (seconds of work, as a
-one-process run sums them over its queries)."""
+the one-process metrics (and stores the one-process ranking, scores included). Timings and
+tallies are summed over the processes (seconds of work, as a one-process run sums them over
+its queries)."""
 from __future__ import annotations
 
 import numpy as np
@@ -19,8 +20,12 @@ def sharded_search(method, query, k: int, setting: dict, ctx, align: int = 1) ->
     part = method.search(query.subset(rows), k, setting, ctx) if len(rows) else None
     parts = [p for p in distributed.all_objects(part) if p is not None]
     timings: dict[str, float] = {}
+    tallies: dict[str, int] = {}
     for p in parts:
         for stage, seconds in p.timings.items():
             timings[stage] = timings.get(stage, 0.0) + seconds
+        for name, count in p.tallies.items():
+            tallies[name] = tallies.get(name, 0) + count
     ids = np.concatenate([p.ids for p in parts]).astype(np.int64)
-    return Retrieval(ids=ids, timings=timings)
+    scores = np.concatenate([p.scores for p in parts]) if parts[0].scores is not None else None
+    return Retrieval(ids=ids, timings=timings, scores=scores, score_kind=parts[0].score_kind, tallies=tallies)

@@ -18,6 +18,7 @@ The protocols themselves live here, once, for every dataset:
 """
 from __future__ import annotations
 
+import functools
 import logging
 import os
 from dataclasses import dataclass
@@ -26,11 +27,11 @@ from typing import Callable
 
 import numpy as np
 
-from .base import ArraySource, Dataset, DatasetError, FileSource, Split, iter_batches, load_batch
+from .base import ArraySource, Dataset, DatasetError, FileSource, Split, iter_batches, load_batch, parse_array_origin
 
 __all__ = [
     "Dataset", "DatasetError", "Split", "Layout", "load_dataset", "register", "LAYOUTS",
-    "load_batch", "iter_batches", "concat_splits", "resolve_name", "PROTOCOLS",
+    "load_batch", "iter_batches", "concat_splits", "resolve_name", "PROTOCOLS", "image_at",
 ]
 
 log = logging.getLogger(__name__)
@@ -70,7 +71,8 @@ def concat_splits(name: str, splits: list[Split]) -> Split:
     sources = [s.source for s in splits]
     labels = np.concatenate([s.labels for s in splits])
     if all(isinstance(s, ArraySource) for s in sources):
-        return Split(name, ArraySource(np.concatenate([s.array for s in sources])), labels)
+        origins = np.array([o for s in sources for o in s.origins()])
+        return Split(name, ArraySource(np.concatenate([s.array for s in sources]), origins), labels)
     if all(isinstance(s, FileSource) for s in sources) and len({str(s.root) for s in sources}) == 1:
         return Split(name, FileSource(sources[0].root, [p for s in sources for p in s.paths]), labels)
     raise ValueError(f"cannot concatenate sources of different kinds for split {name}")
@@ -175,6 +177,27 @@ def load_dataset(
     train.name, database.name, query.name = "train", "database", "query"
     return Dataset(name, protocol, train, database, query, query_in_database=in_db,
                    info={"folder": str(folder), "limit": limit, "seed": seed})
+
+
+def image_at(name: str, origin: str, root: str | Path | None = None):
+    """The image an ``ImageSource.origins()`` entry of dataset ``name`` names, read again from the
+    dataset's files under ``root`` (as ``load_dataset`` finds them): a stored ranking's query i
+    and database item j, without the run that made it."""
+    _import_layouts()
+    layout = LAYOUTS[resolve_name(name)]
+    folder = _resolve_dir(layout, root)
+    part, index = parse_array_origin(origin) if origin.endswith("]") else (None, None)
+    if part is None:
+        return FileSource(folder, [origin]).pil(0)
+    parts = _read_parts(layout.name, str(folder))
+    if part not in parts:
+        raise DatasetError(f"dataset {name}: no part {part!r} (origin {origin}); it has {', '.join(parts)}")
+    return parts[part].source.pil(index)
+
+
+@functools.lru_cache(maxsize=2)
+def _read_parts(name: str, folder: str) -> dict[str, Split]:
+    return LAYOUTS[name].read(Path(folder))
 
 
 def resolve_name(name: str) -> str:

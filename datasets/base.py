@@ -49,12 +49,19 @@ class ImageSource:
         """A stable hash of what the source points at (pixel bytes, or file paths, sizes and times)."""
         raise NotImplementedError
 
+    def origins(self) -> list[str]:
+        """Where each image sits in the dataset's official files (``image_at`` opens it again):
+        a file's path under the dataset folder, an array image's ``<part>[<index>]``."""
+        raise NotImplementedError
+
 
 @dataclass
 class ArraySource(ImageSource):
-    """Images held in memory: uint8 (n, H, W) grayscale or (n, H, W, 3) RGB."""
+    """Images held in memory: uint8 (n, H, W) grayscale or (n, H, W, 3) RGB. ``origin`` names
+    each image's part and index in it (``array_origins``); without it, ``[i]``: row i of this array."""
 
     array: np.ndarray
+    origin: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.array)
@@ -63,7 +70,10 @@ class ArraySource(ImageSource):
         return Image.fromarray(self.array[i]).convert("RGB")
 
     def subset(self, indices: np.ndarray) -> "ArraySource":
-        return ArraySource(self.array[indices])
+        return ArraySource(self.array[indices], None if self.origin is None else self.origin[indices])
+
+    def origins(self) -> list[str]:
+        return (self.origin if self.origin is not None else array_origins("", len(self))).tolist()
 
     def digest(self) -> str:
         return hashlib.sha1(np.ascontiguousarray(self.array).tobytes()).hexdigest()
@@ -91,6 +101,9 @@ class FileSource(ImageSource):
     def subset(self, indices: np.ndarray) -> "FileSource":
         return FileSource(self.root, [self.paths[i] for i in indices])
 
+    def origins(self) -> list[str]:
+        return list(self.paths)
+
     def digest(self) -> str:
         """A hash of every file's relative path, size in bytes and modification time (whole seconds).
 
@@ -113,6 +126,17 @@ class FileSource(ImageSource):
         except OSError as e:
             raise unreadable_image(Path(path), e) from None
         return f"{rel}\t{st.st_size}\t{st.st_mtime_ns // 1_000_000_000}"
+
+
+def array_origins(part: str, n: int) -> np.ndarray:
+    """``<part>[0]`` .. ``<part>[n-1]``: the origins of a part's n array images, in its file's order."""
+    return np.array([f"{part}[{i}]" for i in range(n)])
+
+
+def parse_array_origin(origin: str) -> tuple[str, int]:
+    """``test[17]`` -> ("test", 17)."""
+    part, _, index = origin.rstrip("]").rpartition("[")
+    return part, int(index)
 
 
 @dataclass

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from . import Layout, register
-from .base import ArraySource, DatasetError, Split
+from .base import ArraySource, DatasetError, Split, array_origins
 
 FASHION_MNIST_DIR = "/usr/share/datasets/fashion-mnist"
 FASHION_FILES = {
@@ -44,7 +44,7 @@ def read_fashion_mnist(folder: Path) -> dict[str, Split]:
     parts = {}
     for part, (images, labels) in FASHION_FILES.items():
         x, y = read_idx(folder / images), read_idx(folder / labels)
-        parts[part] = Split(part, ArraySource(x), y.astype(np.int64))
+        parts[part] = Split(part, ArraySource(x, array_origins(part, len(x))), y.astype(np.int64))
     return parts
 
 
@@ -60,10 +60,8 @@ def read_digits(_folder: Path) -> dict[str, Split]:
     for c in np.unique(y):
         members = rng.permutation(np.flatnonzero(y == c))
         is_test[members[: len(members) // 2]] = True
-    return {
-        "train": Split("train", ArraySource(x[~is_test]), y[~is_test]),
-        "test": Split("test", ArraySource(x[is_test]), y[is_test]),
-    }
+    return {part: Split(part, ArraySource(x[mask], array_origins(part, int(mask.sum()))), y[mask])
+            for part, mask in (("train", ~is_test), ("test", is_test))}
 
 
 def fashion_mnist_available(folder: str | Path = FASHION_MNIST_DIR) -> bool:

@@ -37,7 +37,8 @@ class RunContext:
     execution choices, not part of any model's cache key."""
 
     device: str = "cpu"
-    seed: int = 0
+    seed: int = 0  # the training seed
+    data_seed: int | None = None  # the data draws' seed (held-out shares); None: ``seed``
     cache_dir: Path = Path("cache")
     weights_dir: Path | None = None
     progress: bool = True
@@ -47,6 +48,10 @@ class RunContext:
     checkpoint_every: int = 200  # training steps between checkpoints (feature models, IRGen's encoder-decoder)
     compile: bool = False  # torch.compile the search-time networks (methods/runtime/compile.py)
     run_id: str = ""  # the results run this context serves: cached times name the run that measured them
+
+    def __post_init__(self):
+        if self.data_seed is None:
+            self.data_seed = self.seed
 
     def cache(self, *parts: str) -> Path:
         path = Path(self.cache_dir).joinpath(*parts)
@@ -72,10 +77,16 @@ class RunContext:
 
 @dataclass
 class Retrieval:
-    """Ranked database indices for each query, -1 where fewer than k were found."""
+    """Ranked database indices for each query, -1 where fewer than k were found; the score that
+    ranked each result where the method has one (``score_kind`` says what it is and which way is
+    better); counts the method keeps about its search (``tallies``: summed over queries, and over
+    processes under torchrun)."""
 
     ids: np.ndarray  # (n_queries, k) int64
     timings: dict[str, float] = field(default_factory=dict)  # stage -> seconds over all queries
+    scores: np.ndarray | None = None  # (n_queries, k) float; +-inf (the worse end) where ids is -1
+    score_kind: str = ""  # e.g. "squared_l2 (smaller is closer)"
+    tallies: dict[str, int] = field(default_factory=dict)  # e.g. IRGen's beams that end off the tree
 
 
 class Method(ABC):
@@ -152,6 +163,18 @@ class Method(ABC):
         (``db_items``, ``index_bytes``, ``model_bytes``, ``input_px``, ...); a time is a ``Measured``
         (``feature_extract_s``, ``build_s``: it says whether this run measured it or a cache held it)."""
         return {}
+
+    def diagnostics(self, result: Retrieval, ks: list[int]) -> list[tuple[str, int, float]]:
+        """Rows (metric, k, value) about what the method built and how one setting's search went
+        (``result``), written with that setting's cell (IRGen: what its identifiers are worth); none
+        by default. ``ks`` are the cell's cut-offs."""
+        return []
+
+    def bound_ranking(self, query, k: int, ctx: RunContext) -> np.ndarray | None:
+        """(n_queries, k) ranked ids that a perfect search stage would return, scored like the
+        search's own (IRGen: each query answered by the identifier its tokenizer gives it, no
+        decoder); None (the default) where the method has no such bound."""
+        return None
 
     def pretrained_files(self) -> list:
         """The published checkpoints (``WeightsFile``) this method starts from; their checksums

@@ -1,10 +1,11 @@
 """Reports from results alone: ``python -m bench.report [--results DIR] [--reports DIR]``.
 
 Reads ``results/`` (the results table, the manifests, the throughput timings, the sweeps,
-the scaling rows, the failed cells) and rewrites ``reports/``: the paper's Tables 1-6
+the scaling rows, the failed cells, the rankings) and rewrites ``reports/``: the paper's Tables 1-6
 (Markdown and CSV), Figures 3-6, an accuracy-versus-throughput plane per dataset, the
 backends' recall-QPS planes and table, the scaling figure, ``README.md`` tying them
-together with the hardware, packages and commit they came from, and the same as an
+together with the hardware, packages and commit they came from, every number's 95% interval
+and the paired tests (``intervals.csv``, ``paired_tests.csv``: bench/uncertainty.py), and the same as an
 interactive site (``site/index.html``, ``bench.report.site``). It never loads a model,
 and the same results give byte-identical reports.
 
@@ -19,6 +20,7 @@ from pathlib import Path
 from methods.runtime.files import atomic_write
 
 from ..results import ResultStore, failures_table
+from ..uncertainty import write_intervals
 from . import sweeps
 from .cells import read_results, sections_from
 from .figures import build_figures
@@ -33,7 +35,7 @@ log = logging.getLogger("bench.report")
 # Files this module writes; stale ones (a dataset gone from results/) are removed first.
 OUTPUTS = ("README.md", "table[1-6]_*.md", "table[1-6]_*.csv", "fig[3-6]_*.png", "tradeoff_*.png",
            "throughput_*.png", "pareto-*.png", "backends.md", "backends.csv", "scaling.png",
-           "cost.md", "cost.csv")
+           "cost.md", "cost.csv", "intervals.csv", "paired_tests.csv")
 
 
 def clear_outputs(reports: Path) -> None:
@@ -63,6 +65,7 @@ def build(results: Path, reports: Path) -> list[Path]:
     written += [f.path for _, figs in figures for f in figs if f.path]
     written += write_scaling_figures(results, reports)
     written += sweeps.write(results, reports)
+    written += write_intervals(results, reports)  # bench/uncertainty.py: read by no table yet
     failures = failures_table(results).load()
     written.append(write_text(reports / "README.md", readme(sections, tables, figures, manifests, reports, failures)))
     written += write_site(reports / "site", sections, tables, figures, manifests, results, failures)

@@ -234,7 +234,7 @@ def plane(section: Section, cells: list[Cell], metric: str, k: int, manifests: d
 def axis_metrics(cells: list[Cell]) -> list[tuple[str, int]]:
     """Every ranking metric the cells hold at a cut-off K, in the definitions' order: rows with k > 0
     (timings, sizes and speeds have k = 0), less the PR curve's points (Figure 3's data)."""
-    found = {(m, k) for c in cells for m, k in c.values if k > 0 and not m.startswith("curve_")}
+    found = {(m, k) for c in cells for m, k in c.values if k > 0 and not m.startswith(("curve_", "id_", "bound_"))}
     order = names.ordered({m for m, _ in found}, METRICS)
     return sorted(found, key=lambda mk: (order.index(mk[0]), mk[1]))
 

@@ -5,7 +5,7 @@ import pandas as pd
 
 from ..definitions import label, short
 
-LABEL_COLUMNS = ["dataset", "method", "variant", "features", "backend", "setting"]
+LABEL_COLUMNS = ["dataset", "method", "variant", "features", "backend", "setting", "seed"]
 
 
 def wide(df: pd.DataFrame, ks: list[int], group: list[str]) -> pd.DataFrame:

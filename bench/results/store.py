@@ -25,14 +25,17 @@ from .table import KeyedTable, folder_lock
 log = logging.getLogger(__name__)
 
 COLUMNS = ["run_id", "cell_id", "dataset", "protocol", "limit", "seed", "method", "variant", "features",
-           "backend", "setting", "device", "threads", "metric", "k", "value", "timing", "model"]
+           "backend", "setting", "device", "threads", "metric", "k", "value", "timing", "model", "data_seed"]
 # a cell is also where it ran: a time measured on a GPU, or with other CPU threads, is another cell's
 CELL_KEYS = ["dataset", "protocol", "limit", "seed", "method", "variant", "features", "backend", "setting",
              "device", "threads"]
-TEXT = ("run_id", "cell_id", "limit", "variant", "setting", "device", "threads", "timing", "model")
+TEXT = ("run_id", "cell_id", "limit", "variant", "setting", "device", "threads", "timing", "model", "data_seed")
 # ``model``: what distinguishes the cell's model, as JSON with sorted keys (``model_column``: the
 # method's ``model_fields()``), which the report reads; rows from before it get it from their variant
 # (``migrate.model_of_old_rows``)
+# ``seed`` is the training seed; ``data_seed`` the seed the --limit subset and the --fresh share were drawn
+# with ("-" in rows from before the column: their seed drew both). It is recorded, not a cell key: the
+# report's mean over seeds takes the seeds of one --data-seed (bench.run --seeds gives them one)
 # ``timing``: for a row that is a time (or a rate from one), ``measured`` (in the row's run) or
 # ``cached from run <id>`` (a cached step's seconds, carried with the run that measured them); "-" otherwise
 FAILURE_COLUMNS = ["cell", "status", "seconds", "reason", "log", "finished_at"]
@@ -79,7 +82,7 @@ class ResultStore:
 
     def load(self) -> pd.DataFrame:
         df = self.rows.load()
-        for col in CELL_KEYS + ["timing"]:
+        for col in CELL_KEYS + ["timing", "data_seed"]:
             if col not in df:  # rows written before the column existed
                 df[col] = "-"
             if col != "seed":
@@ -167,13 +170,21 @@ def model_column(method, dtype: str = "fp32") -> str:
 
 
 def cell_record(dataset, method, setting: str, limit: int | None, seed: int, dtype: str = "fp32",
-                device: str = "cpu", threads: int | None = None) -> dict:
+                device: str = "cpu", threads: int | None = None, data_seed: int | None = None) -> dict:
     """A results cell's keys; ``setting`` is the setting's label (``setting_label``). A bf16 run
     says so in its variant: its numbers are not the fp32 run's; ``device`` (its type: cpu, cuda)
-    and the CPU ``threads`` (default: this process's) are keys of their own."""
+    and the CPU ``threads`` (default: this process's) are keys of their own. ``seed`` trains,
+    ``data_seed`` (default: ``seed``) drew the data."""
     variant = method.variant
     if dtype != "fp32":
         variant = f"dtype={dtype}" if variant == "-" else f"{variant},dtype={dtype}"
     return {"dataset": dataset.name, "protocol": dataset.protocol, "limit": str(limit or "-"), "seed": seed,
             "method": method.name, "variant": variant, "features": method.features, "backend": method.backend,
-            "setting": setting, "device": str(device).split(":")[0], "threads": str(threads or timing.threads())}
+            "setting": setting, "device": str(device).split(":")[0], "threads": str(threads or timing.threads()),
+            "data_seed": str(seed if data_seed is None else data_seed)}
+
+
+def cell_identity(record: dict) -> dict:
+    """What of ``record`` goes into its cell's id: a cell whose data seed is its seed keeps the id it
+    had before ``data_seed`` was recorded."""
+    return {k: v for k, v in record.items() if not (k == "data_seed" and v == str(record["seed"]))}

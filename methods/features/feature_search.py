@@ -20,6 +20,8 @@ from .cache import cached_features
 
 log = logging.getLogger(__name__)
 
+DISTANCES = {"l2": "squared L2 distance, smaller is closer", "cosine": "1 - cosine, smaller is closer"}
+
 
 class FeatureSearch(Method):
     """Embed the database with ``model``, index it with ``backend``, embed and search the queries.
@@ -74,7 +76,7 @@ class FeatureSearch(Method):
         return self.model.pretrained_files()
 
     def fit(self, dataset, ctx: RunContext) -> None:
-        held_out, fit_items = held_out_items(dataset.database, dataset.train, self.fresh, ctx.seed)
+        held_out, fit_items = held_out_items(dataset.database, dataset.train, self.fresh, ctx.data_seed)
         self.model.fit(dataset.train.subset(fit_items) if self.fresh else dataset.train, ctx)
         self.config.update(model=self.model.identity(), n_train=len(fit_items), n_held_out=len(held_out))
 
@@ -107,11 +109,12 @@ class FeatureSearch(Method):
     def search(self, query, k: int, setting: dict, ctx: RunContext) -> Retrieval:
         Q, extraction = cached_features(self.model, query, ctx)
         self.index_impl.set_query_params(**setting)
-        ids, _ = self.index_impl.search(Q, k)
+        ids, dists = self.index_impl.search(Q, k)
         # the backend's own measure: a worker-process backend excludes the hand-over; cached
         # features' seconds are an earlier run's, so they are no stage of this search
         feature = {} if extraction.run else {"feature": extraction.seconds}
-        return Retrieval(ids=ids, timings={**feature, "search": self.index_impl.last_search_s})
+        return Retrieval(ids=ids, timings={**feature, "search": self.index_impl.last_search_s}, scores=dists,
+                         score_kind=DISTANCES[self.model.metric])
 
     @torch.inference_mode()
     def search_batch(self, query, rows: np.ndarray, k: int, setting: dict, ctx: RunContext,

@@ -148,6 +148,18 @@ def best_extensions(scores: Tensor, logp: Tensor, valid: Tensor, beam: int):
 def expand_to_items(leaf_ids: Tensor, tree: PrefixTree, k: int) -> Tensor:
     """leaf_ids (B, beam) (-1: empty) -> (B, k) database items: every image of the first
     beam's identifier, then of the second, ..., cut at k and padded with -1."""
+    return _expand(leaf_ids, tree, k)[0]
+
+
+def expand_with_scores(leaf_ids: Tensor, scores: Tensor, tree: PrefixTree, k: int) -> tuple[Tensor, Tensor]:
+    """``expand_to_items`` and, per item, the score of the beam that returned it: (B, k) items,
+    (B, k) scores (-inf where the item is -1). Images of one identifier share its score."""
+    items, owner = _expand(leaf_ids, tree, k)
+    return items, torch.where(items >= 0, scores.gather(1, owner), float("-inf"))
+
+
+def _expand(leaf_ids: Tensor, tree: PrefixTree, k: int) -> tuple[Tensor, Tensor]:
+    """(B, k) items as ``expand_to_items``, and the beam (B, k) that fills each slot."""
     b, beam = leaf_ids.shape
     leaf = leaf_ids.clamp(min=0)
     start = tree.leaf_ptr[leaf]  # (B, beam) first position of each beam's items in leaf_items
@@ -159,7 +171,7 @@ def expand_to_items(leaf_ids: Tensor, tree: PrefixTree, k: int) -> Tensor:
     owner = owner.clamp(max=beam - 1)
     offset = slot - (end - count).gather(1, owner)
     position = (start.gather(1, owner) + offset).clamp(0, tree.n_items - 1)
-    return torch.where(filled, tree.leaf_items[position], -1)
+    return torch.where(filled, tree.leaf_items[position], -1), owner
 
 
 @torch.no_grad()

@@ -34,9 +34,10 @@ from ..features.base import EMBED_BATCH, FeatureModel
 from ..runtime.fresh import held_out_items, item_keys
 from ..registry import DEFAULT_BEAMS
 from ..runtime.timing import device_sync, timed
-from .beam_search import beam_search, expand_to_items
+from .beam_search import beam_search, expand_with_scores
 from .config import IRGenConfig, make_config, preset_min_steps
 from .decoder import Decoder, DecoderConfig
+from .diagnostics import beam_rows, beam_tallies, identifier_rows, own_found_rows, own_identifier_ranking
 from .encoder import Encoder, StemInputs, ViTBackbone, build_encoder
 from .identifiers import IdentifierSpec, Items, RQVAEIdentifiers, identifier_length, make_identifiers, parse_kind
 from .official import files_key, load_encoder_decoder, tokenizer_from_files
@@ -71,6 +72,7 @@ class IRGen(Method):
         self.cfg, self.seq_len, self.fresh, self.beams = cfg, seq_len, fresh, tuple(beams)
         self.untrained = untrained
         self.trained_steps: dict[str, float] = {}
+        self.own_found: list[tuple[str, int, float]] = []  # bound_ranking's id_own_found row
         super().__init__(irgen=dataclasses.asdict(cfg), identifier=identifier, seq_len=seq_len, fresh=fresh,
                          untrained=untrained)
 
@@ -121,7 +123,7 @@ class IRGen(Method):
             return
         cfg = self.cfg
         train = dataset.train
-        held_out, fit_items = held_out_items(dataset.database, train, self.fresh, ctx.seed)
+        held_out, fit_items = held_out_items(dataset.database, train, self.fresh, ctx.data_seed)
         labels = train.labels[fit_items]
         data = data_key(train, fit_items)
         tok_encoder = build_encoder(cfg.encoder, ctx, seed=ctx.seed)
@@ -202,14 +204,17 @@ class IRGen(Method):
                             lambda: [keys[i] for i in inputs.items],
                             lambda idx: encoder.spatial_map(inputs(idx)))
 
+    def _split_items(self, split, ctx: RunContext) -> Items:
+        """What the identifiers read about the images of ``split``."""
+        if self.untrained:  # random identifiers read the images' keys, nothing else
+            return Items.of_keys(item_keys(split))
+        return self._items(StemInputs(self.tokenizer.encoder, split, ctx))
+
     def index(self, database, ctx: RunContext) -> None:
         self.extraction = None
-        if self.untrained:  # random identifiers read the images' keys, nothing else
-            items = Items.of_keys(item_keys(database))
-        else:
-            items = self._items(StemInputs(self.tokenizer.encoder, database, ctx))
-            if self.kind in ("rq", "hkm"):  # f_cls of every image, read by the assignment (RQ-VAE reads maps)
-                self.extraction = Measured(timed(items.features, device_sync(ctx.device))[1])
+        items = self._split_items(database, ctx)
+        if not self.untrained and self.kind in ("rq", "hkm"):  # f_cls of every image, read by the assignment
+            self.extraction = Measured(timed(items.features, device_sync(ctx.device))[1])  # (RQ-VAE reads maps)
         codes, seconds = timed(lambda: self.identifiers.assign(items), device_sync(ctx.device))
         self._build_tree(codes, ctx, seconds)
         log.info("irgen: %d database images, %d distinct identifiers (%.1f images each)",
@@ -256,28 +261,51 @@ class IRGen(Method):
         return self._compiled_encoder
 
     def _beam_search(self, memory: torch.Tensor, k: int, beam: int, ctx: RunContext,
-                     stopwatch: Stopwatch) -> torch.Tensor:
-        """Beam search over the prefix tree, then every image of each beam's identifier: (B, k) ids."""
-        _, _, leaves = beam_search(self.decoder, memory, self.tree, beam, stopwatch=stopwatch,
-                                   bf16=ctx.dtype == "bf16", steps="compiled" if ctx.compile else "cached")
+                     stopwatch: Stopwatch) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Beam search over the prefix tree, then every image of each beam's identifier: (B, k) ids,
+        (B, k) their beams' log-probabilities, and the beams' codes (B, beam, T)."""
+        codes, scores, leaves = beam_search(self.decoder, memory, self.tree, beam, stopwatch=stopwatch,
+                                            bf16=ctx.dtype == "bf16", steps="compiled" if ctx.compile else "cached")
         with stopwatch("lookup"):
-            return expand_to_items(leaves, self.tree, k).cpu()
+            ids, item_scores = expand_with_scores(leaves, scores, self.tree, k)
+            return ids.cpu(), item_scores.cpu(), codes
 
     def search(self, query, k: int, setting: dict, ctx: RunContext) -> Retrieval:
         beam = int(setting["beam"])
         memory, encoder_seconds = self._encode_queries(query, ctx)
         sw = ctx.stopwatch()
-        ids = [self._beam_search(memory[idx], k, beam, ctx, sw)
-               for idx in tqdm(list(_chunks(len(query), self.cfg.search_batch)),
-                               desc=f"irgen beam search (beam {beam})", disable=not ctx.progress, leave=False)]
-        ids = torch.cat(ids).numpy().astype(np.int64)
-        return Retrieval(ids=ids, timings={"encoder": encoder_seconds, **sw.seconds})
+        ids, scores, tallies = [], [], {}
+        for idx in tqdm(list(_chunks(len(query), self.cfg.search_batch)), desc=f"irgen beam search (beam {beam})",
+                        disable=not ctx.progress, leave=False):
+            chunk_ids, chunk_scores, codes = self._beam_search(memory[idx], k, beam, ctx, sw)
+            ids.append(chunk_ids)
+            scores.append(chunk_scores)
+            for name, count in beam_tallies(codes, self.tree).items():  # outside the stopwatch: no search stage
+                tallies[name] = tallies.get(name, 0) + count
+        return Retrieval(ids=torch.cat(ids).numpy().astype(np.int64),
+                         timings={"encoder": encoder_seconds, **sw.seconds}, scores=torch.cat(scores).numpy(),
+                         score_kind=SCORE_KIND, tallies=tallies)
 
     @torch.no_grad()
     def search_batch(self, query, rows: np.ndarray, k: int, setting: dict, ctx: RunContext,
                      stopwatch: Stopwatch) -> np.ndarray:
         memory = self._memory(query, rows, ctx, stopwatch)
-        return self._beam_search(memory, k, int(setting["beam"]), ctx, stopwatch).numpy().astype(np.int64)
+        return self._beam_search(memory, k, int(setting["beam"]), ctx, stopwatch)[0].numpy().astype(np.int64)
+
+    def diagnostics(self, result: Retrieval, ks: list[int]) -> list[tuple[str, int, float]]:
+        """What the identifiers are worth (methods/irgen/diagnostics.py): images per identifier and the
+        tree's fan-out, the same in every cell of an index; the share of this search's beams that end
+        off the tree or repeat."""
+        return identifier_rows(self.tree, ks) + self.own_found + beam_rows(result.tallies)
+
+    @torch.no_grad()
+    def bound_ranking(self, query, k: int, ctx: RunContext) -> np.ndarray:
+        """The perfect-decoder bound: each query answered by the identifier the identifiers' own
+        assignment (the tokenizer, for rq) gives the query image, no encoder-decoder; ``diagnostics``
+        then says for how many queries the database has that identifier."""
+        codes = self.identifiers.assign(self._split_items(query, ctx))
+        self.own_found = own_found_rows(codes, self.tree)
+        return own_identifier_ranking(codes, self.tree, k)
 
     def stats(self) -> dict[str, float | Measured]:
         """The index is the prefix tree with its identifier table (leaf -> images), measured as the
@@ -289,6 +317,9 @@ class IRGen(Method):
                 "build_s": Measured(self.index_seconds), **extraction, "index_bytes": float(tree_bytes(self.tree)),
                 "model_bytes": parameter_bytes(self.encoder, self.decoder), "input_px": float(self.encoder.image_size),
                 **pace, **self.trained_steps}
+
+
+SCORE_KIND = "log-probability of the identifier that returned the item (its beam's score), larger is better"
 
 
 def tree_bytes(tree: PrefixTree) -> int:

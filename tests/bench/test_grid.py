@@ -53,6 +53,14 @@ def test_argv_for_writes_flags():
                     "--backend-param", "nlist=300"]
 
 
+def test_seeds_go_to_bench_run_in_one_call_and_only_to_it(tmp_path):
+    path = write_grid(tmp_path, "  - {method: smallcnn}\n  - {tool: sweep, method: smallcnn, backends: [ivfpq]}\n",
+                      defaults="{k: [1], seeds: [0, 1, 2]}")
+    run_cell, sweep_cell = grid.cells_of([path], [])
+    assert run_cell.argv.count("--seeds") == 1 and "0,1,2" in run_cell.argv
+    assert "--seeds" not in sweep_cell.argv  # bench.sweep trains nothing per seed
+
+
 def test_cell_keys_are_checked_against_the_command(tmp_path):
     with pytest.raises(HarnessError, match="bakend"):
         grid.load_grid(write_grid(tmp_path, "  - {method: smallcnn, bakend: linear}\n"))

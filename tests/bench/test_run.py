@@ -37,7 +37,7 @@ def test_smallcnn_end_to_end_writes_metrics_and_manifest(run_dirs, capsys):
 def test_second_run_computes_nothing(run_dirs, monkeypatch):
     assert cli(run_dirs, "--method", "smallcnn", *QUICK) == 0
     before = (run_dirs[0] / "results.csv").read_bytes()
-    monkeypatch.setattr(run_mod, "evaluate", lambda *a, **k: pytest.fail("a finished cell was recomputed"))
+    monkeypatch.setattr(run_mod, "ranking_rows", lambda *a, **k: pytest.fail("a finished cell was recomputed"))
     assert cli(run_dirs, "--method", "smallcnn", *QUICK) == 0
     assert (run_dirs[0] / "results.csv").read_bytes() == before
 
@@ -174,3 +174,87 @@ def test_bf16_runs_say_so_in_their_variant_and_are_cells_of_their_own(run_dirs):
     assert set(table["variant"]) == {"-", "dtype=bf16"} and table["cell_id"].nunique() == 2
     p1 = table[(table.metric == "precision") & (table.k == 1)].set_index("variant")["value"]
     assert abs(p1["-"] - p1["dtype=bf16"]) < 0.05  # the same model, its features computed in bf16
+
+
+# ---------------------------------------------------------------- rankings kept, seeds
+
+def report(run_dirs, *args) -> int:
+    from bench.report.__main__ import main as report_main
+
+    return report_main(["--results", str(run_dirs[0]), "--reports", str(run_dirs[0].parent / "reports"),
+                        "--no-progress", *args])
+
+
+def test_every_cell_keeps_its_ranking_and_recompute_reproduces_every_row(run_dirs):
+    from bench.rankings import read_items, read_ranking, ranking_path
+
+    assert cli(run_dirs, "--method", "smallcnn", "--backend", "ivfpq", "--backend-param", "nlist=8", *QUICK) == 0
+    table = pd.read_csv(run_dirs[0] / "results.csv")
+    cell_id = table["cell_id"].unique().item()
+    ranking = read_ranking(ranking_path(run_dirs[0], cell_id))
+    assert ranking.ids.shape == (896, 100) and ranking.ids.dtype == np.int32  # digits' queries, --depth 100
+    found = ranking.ids >= 0
+    assert ranking.scores.shape == ranking.ids.shape and (np.isinf(ranking.scores) == ~found).all()
+    assert all((np.diff(row[ok]) >= 0).all() for row, ok in zip(ranking.scores, found))  # distances, nearest first
+    items = read_items(run_dirs[0], ranking.items)
+    assert len(items.query_origins) == 896 and items.query_origins[0].startswith("test[")
+    manifest = manifests(run_dirs[0])[-1]
+    assert manifest["rankings"]["items"] == f"rankings/items/{manifest['dataset']['fingerprint']}.npz"
+    before = (run_dirs[0] / "results.csv").read_bytes()
+    assert report(run_dirs, "--recompute", "--check") == 0
+    assert report(run_dirs, "--recompute") == 0
+    assert (run_dirs[0] / "results.csv").read_bytes() == before  # every row, bit for bit
+    assert (run_dirs[0].parent / "reports" / "intervals.csv").exists()
+
+
+def test_seeds_train_once_each_on_the_same_queries(run_dirs, capsys):
+    assert cli(run_dirs, "--method", "smallcnn", *QUICK, "--limit", "200", "--seeds", "0,1,2") == 0
+    assert "t over 3 seeds" in capsys.readouterr().out
+    table = pd.read_csv(run_dirs[0] / "results.csv")
+    assert sorted(table["seed"].unique()) == [0, 1, 2] and set(table["data_seed"]) == {0}
+    assert table["cell_id"].nunique() == 3
+    runs = manifests(run_dirs[0])
+    assert len({m["dataset"]["fingerprint"] for m in runs}) == 1  # one subset for every seed
+    assert {m["seed"] for m in runs} == {0, 1, 2} and {m["data_seed"] for m in runs} == {0}
+    p1 = table[(table.metric == "precision") & (table.k == 1)]["value"]
+    assert p1.nunique() > 1  # three trainings, three models
+    # seed 0 of --seeds is the cell --seed 0 computes: nothing to do
+    assert cli(run_dirs, "--method", "smallcnn", *QUICK, "--limit", "200", "--seed", "0") == 0
+    assert len(manifests(run_dirs[0])) == 3
+
+
+def test_a_method_that_trains_nothing_runs_once_for_several_seeds(run_dirs, monkeypatch, caplog):
+    import logging
+    import sys
+
+    import methods.registry as registry
+
+    caplog.set_level(logging.INFO, logger="bench.run")
+    monkeypatch.setenv("IRGEN_PLUGINS", "tests.bench.toy_method")
+    monkeypatch.setattr(registry, "_plugins_loaded", False)
+    monkeypatch.setattr(registry, "METHODS", dict(registry.METHODS))  # the toy's registration ends with the test
+    monkeypatch.delitem(sys.modules, "tests.bench.toy_method", raising=False)  # imported (and registered) afresh
+    assert cli(run_dirs, "--method", "toy", "--dataset", "digits", "--no-progress", "--k", "1",
+               "--seeds", "0,1,2") == 0
+    table = pd.read_csv(run_dirs[0] / "results.csv")
+    assert table["cell_id"].nunique() == 1 and set(table["seed"]) == {0}
+    assert "toy trains nothing" in caplog.text
+
+
+def test_irgen_cells_say_what_their_identifiers_are_worth(run_dirs):
+    from bench.rankings import read_ranking, ranking_path
+    from tests.distributed.conftest import IRGEN
+
+    assert cli(run_dirs, *IRGEN, "--dataset", "digits", "--limit", "300", "--no-progress", "--beam", "1,5",
+               "--k", "1,5") == 0
+    table = pd.read_csv(run_dirs[0] / "results.csv")
+    for cell_id, cell in table.groupby("cell_id"):
+        values = {(m, k): v for m, k, v in zip(cell["metric"], cell["k"], cell["value"])}
+        assert values[("id_beams_invalid", 0)] == 0 and values[("id_beams_repeated", 0)] == 0
+        assert values[("id_images_mean", 0)] == 300 / values[("n_identifiers", 0)]
+        assert values[("id_fanout_mean", 1)] > 1 and 0 <= values[("bound_precision", 1)] <= 1
+        ranking = read_ranking(ranking_path(run_dirs[0], cell_id))
+        assert ranking.bound_ids.shape == ranking.ids.shape
+        finite = np.isfinite(ranking.scores)
+        assert (finite == (ranking.ids >= 0)).all() and (ranking.scores[finite] <= 0).all()  # log-probabilities
+    assert report(run_dirs, "--recompute", "--check") == 0

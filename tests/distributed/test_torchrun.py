@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 import torch
 
+from bench.rankings import ranking_path, read_ranking
 from tests.distributed.conftest import DATA, IRGEN, launch, loss_curves, max_weight_diff, quality_rows
 
 pytestmark = pytest.mark.e2e  # torchrun starts the processes
@@ -122,3 +123,8 @@ def test_sharded_evaluation_writes_the_one_process_rows(tmp_path):
     assert not b.duplicated(["cell_id", "metric", "k"]).any()  # rank 0 alone wrote
     cols = ["cell_id", "metric", "k", "value"]
     assert a[cols].equals(b[cols])
+    for cell_id in set(a["cell_id"]):  # rank 0 wrote the ranking gathered from both, in query order
+        ranked = [read_ranking(ranking_path(folder, cell_id)) for folder in (one, two)]
+        assert np.array_equal(ranked[0].ids, ranked[1].ids)
+        np.testing.assert_allclose(ranked[0].scores, ranked[1].scores, rtol=1e-2)  # float16; batches may differ
+        assert (ranked[0].bound_ids is None) == (cell_id not in set(a[a.method == "irgen"]["cell_id"]))

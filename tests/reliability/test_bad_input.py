@@ -26,9 +26,16 @@ from .conftest import ONE_EPOCH, QUICK
     (["--limit", "0"], ("--limit: 0", "give a positive number")),
     (["--dtype", "fp8"], ("--dtype", "invalid choice: 'fp8'", "bf16")),
     (["--backend-param", "nlist"], ("--backend-param 'nlist'", "expected key=value")),
+    (["--seeds", "0,0"], ("--seeds", "give distinct seeds >= 0")),
+    (["--seeds", "0,x"], ("--seeds", "is not a comma-separated list of seeds")),
+    (["--seed", "1", "--seeds", "0,1"], ("--seed and --seeds: give one",)),
 ])
 def test_bad_flag(runs, args, naming):
     runs.fails(*QUICK, *args, naming=naming)
+
+
+def test_a_data_seed_with_nothing_to_draw(runs):
+    runs.fails("--dataset", "digits", "--data-seed", "3", naming=("--data-seed 3", "neither is given", "--limit N"))
 
 
 def test_cuda_asked_where_there_is_none(runs, monkeypatch):
