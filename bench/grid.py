@@ -240,11 +240,17 @@ def build_parser():
     return p
 
 
+def cell_environment(args) -> dict:
+    """What every cell's environment adds: the weights folder as $IRGEN_WEIGHTS, not --weights, since a
+    cell whose model reads no file (a small preset, EfficientNet-Lite0) refuses the flag, while every
+    paper-size model finds its file there."""
+    return {"IRGEN_WEIGHTS": str(args.weights.resolve())} if args.weights else {}
+
+
 def run(args) -> int:
     common = ["--results", str(args.results), "--cache", str(args.cache), "--device", args.device,
               "--dtype", args.dtype]
     common += ["--data-root", str(args.data_root)] if args.data_root else []
-    common += ["--weights", str(args.weights)] if args.weights else []
     common += ["--force"] if args.force else []
     common += ["--no-progress"] if args.no_progress or args.jobs > 1 else []
     cells = cells_of(args.grid or grid_files(args.quick, args.data_root), common)
@@ -260,7 +266,7 @@ def run(args) -> int:
         log.info("[%d/%d] %s in %.0f s: %s%s", len(outcomes), len(cells), what, outcome.seconds, outcome.cell.label,
                  f" -- {outcome.reason}" if outcome.reason else "")
 
-    settings = Settings(args.results / "logs", args.cell_timeout, echo=args.jobs == 1)
+    settings = Settings(args.results / "logs", args.cell_timeout, cell_environment(args), echo=args.jobs == 1)
     log.info("%d grid cells, %d at a time (%s)", len(cells), args.jobs, args.launcher)
     try:
         if args.launcher == "local":

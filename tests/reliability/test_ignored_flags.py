@@ -45,6 +45,22 @@ def test_bench_run_refuses_what_the_method_would_ignore(runs, args, naming):
     assert not runs.cache.exists()  # refused before anything was loaded or computed
 
 
+@pytest.mark.parametrize("args", [["--method", "effnet"], ["--method", "smallcnn"], ["--method", "irgen"],
+                                  ["--method", "cgd", "--set", "preset=small"]])
+def test_weights_given_to_a_model_that_reads_no_file_is_refused(runs, tmp_path, args):
+    """--weights beside a model that starts from no weight file would be ignored: one line, exit 2."""
+    runs.fails(*QUICK, *args, "--weights", str(tmp_path), naming=("--weights", "reads no weight file",
+                                                                    "drop --weights"))
+    assert not runs.cache.exists()
+
+
+def test_the_grid_hands_the_weights_folder_to_its_cells_in_the_environment(tmp_path):
+    """Every cell of a grid finds the folder, whether its model reads a file or not (no --weights flag)."""
+    args = grid.build_parser().parse_args(["--quick", "--weights", str(tmp_path)])
+    assert grid.cell_environment(args) == {"IRGEN_WEIGHTS": str(tmp_path.resolve())}
+    assert grid.cell_environment(grid.build_parser().parse_args(["--quick"])) == {}
+
+
 def test_defaults_given_explicitly_are_no_use_of_a_flag():
     """A flag at its default value does not count as given, whatever the method."""
     parser = bench.run.build_parser()
