@@ -7,6 +7,7 @@ axes measured in tiles; deterministic, written atomically."""
 from __future__ import annotations
 
 import logging
+import re
 import textwrap
 from pathlib import Path
 
@@ -17,11 +18,9 @@ import matplotlib.pyplot as plt  # noqa: E402  (the backend must be chosen first
 import numpy as np  # noqa: E402
 from matplotlib.patches import Circle, Rectangle  # noqa: E402
 
-from methods.runtime.files import atomic_write  # noqa: E402
-
 from .example_images import UNREADABLE, ItemImages, fitted  # noqa: E402
 from .examples import Examples  # noqa: E402
-from .png import STYLE  # noqa: E402
+from .png import STYLE, save  # noqa: E402
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +31,11 @@ MOST_QUERIES, MOST_TILE_ROWS = 8, 32  # the PNG shows at most 8 queries, fewer w
 RIGHT = {"color": "#1a9850", "dash": "solid", "glyph": "\u2713", "words": "solid green frame: same class as the query"}
 WRONG = {"color": "#d73027", "dash": (0, (3, 2)), "glyph": "\u2717", "words": "dashed red frame: another class"}
 TILE_PX = 96
+
+
+def wrapped(label: str, width: int = 34) -> str:
+    """A row's label on a few lines, a number kept with its unit (``112 px``)."""
+    return "\n".join(textwrap.wrap(re.sub(r"(\d) (?=[a-z])", "\\1\u00a0", label), width))
 
 
 def png_queries(rows: int) -> int:
@@ -108,8 +112,8 @@ def draw(examples: Examples, images: ItemImages, path: Path) -> Path:
                     ha="center", va="top", color="#444444")
             for r, row in enumerate(rows):
                 y = y0 + r
-                ax.text(LABEL_W - 0.15, y + 0.5, "\n".join(textwrap.wrap(row.label, 34)), fontsize=7, ha="right",
-                        va="center", linespacing=1.1)
+                ax.text(LABEL_W - 0.15, y + 0.5, wrapped(row.label), fontsize=7, ha="right", va="center",
+                        linespacing=1.1)
                 for j, (item, right) in enumerate(zip(row.ids[q], row.right[q])):
                     x = answers_x + j
                     if item < 0:
@@ -118,11 +122,7 @@ def draw(examples: Examples, images: ItemImages, path: Path) -> Path:
                     image(ax, images.database(item), x, y)
                     mark(ax, x, y, RIGHT if right else WRONG)
         ax.text(0, height + 0.4, "\n".join(notes), fontsize=7.5, va="top", color="#333333", linespacing=1.4)
-        try:
-            atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", metadata={"Software": None},
-                                                       facecolor="white"))
-        finally:
-            plt.close(fig)
+        save(fig, path, facecolor="white")
     return path
 
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import logging
-import shutil
 from pathlib import Path
 
 from tqdm import tqdm
@@ -30,6 +29,7 @@ SITE_QUERIES = 50
 DISAGREE_QUERIES = 25  # of each direction
 SCRIPT, STYLESHEET = "examples.js", "examples.css"
 
+NO_DISAGREEMENT = "No disagreement view: it needs a generative (IRGen) headline row and a baseline one."
 ABOUT = ("The paper's Figures 7-9 from the stored rankings (no model is run): for a seeded sample of each "
          "dataset's queries, the query and the top answers of each headline row of the tables and figures "
          "(each method with each backend it ran, IRGen at its headline beam). Page with the buttons or the "
@@ -106,7 +106,7 @@ def section_data(examples: Examples, thumbs: Thumbs) -> dict:
     return {"slug": examples.section.slug, "title": examples.section.title, "k": int(examples.rows[0].ids.shape[1]),
             "rows": [{"label": r.label, "p_at_1": round(r.p_at_1, 6)} for r in examples.rows],
             "views": shown, "disagree": counts, "thumbs": mine.names, "queries": queries,
-            "left_out": examples.left_out}
+            "notes": [f"Not shown: {why}." for why in examples.left_out] + ([] if counts else [NO_DISAGREEMENT])}
 
 
 def examples_page(all_examples: list[Examples]) -> tuple[Page, dict[str, bytes]]:
@@ -161,7 +161,7 @@ def write_example_files(site: Path, files: dict[str, bytes]) -> list[Path]:
             if not any(folder.iterdir()):
                 folder.rmdir()
         if not any(stale.iterdir()):
-            shutil.rmtree(stale)
+            stale.rmdir()
     for name in (SCRIPT, STYLESHEET):
         if name not in files:
             (site / name).unlink(missing_ok=True)

@@ -60,8 +60,8 @@
     if (s.disagree) {
       const d = s.disagree;
       parts.push(el("p", {class: "ex-disagree"}, [document.createTextNode(
-        "Over all " + d.total + " queries, IRGen (" + d.irgen + ") is right at rank 1 and the best baseline (" +
-        d.baseline + ") wrong on "), el("strong", {class: "ex-count", "data-count": "irgen-right",
+        "Over all " + d.total + " queries: " + d.irgen + " right at rank 1 and the best baseline, " + d.baseline +
+        ", wrong on "), el("strong", {class: "ex-count", "data-count": "irgen-right",
                                                    text: String(d.irgen_only)}),
         document.createTextNode("; the reverse on "),
         el("strong", {class: "ex-count", "data-count": "baseline-right", text: String(d.baseline_only)}),
@@ -75,6 +75,9 @@
         return el("label", {}, [box, document.createTextNode(" " + row.label + " "),
                                 el("span", {class: "ex-p1", text: "(P@1 " + row.p_at_1.toFixed(3) + ")"})]);
       }))));
+    if (s.notes.length) {
+      parts.push(el("ul", {class: "ex-notes"}, s.notes.map(function (note) { return el("li", {text: note}); })));
+    }
     const previous = el("button", {type: "button", id: "ex-previous", text: "\u2190 previous"});
     const next = el("button", {type: "button", id: "ex-next", text: "next \u2192"});
     previous.addEventListener("click", function () { move(-1); });
