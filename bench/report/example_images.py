@@ -12,13 +12,14 @@ from pathlib import Path
 
 from PIL import Image
 
-from datasets import DatasetError, image_at
-
 from ..rankings import RankedItems
 
 THUMB_PX = 80  # the longer side of a site thumbnail
 THUMBS = "thumbs"  # the site's folder of thumbnails
-UNREADABLE = (DatasetError, OSError, KeyError, ValueError)  # a dataset not present, or a file of it unreadable
+
+
+class Unreadable(Exception):
+    """An image of the dataset cannot be read here: its files are not present, or one is damaged."""
 
 
 class ItemImages:
@@ -31,10 +32,16 @@ class ItemImages:
         self._opened: dict[str, Image.Image] = {}
 
     def open(self, origin: str) -> Image.Image:
-        """The image at ``origin`` as RGB; raises one of ``UNREADABLE`` where it cannot be read."""
+        """The image at ``origin`` as RGB; raises ``Unreadable`` where it cannot be read."""
+        # imported here: a report without examples to draw never loads the datasets (nor torch)
+        from datasets import DatasetError, image_at
+
         if origin not in self._opened:
             root = self.folder if self.folder and Path(self.folder).is_dir() else None
-            self._opened[origin] = image_at(self.dataset, origin, root).convert("RGB")
+            try:
+                self._opened[origin] = image_at(self.dataset, origin, root).convert("RGB")
+            except (DatasetError, OSError, KeyError, ValueError) as e:
+                raise Unreadable(str(e)) from None
         return self._opened[origin]
 
     def query(self, i: int) -> Image.Image:
@@ -52,7 +59,7 @@ class ItemImages:
         """Why this dataset's images cannot be read here, in one line ('' when its first query opens)."""
         try:
             self.query(0)
-        except UNREADABLE as e:
+        except Unreadable as e:
             return f"the dataset's files are not present here ({e})"
         return ""
 

@@ -18,7 +18,7 @@ import matplotlib.pyplot as plt  # noqa: E402  (the backend must be chosen first
 import numpy as np  # noqa: E402
 from matplotlib.patches import Circle, Rectangle  # noqa: E402
 
-from .example_images import UNREADABLE, ItemImages, fitted  # noqa: E402
+from .example_images import ItemImages, Unreadable, fitted  # noqa: E402
 from .examples import Examples  # noqa: E402
 from .png import STYLE, save  # noqa: E402
 
@@ -78,7 +78,7 @@ def legend(ax, x: float, y: float) -> None:
 
 
 def draw(examples: Examples, images: ItemImages, path: Path) -> Path:
-    """Write ``examples``' PNG to ``path``; raises one of ``UNREADABLE`` where an image cannot be read."""
+    """Write ``examples``' PNG to ``path``; raises ``Unreadable`` where an image cannot be read."""
     rows, k = examples.rows, examples.rows[0].ids.shape[1]
     queries = examples.sample(png_queries(len(rows)))
     n_total = len(examples.items.query_labels)
@@ -148,7 +148,7 @@ def write_example_figures(all_examples: list[Examples], reports: Path) -> list[P
         try:
             written.append(draw(examples, ItemImages(examples.items),
                                 Path(reports) / f"examples-{examples.section.slug}.png"))
-        except UNREADABLE as e:
+        except Unreadable as e:
             log.warning("retrieval examples of %s not drawn: the dataset's files are not present here (%s)",
                         examples.section.title, e)
     return written

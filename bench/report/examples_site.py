@@ -18,7 +18,7 @@ from tqdm import tqdm
 
 from methods.runtime.files import atomic_write
 
-from .example_images import THUMBS, UNREADABLE, ItemImages, thumbnail
+from .example_images import THUMBS, ItemImages, Unreadable, thumbnail
 from .examples import Examples
 from .site import ASSETS, Page, bullets, esc, inline, tag
 
@@ -96,7 +96,7 @@ def views(examples: Examples) -> tuple[list[dict], dict | None]:
 
 def section_data(examples: Examples, thumbs: Thumbs) -> dict:
     """A section's JSON: its rows, views, disagreement counts and the queries they page through;
-    raises one of ``UNREADABLE`` where an image cannot be read."""
+    raises ``Unreadable`` where an image cannot be read."""
     images = ItemImages(examples.items)
     mine = thumbs.section(images)
     shown, counts = views(examples)
@@ -122,7 +122,7 @@ def examples_page(all_examples: list[Examples]) -> tuple[Page, dict[str, bytes]]
             try:
                 sections.append(section_data(examples, thumbs))
                 continue
-            except UNREADABLE as e:
+            except Unreadable as e:
                 missing = f"an image cannot be read ({e})"
         notes.append(f"{title}: no examples, {missing}.")
     page = Page(PAGE, "Retrieval examples")
