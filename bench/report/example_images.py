@@ -55,14 +55,6 @@ class ItemImages:
         key = hashlib.sha1(f"{self.dataset}\n{self.folder}\n{origin}".encode()).hexdigest()[:16]
         return f"{THUMBS}/{self.dataset}/{key}.jpg"
 
-    def missing(self) -> str:
-        """Why this dataset's images cannot be read here, in one line ('' when its first query opens)."""
-        try:
-            self.query(0)
-        except Unreadable as e:
-            return f"the dataset's files are not present here ({e})"
-        return ""
-
 
 def fitted(image: Image.Image, px: int) -> Image.Image:
     """``image`` scaled so that its longer side is ``px`` (up or down), the aspect kept."""

@@ -39,28 +39,20 @@ ABOUT = ("The paper's Figures 7-9 from the stored rankings (no model is run): fo
          "seed's ranking (seed 0's), as its label says.")
 
 
-class Thumbs:
-    """The thumbnails a page uses: site path -> JPEG bytes, each made once; and per section the
-    list its JSON indexes."""
-
-    def __init__(self):
-        self.files: dict[str, bytes] = {}
-
-    def section(self, images: ItemImages) -> "SectionThumbs":
-        return SectionThumbs(self, images)
-
-
 class SectionThumbs:
-    def __init__(self, thumbs: Thumbs, images: ItemImages):
-        self.thumbs, self.images = thumbs, images
+    """A section's thumbnails, as the list its JSON indexes; each made once into ``files`` (site path
+    -> JPEG bytes), which every section shares."""
+
+    def __init__(self, images: ItemImages, files: dict[str, bytes]):
+        self.images, self.files = images, files
         self.names: list[str] = []
         self.index: dict[str, int] = {}
 
     def of(self, origin: str, opener) -> int:
         """The index of ``origin``'s thumbnail in this section's list, made on first use."""
         name = self.images.thumb_name(origin)
-        if name not in self.thumbs.files:
-            self.thumbs.files[name] = thumbnail(opener())
+        if name not in self.files:
+            self.files[name] = thumbnail(opener())
         if name not in self.index:
             self.index[name] = len(self.names)
             self.names.append(name)
@@ -94,11 +86,10 @@ def views(examples: Examples) -> tuple[list[dict], dict | None]:
     return shown, counts
 
 
-def section_data(examples: Examples, thumbs: Thumbs) -> dict:
-    """A section's JSON: its rows, views, disagreement counts and the queries they page through;
-    raises ``Unreadable`` where an image cannot be read."""
-    images = ItemImages(examples.items)
-    mine = thumbs.section(images)
+def section_data(examples: Examples, files: dict[str, bytes]) -> dict:
+    """A section's JSON: its rows, views, disagreement counts and the queries they page through, their
+    thumbnails added to ``files``; raises ``Unreadable`` where an image cannot be read."""
+    mine = SectionThumbs(ItemImages(examples.items), files)
     shown, counts = views(examples)
     needed = list(dict.fromkeys(q for v in shown for q in v["queries"]))
     queries = {str(q): query_data(examples, q, mine) for q in tqdm(needed, desc=f"thumbnails {examples.section.slug}",
@@ -111,20 +102,16 @@ def section_data(examples: Examples, thumbs: Thumbs) -> dict:
 
 def examples_page(all_examples: list[Examples]) -> tuple[Page, dict[str, bytes]]:
     """The page and the files it needs beside it (its script and style, the thumbnails)."""
-    thumbs, sections, notes = Thumbs(), [], []
+    thumbs, sections, notes = {}, [], []
     for examples in all_examples:
         title = examples.section.title
         if not examples.rows:
             notes.append(f"{title}: no headline cell has a stored ranking (run before rankings were kept).")
             continue
-        missing = ItemImages(examples.items).missing()
-        if not missing:
-            try:
-                sections.append(section_data(examples, thumbs))
-                continue
-            except Unreadable as e:
-                missing = f"an image cannot be read ({e})"
-        notes.append(f"{title}: no examples, {missing}.")
+        try:
+            sections.append(section_data(examples, thumbs))
+        except Unreadable as e:
+            notes.append(f"{title}: no examples, the dataset's files cannot be read here ({e}).")
     page = Page(PAGE, "Retrieval examples")
     page.add(tag("h1", "Retrieval examples"), tag("p", inline(ABOUT)),
              tag("p", legend(), class_="ex-legend"), bullets(notes))
@@ -137,7 +124,7 @@ def examples_page(all_examples: list[Examples]) -> tuple[Page, dict[str, bytes]]
     elif not notes:
         page.add(tag("p", inline("No results yet: run `./run_all.sh --quick`.")))
     files = {name: (ASSETS / name).read_bytes() for name in (SCRIPT, STYLESHEET)} if sections else {}
-    return page, {**files, **thumbs.files}
+    return page, {**files, **thumbs}
 
 
 def legend() -> str:

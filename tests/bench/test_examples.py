@@ -13,7 +13,7 @@ import pytest
 from bench.rankings import RankedItems, items_path, read_items, write_items
 from bench.report import __main__ as report_command
 from bench.report.cells import line_label, read_results, sections_from
-from bench.report.example_images import ItemImages, thumbnail
+from bench.report.example_images import ItemImages, Unreadable, thumbnail
 from bench.report.examples import (build_examples, disagree, first_of, headline_rows, marks, query_order,
                                    shown_cell_id, top_k)
 from bench.report.examples_figure import png_queries
@@ -111,13 +111,14 @@ def test_a_section_without_rankings_shows_nothing_and_says_why(known, tmp_path):
     assert examples.rows == [] and len(examples.left_out) == len(headline_rows(sections[0]))
 
 
-def test_missing_dataset_files_are_named_not_raised(known, monkeypatch):
+def test_missing_dataset_files_raise_one_error_that_names_them(known, monkeypatch):
     results = known[0]
     monkeypatch.delenv("IRGEN_DATA_ROOT", raising=False)
     items = read_items(results, next(items_path(results, "x").parent.glob("*.npz")).stem)
     items.meta = {**items.meta, "dataset": "cub200", "folder": "/nonexistent/cub200"}
-    assert ItemImages(items).missing()
-    assert not ItemImages(read_items(results, items.meta["fingerprint"])).missing()
+    with pytest.raises(Unreadable, match="cub200"):
+        ItemImages(items).query(0)
+    assert ItemImages(read_items(results, items.meta["fingerprint"])).query(0).mode == "RGB"
 
 
 def test_a_thumbnail_is_a_small_jpeg_and_the_same_bytes_each_time(known):
