@@ -27,6 +27,9 @@ from .figures import build_figures
 from .paper import load_paper
 from .readme import readme
 from .db_size import write_scaling_figures
+from .examples import build_examples
+from .examples_figure import write_example_figures
+from .examples_site import examples_page, write_example_files
 from .site import write_site
 from .tables import build_tables
 
@@ -35,7 +38,7 @@ log = logging.getLogger("bench.report")
 # Files this module writes; stale ones (a dataset gone from results/) are removed first.
 OUTPUTS = ("README.md", "table[1-6]_*.md", "table[1-6]_*.csv", "fig[3-6]_*.png", "tradeoff_*.png",
            "throughput_*.png", "pareto-*.png", "backends.md", "backends.csv", "scaling.png",
-           "cost.md", "cost.csv", "intervals.csv", "paired_tests.csv")
+           "cost.md", "cost.csv", "intervals.csv", "paired_tests.csv", "examples-*.png")
 
 
 def clear_outputs(reports: Path) -> None:
@@ -66,7 +69,11 @@ def build(results: Path, reports: Path) -> list[Path]:
     written += write_scaling_figures(results, reports)
     written += sweeps.write(results, reports)
     written += write_intervals(results, reports)  # bench/uncertainty.py: read by no table yet
+    examples = build_examples(sections, rows, results)
+    written += write_example_figures(examples, reports)
+    page, page_files = examples_page(examples)
+    written += write_example_files(reports / "site", page_files)
     failures = failures_table(results).load()
     written.append(write_text(reports / "README.md", readme(sections, tables, figures, manifests, reports, failures)))
-    written += write_site(reports / "site", sections, tables, figures, manifests, results, failures)
+    written += write_site(reports / "site", sections, tables, figures, manifests, results, failures, [page])
     return written

@@ -46,12 +46,16 @@ def draw(chart: Chart, path: Path) -> Path:
             fig.text(0.01, -0.01, "\n".join(chart.notes), fontsize=8, va="top")
         if len(chart.panels) > 1:
             fig.tight_layout()
-        try:
-            atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", metadata={"Software": None},
-                                                       bbox_inches="tight"))
-        finally:
-            plt.close(fig)
+        save(fig, path, bbox_inches="tight")
     return path
+
+
+def save(fig, path: Path, **options) -> None:
+    """Write ``fig`` as a PNG, without a software tag, atomically; then close it."""
+    try:
+        atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", metadata={"Software": None}, **options))
+    finally:
+        plt.close(fig)
 
 
 def draw_panel(ax, panel: Panel, legend: dict) -> None:

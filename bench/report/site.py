@@ -273,11 +273,12 @@ def dataset_pages(sections, tables, figures, manifests) -> list[tuple[Section, P
 
 
 def site_files(sections: list[Section], tables: list[Table], figures, manifests: dict, results: Path,
-               failures: pd.DataFrame) -> dict[str, bytes]:
-    """File name -> bytes of every file of the site."""
+               failures: pd.DataFrame, extra: list[Page] = ()) -> dict[str, bytes]:
+    """File name -> bytes of every file of the site (``extra``: pages made elsewhere, before the runs page)."""
     per_dataset = dataset_pages(sections, tables, figures, manifests)
     index = index_page(sections, tables, figures, manifests, per_dataset)
-    pages = [index, *(p for _, p in per_dataset), backends_page(Path(results)), runs_page(Path(results), failures)]
+    pages = [index, *(p for _, p in per_dataset), backends_page(Path(results)), *extra,
+             runs_page(Path(results), failures)]
     pages = [p for p in pages if p is not None]
     nav = [(p.name, p.title) for p in pages]
     files = {p.name: p.render(nav).encode() for p in pages}
@@ -287,9 +288,9 @@ def site_files(sections: list[Section], tables: list[Table], figures, manifests:
 
 
 def write_site(site: Path, sections: list[Section], tables: list[Table], figures, manifests: dict, results: Path,
-               failures: pd.DataFrame) -> list[Path]:
+               failures: pd.DataFrame, extra: list[Page] = ()) -> list[Path]:
     """Rewrite ``site`` (pages of datasets no longer in results/ removed); returns the files written."""
-    files = site_files(sections, tables, figures, manifests, results, failures)
+    files = site_files(sections, tables, figures, manifests, results, failures, extra)
     site.mkdir(parents=True, exist_ok=True)
     for stale in sorted(site.glob("*.html")):
         if stale.name not in files:
