@@ -37,7 +37,7 @@ from datasets import Split, iter_batches, load_batch
 from ..base import HarnessError
 from .. import distributed
 from ..cache import digest, load_torch, save_torch
-from ..features.base import MEAN_STD_HALF, normalise
+from ..features.base import MEAN_STD_HALF, cpu_memory_format, normalise
 from ..features.clip import OPENAI_MEAN, OPENAI_STD
 from ..features.training import apply_flips, flip_mask
 from ..rng import cpu_generator
@@ -297,7 +297,9 @@ def build_encoder(cfg: EncoderConfig, ctx, seed: int = 0) -> Encoder:
         backbone = ViTBackbone(visual, cfg.frozen_blocks, *raw)
     else:
         raise HarnessError(f"encoder.kind={cfg.kind!r}: choose effnet, vit or clip-vit-b16")
-    return Encoder(cfg, backbone, init).to(ctx.device)
+    # EfficientNet's convolutions in channels_last on the CPU (its inputs follow the weights' layout)
+    layout = cpu_memory_format(ctx.device, isinstance(backbone, EffNetBackbone))
+    return Encoder(cfg, backbone, init).to(ctx.device, memory_format=layout)
 
 
 class StemInputs:
