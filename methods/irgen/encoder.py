@@ -37,7 +37,7 @@ from datasets import Split, iter_batches, load_batch
 from ..base import HarnessError
 from .. import distributed
 from ..cache import digest, load_torch, save_torch
-from ..features.base import MEAN_STD_HALF, cpu_memory_format, normalise
+from ..features.base import EMBED_BATCH, MEAN_STD_HALF, cpu_memory_format, normalise
 from ..features.clip import OPENAI_MEAN, OPENAI_STD
 from ..features.training import apply_flips, flip_mask
 from ..rng import cpu_generator
@@ -338,7 +338,7 @@ class StemInputs:
         return self.encoder.stem(self.encoder.normalise(x, self.ctx.device))
 
 
-def cached_stem(encoder: Encoder, split: Split, ctx, batch_size: int = 256) -> torch.Tensor:
+def cached_stem(encoder: Encoder, split: Split, ctx, batch_size: int = EMBED_BATCH) -> torch.Tensor:
     """The frozen stem's output for every image of ``split`` (float16, CPU), computed once."""
     key = digest("stem", encoder.identity(), split.digest())
     path = Path(ctx.cache("irgen", f"stem-{key}.pt"))  # no split name: train and database may be one
