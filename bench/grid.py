@@ -263,8 +263,9 @@ def run(args) -> int:
         outcomes.append(outcome)
         record(failures, outcome)
         what = {"ok": "done", "unavailable": "unavailable here"}.get(outcome.status, outcome.status.upper())
-        log.info("[%d/%d] %s in %.0f s: %s%s", len(outcomes), len(cells), what, outcome.seconds, outcome.cell.label,
-                 f" -- {outcome.reason}" if outcome.reason else "")
+        cpu = "" if outcome.cpu_seconds is None else f" ({outcome.cpu_seconds:.0f} CPU s)"
+        log.info("[%d/%d] %s in %.0f s%s: %s%s", len(outcomes), len(cells), what, outcome.seconds, cpu,
+                 outcome.cell.label, f" -- {outcome.reason}" if outcome.reason else "")
 
     settings = Settings(args.results / "logs", args.cell_timeout, cell_environment(args), echo=args.jobs == 1)
     log.info("%d grid cells, %d at a time (%s)", len(cells), args.jobs, args.launcher)
@@ -296,8 +297,10 @@ def record(failures, outcome: Outcome) -> None:
 
 def summarise(outcomes: list[Outcome], total: int, seconds: float) -> int:
     by = {s: [o for o in outcomes if o.status == s] for s in ("ok", "failed", "timeout", "unavailable")}
+    cpu = sum(o.cpu_seconds or 0.0 for o in outcomes)
     print(f"grid: {len(by['ok'])} of {total} cells finished, {len(by['failed'])} failed, {len(by['timeout'])} timed "
-          f"out, {len(by['unavailable'])} unavailable here, in {seconds / 60:.1f} min", file=sys.stderr)
+          f"out, {len(by['unavailable'])} unavailable here, in {seconds / 60:.1f} min ({cpu / 60:.1f} CPU min)",
+          file=sys.stderr)
     for o in by["unavailable"] + by["failed"] + by["timeout"]:
         print(f"  {o.status}: {o.cell.label}\n    {o.reason} (log: {o.log})", file=sys.stderr)
     return 1 if by["failed"] or by["timeout"] else 0

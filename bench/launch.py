@@ -64,6 +64,7 @@ class Outcome:
     seconds: float
     reason: str = ""  # the last line of the error, for the failures table
     log: str = ""
+    cpu_seconds: float | None = None  # user + system time of the cell's process and those it waited for
 
 
 @dataclass
@@ -98,10 +99,10 @@ def run_cell(cell: Cell, settings: Settings, gpu: str | None = None) -> Outcome:
         pump = threading.Thread(target=copy_output, args=(proc.stdout, out, settings.echo), daemon=True)
         pump.start()
         try:
-            code = proc.wait(timeout=settings.timeout)
+            code, cpu = wait_with_usage(proc, settings.timeout)
         except subprocess.TimeoutExpired:
             stop(proc)
-            code = None
+            code, cpu = None, None
         except KeyboardInterrupt:
             stop(proc)
             raise
@@ -112,7 +113,21 @@ def run_cell(cell: Cell, settings: Settings, gpu: str | None = None) -> Outcome:
                        str(log_path))
     status = {0: "ok", UNAVAILABLE: "unavailable", INTERRUPTED: "interrupted"}.get(code, "failed")
     reason = "" if status == "ok" else last_error_line(log_path, code)
-    return Outcome(cell, status, seconds, reason, str(log_path))
+    return Outcome(cell, status, seconds, reason, str(log_path), cpu)
+
+
+def wait_with_usage(proc: subprocess.Popen, timeout: float | None) -> tuple[int, float]:
+    """``proc``'s exit code and CPU seconds (user + system, its waited-for children included), the
+    load-independent share of a cell's time; ``subprocess.TimeoutExpired`` after ``timeout`` seconds."""
+    deadline = None if timeout is None else time.monotonic() + timeout
+    while True:
+        pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+        if pid:
+            proc.returncode = os.waitstatus_to_exitcode(status)
+            return proc.returncode, usage.ru_utime + usage.ru_stime
+        if deadline is not None and time.monotonic() >= deadline:
+            raise subprocess.TimeoutExpired(proc.args, timeout)
+        time.sleep(0.1)
 
 
 def copy_output(stream, out, echo: bool) -> None:

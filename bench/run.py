@@ -37,7 +37,7 @@ from .report.terminal import metric_table
 from .results import CELL_KEYS, ResultStore, cell_identity, cell_record, model_column
 from .results.manifest import git_version, hardware, new_run_id, package_versions
 from .sharded import sharded_search
-from .speed.query_timing import COUNTS, query_rows
+from .speed.query_timing import COUNTS, TIMED_BATCHES, query_rows
 from .uncertainty import interval_table, section_uncertainty
 
 log = logging.getLogger("bench.run")
@@ -57,6 +57,9 @@ def build_parser():
                    help="ranking depth kept for MAP@R / PR curve (>= max K)")
     p.add_argument("--query-batch", type=positive_int, default=128,
                    help="queries per timed batch (queries/s: the batch over the median batch time; 1: single-query)")
+    p.add_argument("--timed-batches", type=positive_int, default=TIMED_BATCHES,
+                   help=f"at most this many query batches timed, spread over the query split (default "
+                        f"{TIMED_BATCHES})")
     p.add_argument("--untrained", action="store_true",
                    help="IRGen: a randomly initialised model of the configured size over random identifiers "
                         "(no training, no weight files): the pipeline end to end, its variant says untrained")
@@ -98,6 +101,7 @@ def run(args) -> int:
         # the pretrained files' checksums: a cell computed from another file is not this cell
         weights = starting_weights(method.pretrained_files(), ctx)
         extra = [weights] if weights else []  # the ids of cells without pretrained files stay as they were
+        extra += [f"timed_batches={args.timed_batches}"] if args.timed_batches != TIMED_BATCHES else []  # as above
         cells = []
         for setting in method.settings(len(ds.database)):
             record = cell_record(ds, method, setting_label(setting), args.limit, seed, args.dtype, args.device,
@@ -159,7 +163,7 @@ def compute(method, ds, ctx, args, todo: list, store: ResultStore, ks: list[int]
                           result.score_kind, bound, record["cell_id"])
         write_ranking(store.root, ranking)
         metrics = [(m, k, v, "-") for m, k, v in ranking_rows(ranking, items) + method.diagnostics(result, ks)]
-        speed = query_rows(method, ds.query, depth + extra_one, setting, ctx, args.query_batch)
+        speed = query_rows(method, ds.query, depth + extra_one, setting, ctx, args.query_batch, args.timed_batches)
         metrics += [(m, k, v, "-" if m in COUNTS else "measured") for m, k, v in speed] + stats
         store.write_cell([{**record, "run_id": run_id, "metric": m, "k": k, "value": v, "timing": t}
                           for m, k, v, t in metrics])

@@ -47,6 +47,9 @@ def build_parser():
     p.add_argument("--single", type=int, default=100, help="queries timed one per call (0: none)")
     p.add_argument("--repeats", type=positive_int, default=3, help="batch searches per grid point (median kept)")
     p.add_argument("--warmup", type=int, default=1, help="untimed batch searches first")
+    p.add_argument("--max-points", type=positive_int,
+                   help="sweep only the first N points of each backend's query grid (a grid goes from its cheapest "
+                        "point up; default: every point)")
     p.add_argument("--name", help="the set's name in the rows and plots (default: from the source)")
     add_run(p)
     p.checks.append(check_build_params)

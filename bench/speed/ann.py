@@ -54,11 +54,15 @@ def measure(backend, Q: np.ndarray, k: int, truth: np.ndarray, timer: Timer, sin
 
 
 def grid_rows(backend, Q: np.ndarray, k: int, truth: np.ndarray, timer: Timer, single: int,
-              progress: bool = True, seconds: float = math.inf) -> list[dict]:
+              progress: bool = True, seconds: float = math.inf, points: int | None = None) -> list[dict]:
     """One row per point of a built backend's query grid: recall, QPS and the index's stats.
-    Points reached after ``seconds`` of sweeping (the first one aside) are left out (logged)."""
+    Points reached after ``seconds`` of sweeping (the first one aside) are left out (logged);
+    ``points``: the grid's first ``points`` only (a grid goes from its cheapest point up)."""
     stats = {name: float(v) for name, v in backend.stats().items()}
     grid, rows = backend.query_grid(), []
+    if points is not None and points < len(grid):
+        log.info("%s: the first %d of %d grid points (--max-points)", backend.name, points, len(grid))
+        grid = grid[:points]
     start = time.perf_counter()
     for point in tqdm(grid, desc=backend.name, disable=not progress, leave=False):
         if rows and time.perf_counter() - start > seconds:  # the first point is always measured
@@ -86,8 +90,10 @@ def attempt(what: str, work):
 
 
 def sweep_backend(name: str, X: np.ndarray, Q: np.ndarray, truth: np.ndarray, k: int, metric: str,
-                  build_params: dict, timer: Timer, single: int, progress: bool = True) -> tuple[list[dict], str]:
-    """(grid rows of backend ``name`` built over X, "") or ([], why it could not run here: ``attempt``)."""
+                  build_params: dict, timer: Timer, single: int, progress: bool = True,
+                  points: int | None = None) -> tuple[list[dict], str]:
+    """(grid rows of backend ``name`` built over X, "") or ([], why it could not run here: ``attempt``);
+    ``points``: as ``grid_rows``."""
     def build_and_sweep() -> list[dict]:
         backend = make_backend(name, metric=metric, **build_params)
         try:
@@ -96,7 +102,7 @@ def sweep_backend(name: str, X: np.ndarray, Q: np.ndarray, truth: np.ndarray, k:
             stats = backend.stats()
             log.info("%s: built in %.1f s, %.1f MB memory, %.1f MB disk", name, stats["build_s"],
                      stats["memory_bytes"] / 1e6, stats["disk_bytes"] / 1e6)
-            return grid_rows(backend, Q, k, truth, timer, single, progress)
+            return grid_rows(backend, Q, k, truth, timer, single, progress, points=points)
         finally:
             backend.close()
 

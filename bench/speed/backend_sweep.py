@@ -120,13 +120,14 @@ def run(args) -> tuple[pd.DataFrame, dict[str, str]]:
         manifest = {
             "run_id": run_id, "kind": "sweep", "set": dict(zip(SWEEP_SET, labels)), "backends": todo,
             "build_params": args.build_params, "repeats": args.repeats, "warmup": args.warmup, "single": args.single,
+            "max_points": args.max_points,
             "code": git_version(), "packages": package_versions(), "hardware": hardware(args.device)}
         ResultStore(args.results).write_manifest(run_id, manifest)
         truth = exact_neighbours(X, Q, args.recall_at, metric)
         timer = Timer(args.repeats, args.warmup)
         for backend in todo:
             rows, why = sweep_backend(backend, X, Q, truth, args.recall_at, metric, args.build_params.get(backend, {}),
-                                      timer, args.single, progress=not args.no_progress)
+                                      timer, args.single, progress=not args.no_progress, points=args.max_points)
             if rows:
                 table.merge(set_rows(rows, name, metric, args.recall_at, len(X), X.shape[1], len(Q), run_id),
                             on=SWEEP_SET + ["backend", "build_params"])

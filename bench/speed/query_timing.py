@@ -35,8 +35,8 @@ log = logging.getLogger(__name__)
 
 TARGET_BATCH = 128
 # bench.run times a sample of its query batches, not all: a cell's queries/s is the median of
-# TIMED_BATCHES whole-batch times (the accuracy comes from every query, searched apart), and its
-# per-stage profile the median of PROFILED_BATCHES more passes
+# TIMED_BATCHES whole-batch times by default (``--timed-batches``; the accuracy comes from every
+# query, searched apart), and its per-stage profile the median of PROFILED_BATCHES more passes
 TIMED_BATCHES = 8
 PROFILED_BATCHES = 2
 
@@ -60,20 +60,21 @@ def speed_rows(batch_seconds: list[float], batch: int, stages: dict[str, float])
     return rows + [(f"ms_per_query_{stage}", 0, 1e3 * s / batch) for stage, s in stages.items()]
 
 
-def timed_batches(n_queries: int, batch: int) -> list[np.ndarray]:
+def timed_batches(n_queries: int, batch: int, most: int = TIMED_BATCHES) -> list[np.ndarray]:
     """The query rows of each batch bench.run times: the full batches of ``batch`` queries (one of all
-    where there are fewer), at most ``TIMED_BATCHES`` of them, spread evenly over the split."""
+    where there are fewer), at most ``most`` of them, spread evenly over the split."""
     size = min(batch, n_queries)
     starts = range(0, n_queries - size + 1, size)
-    picked = np.unique(np.linspace(0, len(starts) - 1, min(TIMED_BATCHES, len(starts))).round().astype(int))
+    picked = np.unique(np.linspace(0, len(starts) - 1, min(most, len(starts))).round().astype(int))
     return [np.arange(starts[i], starts[i] + size) for i in picked]
 
 
-def query_rows(method, query, k: int, setting: dict, ctx, batch: int) -> list[tuple[str, int, float]]:
+def query_rows(method, query, k: int, setting: dict, ctx, batch: int,
+               most: int = TIMED_BATCHES) -> list[tuple[str, int, float]]:
     """bench.run's speed of the query path, measured in this run from the images (query features
-    or encoder, then the search; nothing from a cache): ``timed_batches`` each timed once end to
-    end, then the first ``PROFILED_BATCHES`` of them profiled stage by stage."""
-    batches = timed_batches(len(query), batch)
+    or encoder, then the search; nothing from a cache): ``timed_batches`` (at most ``most``) each
+    timed once end to end, then the first ``PROFILED_BATCHES`` of them profiled stage by stage."""
+    batches = timed_batches(len(query), batch, most)
     size = len(batches[0])
     sync = device_sync(ctx.device)
     seconds = [timed(lambda: method.search_batch(query, rows, k, setting, ctx, Stopwatch()), sync)[1]

@@ -16,7 +16,8 @@ Build parameters:
 Query parameters: ``complexity`` (L, the search's candidate list, raised to k when
 smaller; diskannpy's default 100 when not given) and, for the disk index, ``beam_width``
 (W, disk reads per hop; diskannpy's default 2); ``grid_for``
-sweeps ``CANDIDATE_LISTS`` (x ``BEAM_WIDTHS`` on disk), known before the build.
+sweeps ``CANDIDATE_LISTS`` (x ``BEAM_WIDTHS`` on disk, both widths at each list size, from the
+shortest list up), known before the build.
 
 Cosine runs as L2 over the unit vectors ``Backend.build`` prepares (the disk index has no
 cosine): |a - b|^2 / 2 = 1 - cos, so the ranking is the same and the distance is halved.
@@ -176,7 +177,7 @@ class DiskANNBackend(Backend):
     @classmethod
     def grid_for(cls, n: int, build_params: dict) -> list[dict]:
         if build_params.get("disk"):
-            return [{"complexity": c, "beam_width": w} for w in BEAM_WIDTHS for c in CANDIDATE_LISTS]
+            return [{"complexity": c, "beam_width": w} for c in CANDIDATE_LISTS for w in BEAM_WIDTHS]
         return [{"complexity": c} for c in CANDIDATE_LISTS]
 
     def built_with(self) -> dict:

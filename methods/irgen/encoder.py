@@ -37,7 +37,7 @@ from datasets import Split, iter_batches, load_batch
 from ..base import HarnessError
 from ..runtime import distributed
 from ..runtime.files import digest, load_torch, save_torch
-from ..features.base import MEAN_STD_HALF, normalise
+from ..features.base import EMBED_BATCH, MEAN_STD_HALF, cpu_memory_format, normalise
 from ..features.clip import OPENAI_MEAN, OPENAI_STD
 from ..runtime.training import apply_flips, flip_mask
 from ..runtime.rng import cpu_generator
@@ -297,7 +297,9 @@ def build_encoder(cfg: EncoderConfig, ctx, seed: int = 0) -> Encoder:
         backbone = ViTBackbone(visual, cfg.frozen_blocks, *raw)
     else:
         raise HarnessError(f"encoder.kind={cfg.kind!r}: choose effnet, vit or clip-vit-b16")
-    return Encoder(cfg, backbone, init).to(ctx.device)
+    # EfficientNet's convolutions in channels_last on the CPU (its inputs follow the weights' layout)
+    layout = cpu_memory_format(ctx.device, isinstance(backbone, EffNetBackbone))
+    return Encoder(cfg, backbone, init).to(ctx.device, memory_format=layout)
 
 
 class StemInputs:
@@ -336,7 +338,7 @@ class StemInputs:
         return self.encoder.stem(self.encoder.normalise(x, self.ctx.device))
 
 
-def cached_stem(encoder: Encoder, split: Split, ctx, batch_size: int = 256) -> torch.Tensor:
+def cached_stem(encoder: Encoder, split: Split, ctx, batch_size: int = EMBED_BATCH) -> torch.Tensor:
     """The frozen stem's output for every image of ``split`` (float16, CPU), computed once."""
     key = digest("stem", encoder.identity(), split.digest())
     path = Path(ctx.cache("irgen", f"stem-{key}.pt"))  # no split name: train and database may be one

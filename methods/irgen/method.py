@@ -238,8 +238,8 @@ class IRGen(Method):
         (computed once, reused by every beam setting, as feature methods reuse features)."""
         if self._query_memory is None or self._query_memory[0] != query.digest():
             watch = ctx.stopwatch()  # preprocess and encoder, the device synchronised at both ends of each
-            memory = [self._memory(query, idx, ctx, watch)
-                      for idx in tqdm(list(_chunks(len(query), self.cfg.search_batch)),
+            memory = [self._memory(query, idx, ctx, watch)  # the encoder at its pace (EMBED_BATCH)
+                      for idx in tqdm(list(_chunks(len(query), EMBED_BATCH)),
                                       desc="irgen encoder (queries)", disable=not ctx.progress, leave=False)]
             memory = torch.cat(memory)
             self._query_memory = (query.digest(), memory, sum(watch.seconds.values()))

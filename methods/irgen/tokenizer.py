@@ -26,6 +26,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from ..features.base import EMBED_BATCH
 from ..runtime.rng import cpu_generator, weighted_choice
 from .config import TokenizerConfig, loss_weights
 
@@ -157,7 +158,7 @@ def tokenizer_loss(f: torch.Tensor, labels: torch.Tensor, quantizer: ResidualQua
 
 
 @torch.no_grad()
-def all_features(encoder, inputs, batch_size: int = 512) -> torch.Tensor:
+def all_features(encoder, inputs, batch_size: int = EMBED_BATCH) -> torch.Tensor:
     """f_cls (n, d) for every item of ``inputs`` (a StemInputs), in eval mode."""
     was_training = encoder.training
     encoder.eval()

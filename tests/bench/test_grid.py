@@ -244,3 +244,23 @@ def test_a_failures_reason_is_its_exception_line_never_a_librarys_log_line(tmp_p
     assert last_error_line(log, 1) == "exit code 1: RuntimeError: the SPANN worker stopped (exit code -11); its log ends:"
     log.write_text("$ python -m bench.run --backend spann\n[1] Using AVX2 InstructionSet!\n")
     assert last_error_line(log, -4) == "exit code -4 (SIGILL)"
+
+
+@pytest.mark.e2e
+def test_a_cells_cpu_seconds_are_its_process_trees_and_its_time_limit_still_holds():
+    """The grid's per-cell CPU time (user + system) counts the children the cell waited for; a
+    cell past its limit raises as Popen.wait does."""
+    import subprocess
+
+    from bench.launch import wait_with_usage
+
+    burn = "import time\nt = time.process_time()\nwhile time.process_time() - t < 0.3: pass\n"
+    child = f"import subprocess, sys\nsubprocess.run([sys.executable, '-c', {burn!r}])\nexec({burn!r})"
+    proc = subprocess.Popen([sys.executable, "-c", child])
+    code, cpu = wait_with_usage(proc, timeout=60)
+    assert code == 0 and proc.returncode == 0 and cpu >= 0.6
+    proc = subprocess.Popen([sys.executable, "-c", "import sys, time; time.sleep(30); sys.exit(3)"])
+    with pytest.raises(subprocess.TimeoutExpired):
+        wait_with_usage(proc, timeout=0.5)
+    proc.kill()
+    assert wait_with_usage(proc, timeout=10)[0] == -9

@@ -2,6 +2,8 @@
 --force replaces rows instead of adding to them, and the report draws the plane and table."""
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -78,9 +80,12 @@ def test_unknown_backend_and_missing_file_are_one_line(capsys, tmp_path):
 
 def test_diskann_disk_index_is_swept_and_tabled_as_a_kind_of_its_own(tmp_path, monkeypatch):
     pytest.importorskip("diskannpy")
+    from methods.backends.base import CANDIDATE_LISTS
+    from methods.backends.diskann import BEAM_WIDTHS
+
     argv = ["--synthetic", "1200", "--dim", "16", "--queries", "40", "--backends", "diskann", "--single", "3",
             "--repeats", "1", "--results", str(tmp_path / "results"), "--no-progress"]
-    disk = [*argv, "--backend-param", "diskann.disk=true"]
+    disk = [*argv, "--backend-param", "diskann.disk=true", "--max-points", "4"]
     assert sweep.main(disk) == 0
     assert sweep.main(argv) == 0  # the memory index (the default disk=false) is not the disk index's sweep
     import bench.speed.backend_sweep as logic
@@ -91,6 +96,10 @@ def test_diskann_disk_index_is_swept_and_tabled_as_a_kind_of_its_own(tmp_path, m
     rows = pd.read_csv(tmp_path / "results" / "sweeps.csv")
     disk = rows["build_params"].str.contains('"disk": true')
     assert disk.any() and (~disk).any() and (rows[disk]["disk_bytes"] > 0).all()
+    # --max-points: the grid's first points, both beam widths at each of the shortest candidate lists
+    assert [json.loads(p) for p in rows[disk]["params"]] == [
+        {"beam_width": w, "complexity": c} for c in CANDIDATE_LISTS[:2] for w in BEAM_WIDTHS]
+    assert len(rows[~disk]) == len(CANDIDATE_LISTS)  # the memory index's whole grid
     report.build(tmp_path / "results", tmp_path / "reports")
     table = (tmp_path / "reports" / "backends.md").read_text()
     assert "| diskann |" in table and "| diskann-disk |" in table

@@ -90,6 +90,7 @@ def test_bench_run_times_a_bounded_sample_of_batches_spread_over_the_split():
     assert starts == sorted(set(starts))  # no batch twice
     assert [len(b) for b in timed_batches(45, 10)] == [10] * 4  # fewer batches: every full one
     assert [len(b) for b in timed_batches(7, 128)] == [7]  # fewer queries than a batch: one of all
+    assert [int(b[0]) for b in timed_batches(10_000, 128, most=3)] == [0, 38 * 128, 77 * 128]  # --timed-batches
 
 
 def test_the_total_loop_waits_on_the_device_only_at_its_ends_and_the_profile_at_every_stage():

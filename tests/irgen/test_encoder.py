@@ -46,6 +46,29 @@ def test_effnet_with_nothing_frozen_trains_everything(ctx):
     assert len(enc.pretrained_parameters()) == len(list(enc.backbone.parameters()))
 
 
+def test_effnet_encoder_trains_in_channels_last_on_the_cpu_with_the_default_layouts_numbers(ctx):
+    """EfficientNet's convolutions run in channels_last on the CPU (about 2x the training steps per
+    second of IRGen's encoder); the outputs and gradients are the default layout's."""
+    cfg = EncoderConfig(kind="effnet", image_size=64, dim=8, memory_dim=8, frozen_blocks=11)
+    enc = build_encoder(cfg, ctx)
+    assert enc.backbone.net._conv_head.weight.is_contiguous(memory_format=torch.channels_last)
+    reference = build_encoder(cfg, ctx).to(memory_format=torch.contiguous_format)
+    assert reference.backbone.net._conv_head.weight.is_contiguous()
+    x = torch.randn(4, 3, 64, 64)
+    h = enc.eval().stem(x)  # the frozen blocks' batch norm keeps its statistics
+    grads = []
+    for model in (enc, reference):
+        model.train()
+        torch.manual_seed(0)  # the same drop-connect draws
+        f_cls, tokens = model.from_stem(h)
+        (f_cls.sum() + tokens.sum()).backward()
+        grads.append(model.backbone.net._conv_head.weight.grad.clone())
+    torch.testing.assert_close(grads[0], grads[1], rtol=1e-3, atol=1e-4)
+    torch.testing.assert_close(enc.eval()(x), reference.eval()(x), rtol=1e-4, atol=1e-4)
+    vit = EncoderConfig(kind="vit", image_size=16, patch_size=4, vit_width=32, vit_layers=2, vit_heads=2, frozen_blocks=1)
+    assert build_encoder(vit, ctx).backbone.visual.conv1.weight.is_contiguous()
+
+
 def test_small_vit_encoder(ctx):
     cfg = EncoderConfig(kind="vit", image_size=16, patch_size=4, vit_width=32, vit_layers=2, vit_heads=2,
                         dim=12, memory_dim=20, frozen_blocks=1)

@@ -123,8 +123,8 @@ def test_tokenizer_training_resumes_from_its_last_round(tmp_path):
     whole = parts()
     train_tokenizer(*whole, Rows(x), labels.numpy(), cfg, Ctx())
     run = Resumable(tmp_path / "tok.pt")
-    with pytest.raises(KeyboardInterrupt):  # dies in the third round (a round: 1 pass + 4 steps)
-        train_tokenizer(*parts(), Rows(x, fail_after=12), labels.numpy(), cfg, Ctx(), run)
+    with pytest.raises(KeyboardInterrupt):  # dies in the third round (a round: a pass of 4 reads + 4 steps)
+        train_tokenizer(*parts(), Rows(x, fail_after=21), labels.numpy(), cfg, Ctx(), run)
     assert run.load()["round"] == 2
     resumed = parts()
     train_tokenizer(*resumed, Rows(x), labels.numpy(), cfg, Ctx(), run)
