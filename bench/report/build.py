@@ -54,7 +54,7 @@ def build(results: Path, reports: Path) -> list[Path]:
     results, reports = Path(results), Path(reports)
     rows = read_results(results)
     manifests = ResultStore(results).read_manifests(set(rows["run_id"]) if not rows.empty else set())
-    sections = sections_from(rows, manifests)
+    sections = sections_from(rows, manifests, results)
     paper = load_paper()
     reports.mkdir(parents=True, exist_ok=True)
     clear_outputs(reports)
