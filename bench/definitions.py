@@ -108,8 +108,9 @@ INTERVAL_KINDS = {  # a number's interval, shortly (hover, intervals.csv): {n} q
     "t": "mean of {n} seeds ± t 95%",
     "none": "no interval: one seed, no ranking stored",
 }
-PLUS_MINUS = ("a ± b is the value and half the width of its 95% interval, in the table's units (the CSV gives the "
-              "interval's ends, <column>_low and <column>_high); Seeds is how many training seeds the row holds.")
+PLUS_MINUS = ("A value written a ± b is the value and half the width of its 95% interval, in the table's units "
+              "(the CSV gives the interval's ends, <column>_low and <column>_high); Seeds is how many training seeds "
+              "the row holds.")
 INTERVAL_WORDS = {  # what each kind of interval is, for a table's notes
     "bootstrap": "A row of one seed carries the 95% percentile bootstrap interval over its {n:,} queries "
                  "({resamples:,} seeded resamples of the queries, the same resamples for every row).",
@@ -118,6 +119,8 @@ INTERVAL_WORDS = {  # what each kind of interval is, for a table's notes
          "powerful-benchmarker reports.",
     "none": "A row of one seed whose ranking was not stored (a run from before rankings were kept) has no interval.",
 }
+ERROR_BARS = ("Error bars: each point's 95% interval (a model of one seed: a bootstrap over its queries; of several: "
+              "the mean of its seeds with a Student-t 95% interval); on the site, hovering a point names its kind.")
 NOT_SIGNIFICANT = "†"
 PAIRED_WORDS = (f"{NOT_SIGNIFICANT} marks, in a column, the best row of a generative method (IRGen's) and the best "
                 "other row when their difference is not significant at 5%: a paired test over the same queries, a "

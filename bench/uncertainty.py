@@ -351,15 +351,19 @@ def section_uncertainty(results: Path, rows: pd.DataFrame, resamples: int = RESA
     return Uncertainty(intervals, pd.DataFrame(section.tests(intervals)))
 
 
-def all_sections(results: Path) -> Uncertainty:
-    """``section_uncertainty`` of every section of the results table, stacked (tests name their section)."""
-    rows = ResultStore(results).load().dropna(subset=["value"])
+def all_sections(results: Path, sections: list[Section] | None = None) -> Uncertainty:
+    """The intervals and section-wide tests of every section, stacked (tests name their section):
+    of ``sections`` (those a report has read already), else of every section of the results table."""
+    if sections is None:
+        rows = ResultStore(results).load().dropna(subset=["value"])
+        sections = [Section(results, s) for _, s in rows.groupby(SECTION, sort=True)] if not rows.empty else []
     intervals, tests = [], []
-    for keys, section in (rows.groupby(SECTION, sort=True) if not rows.empty else []):
-        found = section_uncertainty(results, section)
-        intervals.append(found.intervals)
-        if not found.tests.empty:
-            tests.append(found.tests.assign(**dict(zip(SECTION, keys))))
+    for section in sections:
+        found = pd.DataFrame(section.intervals())
+        intervals.append(found)
+        tested = pd.DataFrame(section.tests(found))
+        if not tested.empty:
+            tests.append(tested.assign(**{c: section.rows[c].iloc[0] for c in SECTION}))
     return Uncertainty(pd.concat(intervals, ignore_index=True) if intervals else pd.DataFrame(),
                        pd.concat(tests, ignore_index=True) if tests else pd.DataFrame())
 
@@ -382,9 +386,10 @@ def interval_table(intervals: pd.DataFrame, metric: str = "precision", label: st
         index=False)
 
 
-def write_intervals(results: Path, reports: Path) -> list[Path]:
-    """``reports/intervals.csv`` and ``reports/paired_tests.csv`` for every section (none without results)."""
-    found = all_sections(results)
+def write_intervals(results: Path, reports: Path, sections: list[Section] | None = None) -> list[Path]:
+    """``reports/intervals.csv`` and ``reports/paired_tests.csv`` for every section (``all_sections``;
+    none without results)."""
+    found = all_sections(results, sections)
     written = []
     for name, table in (("intervals.csv", found.intervals), ("paired_tests.csv", found.tests)):
         path = Path(reports) / name

@@ -65,7 +65,7 @@ def build(results: Path, reports: Path) -> list[Path]:
     written += [f.path for _, figs in figures for f in figs if f.path]
     written += write_scaling_figures(results, reports)
     written += sweeps.write(results, reports)
-    written += write_intervals(results, reports)  # bench/uncertainty.py: read by no table yet
+    written += write_intervals(results, reports, [s.uncertainty for s in sections])
     failures = failures_table(results).load()
     written.append(write_text(reports / "README.md", readme(sections, tables, figures, manifests, reports, failures)))
     written += write_site(reports / "site", sections, tables, figures, manifests, results, failures)

@@ -11,7 +11,7 @@ import matplotlib.colors
 
 from methods.base import parse_setting
 
-from ..definitions import METRICS, interval_words, label as metric_label, short
+from ..definitions import ERROR_BARS, METRICS, interval_words, label as metric_label, short
 from ..pareto import pareto_front
 from ..results.manifest import device_words
 from . import names, png, timings as timing_rows
@@ -43,8 +43,10 @@ def hardware_label(cells: list[Cell], manifests: dict) -> str:
     return f"on {labels.pop()}" if len(labels) == 1 else "on several machines (see README)"
 
 
-def single(title: str, x: Axis, y: Axis, lines: list[Series], size=(7.5, 4.5), **panel) -> Chart:
-    return Chart(title, [Panel("", x, y, lines, **panel)], size)
+def single(title: str, x: Axis, y: Axis, lines: list[Series], size=(7.5, 4.5), label: str = "", **panel) -> Chart:
+    """A figure of one panel; where a series has intervals, a note says what its error bars are."""
+    return Chart(title, [Panel("", x, y, lines, **panel)], size, notes=[ERROR_BARS] if any(s.err for s in lines) else [],
+                 label=label)
 
 
 def curves(section: Section, points, err=lambda cell, x: None) -> list[Series]:
@@ -230,13 +232,13 @@ def plane(section: Section, cells: list[Cell], metric: str, k: int, manifests: d
     front = pareto_front(points)
     lines.append(Series("Pareto front", [p[0] for p in front], [p[1] for p in front], kind="front", color="black",
                         dash="--", width=1.0, names=[p[2] for p in front]))
-    xs, ys = [p[0] for p in points], [p[1] for p in points]
+    xs = [p[0] for p in points]
+    ys = [v for line in lines for y, e in zip(line.y, line.err or [None] * len(line.y)) for v in (e or (y,))]
     name = metric_label(metric, k)
-    return Chart(f"Accuracy vs batched queries per second, every method: {section.title}\n"
-                 f"{hardware_label(cells, manifests)}",
-                 [Panel("", Axis(TRADEOFF_X, log=True, limits=(min(xs) / 3, max(xs) * 3)),
-                        Axis(f"{name} (%)", limits=(max(0.0, min(ys) - 10), min(101.0, max(ys) + 5))), lines)],
-                 (8.5, 5.0), label=name)
+    return single(f"Accuracy vs batched queries per second, every method: {section.title}\n"
+                  f"{hardware_label(cells, manifests)}", Axis(TRADEOFF_X, log=True, limits=(min(xs) / 3, max(xs) * 3)),
+                  Axis(f"{name} (%)", limits=(max(0.0, min(ys) - 10), min(101.0, max(ys) + 5))), lines, (8.5, 5.0),
+                  label=name)
 
 
 def axis_metrics(cells: list[Cell]) -> list[tuple[str, int]]:

@@ -32,7 +32,7 @@ from ..results.manifest import device_words
 from . import db_size, names, plotly_json, sweeps
 from .cells import Section
 from .figures import plane_views
-from .readme import PAPER_WORDS, dataset_lines, metric_words
+from .readme import PAPER_WORDS, dataset_lines, metric_words, not_generated
 from .tables import Table, fmt, shown, text
 
 ASSETS = Path(__file__).with_name("site_assets")
@@ -169,11 +169,6 @@ def dataset_part(section: Section, sections, tables, figures, manifests, page: P
         page.chart(plane, PLANE_CAPTION) if plane else tag("p", "No cell with both a speed and an accuracy metric."),
         tag("h3", "Tables", class_="group"), table_blocks(section, tables) or tag("p", "No table holds this dataset."),
         tag("h3", "Figures", class_="group"), figure_blocks(section, sections, figures, page)])
-
-
-def not_generated(tables: list[Table], figures) -> list[str]:
-    lines = [f"{t.caption}: {t.skipped}." for t in tables if not t.blocks]
-    return lines + [f"{kind}: not drawn for any dataset." for kind, figs in figures if not any(f.path for f in figs)]
 
 
 def index_page(sections, tables, figures, manifests, pages: list[tuple[Section, Page]]) -> Page:

@@ -91,11 +91,14 @@ def plus_minus(value, low, high) -> str:
     return "" if missing(value) or missing(low) or missing(high) else f" ± {(high - low) / 2:.1f}"
 
 
-def markdown_table(df: pd.DataFrame) -> str:
-    columns = shown(df)
+def markdown_table(df: pd.DataFrame, show=text) -> str:
+    """``df``'s ``shown`` columns as a Markdown table, each value as ``show(row, column)`` writes it,
+    columns of numbers aligned right."""
+    columns, rows = shown(df), df.to_dict("records")
+    right = [any(isinstance(r[c], (int, float)) and not isinstance(r[c], bool) for r in rows) for c in columns]
     head = "| " + " | ".join(columns) + " |"
-    rule = "|" + "|".join("---:" if METRIC_COLUMN.match(c) else "---" for c in columns) + "|"
-    body = ["| " + " | ".join(text(row, c) for c in columns) + " |" for row in df.to_dict("records")]
+    rule = "|" + "|".join("---:" if r else "---" for r in right) + "|"
+    body = ["| " + " | ".join(show(row, c).replace("|", "\\|") for c in columns) + " |" for row in rows]
     return "\n".join([head, rule, *body])
 
 
