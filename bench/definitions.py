@@ -129,6 +129,13 @@ PAIRED_WORDS = (f"{NOT_SIGNIFICANT} marks, in a column, the best row of a genera
                 "gives the test's p-value on both rows (<column>_p).")
 
 
+def units(metrics) -> str:
+    """Which of ``metrics`` a table prints in percent, and which as counts."""
+    percent = [find(m).short for m in metrics if find(m).percent]
+    counts = [find(m).short for m in metrics if not find(m).percent]
+    return f"{', '.join(percent)}: percent" + (f"; {', '.join(counts)}: counts." if counts else ".")
+
+
 def interval_words(kind: str, n: int) -> str:
     """``bootstrap over 2,500 queries``, ``mean of 3 seeds ± t 95%``: what a number's interval is."""
     return INTERVAL_KINDS[kind].format(n=n)

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from ..definitions import (IDENTIFIERS, MAP_RULES, METRICS, NOT_SIGNIFICANT, PRECISION_RULES, RULES_PART, find,
-                           interval_notes, label as metric_label, paired_words, words)
+                           interval_notes, label as metric_label, paired_words, units, words)
 from ..uncertainty import RESAMPLES, Candidate, significant
 from . import names
 from .cells import (Cell, Section, build_words, cell_label, main_cells, model_label, natural_key, representative,
@@ -281,7 +281,7 @@ def identifier_tables(sections: list[Section]) -> list[Table]:
         for table, metrics in ((what, tuple(IDENTIFIERS)), (bound, BOUND_METRICS)):
             if best:
                 rows, notes = build_rows(s, best, metrics, ablation_labels, None)
-                table.blocks.append((s, rows, [BEST_BEAM] + notes))
+                table.blocks.append((s, rows, [BEST_BEAM, units(metrics)] + notes))
             table.skipped = "no cell describes its identifiers yet (IRGen's cells write id_ and bound_ rows)"
     return [what, bound]
 
