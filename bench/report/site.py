@@ -156,9 +156,9 @@ def figure_blocks(section: Section, sections: list[Section], figures, page: Page
     return "\n".join(drawn) + (tag("h3", "Not drawn for this dataset") + bullets(missing) if missing else "")
 
 
-PLANE_CAPTION = ("Hover a point for its method, model, backend, setting, accuracy and speed; click a legend entry to "
-                 "hide or show its series (double-click: only it). The Pareto front is that of the metric shown, over "
-                 "every series.")
+PLANE_CAPTION = ("Hover a point for its method, model, backend, setting, accuracy with its 95% interval (the error "
+                 "bar) and speed; click a legend entry to hide or show its series (double-click: only it). The Pareto "
+                 "front is that of the metric shown, over every series.")
 
 
 def dataset_part(section: Section, sections, tables, figures, manifests, page: Page) -> str:

@@ -1,13 +1,13 @@
 """The paper's Tables 1-6 from the cells (Markdown and CSV), our rows in percent beside the
 paper's own where the paper measured the set that way, and measured the paper's way: the
 precision tables give the three precision rules, Table 5 the three conventions of MAP@100
-(``bench.definitions``, whose sentences are the tables' notes), each of our accuracies with its 95%
-interval (``a ± b``; the CSV: ``<column>_low``, ``<column>_high``) and, per column, the paired test
-of the best generative row against the best other row (``<column>_p``; a mark where it is not
-significant), and a paper row sits only beside
+(``bench.definitions``, whose sentences are the tables' notes), and a paper row sits only beside
 a cell that ran as the paper's model (a field of its model at a ``paper`` value of its method's
-description). Tables 3, 4 and 6 are the ablations of the model fields ``identifier``, ``T`` and
-``fresh``, whichever method has them."""
+description). Each of our accuracies comes with its 95% interval (``a ± b``; in the CSV
+``<column>_low``, ``<column>_high``) and, per column, the paired test of the best generative row
+against the best other row (``<column>_p``; a mark where it is not significant). Tables 3, 4 and 6
+are the ablations of the model fields ``identifier``, ``T`` and ``fresh``, whichever method has
+them; beside Table 3, what the identifiers are and the perfect-decoder bound."""
 from __future__ import annotations
 
 import json
