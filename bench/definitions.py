@@ -106,7 +106,7 @@ def words(metrics) -> list[str]:
 INTERVAL_KINDS = {  # a number's interval, shortly (hover, intervals.csv): {n} queries or seeds
     "bootstrap": "bootstrap over {n:,} queries",
     "t": "mean of {n} seeds ± t 95%",
-    "none": "no interval: one seed, no ranking stored",
+    "none": "none (one seed, no ranking stored)",
 }
 PLUS_MINUS = ("A value written a ± b is the value and half the width of its 95% interval, in the table's units "
               "(the CSV gives the interval's ends, <column>_low and <column>_high); Seeds is how many training seeds "

@@ -53,7 +53,7 @@ class Cell:
     threads: str = "-"
     timing: dict[str, str] = field(default_factory=dict)  # time metric -> "measured" / "cached from run <id>"
     cell_ids: tuple[str, ...] = ()  # its seeds' cells in results/
-    spread: dict[tuple[str, int], tuple[float, float]] = field(default_factory=dict)  # metric@k's 95% interval
+    spread: dict[tuple[str, int], tuple[float, float]] = field(default_factory=dict)  # metric@k's 95% interval, if any
     interval: tuple[str, int] | None = None  # its intervals' kind and count (bench.definitions.interval_words)
 
     @property
@@ -87,11 +87,6 @@ class Cell:
 
     def get(self, metric: str, k: int) -> float | None:
         return self.values.get((metric, k))
-
-    def bounds(self, metric: str, k: int) -> tuple[float, float] | None:
-        """metric@k's 95% interval (None: none, as for a time or a cell without its ranking)."""
-        found = self.spread.get((metric, k))
-        return found if found and all(map(math.isfinite, found)) else None
 
     @property
     def qps(self) -> float:
@@ -169,7 +164,8 @@ def sections_from(df: pd.DataFrame, manifests: dict | None = None, results: Path
         if section.uncertainty is not None:
             for cell in section.cells:
                 found = section.uncertainty.group(cell.cell_ids)
-                cell.spread = {(r["metric"], r["k"]): (r["low"], r["high"]) for r in found}
+                cell.spread = {(r["metric"], r["k"]): (r["low"], r["high"]) for r in found
+                               if math.isfinite(r["low"]) and math.isfinite(r["high"])}
                 cell.interval = (found[0]["kind"], found[0]["n"]) if found else None
         sections.append(section)
     return sorted(sections, key=lambda s: (s.dataset not in names.PAPER_DATASETS, (s.dataset, s.protocol, s.limit)))

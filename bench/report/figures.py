@@ -19,7 +19,7 @@ from .cells import Cell, Section, cell_label, line_label, main_cells, natural_ke
 from .chart import Axis, Chart, Panel, Series, style
 from .names import LARGE_SETS
 from .plotly_json import number
-from .tables import pct, plus_minus, setting_words
+from .tables import interval, pct, plus_minus, setting_words
 
 PR_AXES = ("true-positive rate: share of the query's class retrieved (%)", "precision (%)")
 STAGE_AXIS = "seconds per 100 queries"
@@ -61,11 +61,6 @@ def curves(section: Section, points, err=lambda cell, x: None) -> list[Series]:
                                 err=bars if any(bars) else None, **style(cell.method, cell.backend)))
     return lines
 
-
-def interval(cell: Cell, metric: str, k: int) -> tuple[float, float] | None:
-    """metric@k's 95% interval in percent (None: none)."""
-    found = cell.bounds(metric, k)
-    return (pct(found[0]), pct(found[1])) if found else None
 
 
 def fig3(section: Section) -> Chart | None:

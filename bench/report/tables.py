@@ -106,12 +106,22 @@ def pct(value: float | None) -> float | None:
     return None if value is None else 100.0 * value
 
 
+def scaled(metric: str, value: float | None) -> float | None:
+    """A metric's value as the tables print it: in percent where it is a share."""
+    return pct(value) if find(metric).percent else value
+
+
+def interval(cell: Cell, metric: str, k: int) -> tuple[float, float] | None:
+    """metric@k's 95% interval as the tables print it (None: none, as for a time or a cell without its ranking)."""
+    found = cell.spread.get((metric, k))
+    return (scaled(metric, found[0]), scaled(metric, found[1])) if found else None
+
+
 def metric_columns(cell: Cell, metric: str, k: int) -> dict:
-    """``P@10`` of a cell (in percent where the metric is a share), and its interval's ends
-    (``P@10_low``, ``P@10_high``)."""
-    name, scale = metric_label(metric, k), pct if find(metric).percent else (lambda v: v)
-    low, high = cell.bounds(metric, k) or (None, None)
-    return {name: scale(cell.get(metric, k)), f"{name}_low": scale(low), f"{name}_high": scale(high)}
+    """A cell's ``P@10`` and its interval's ends (``P@10_low``, ``P@10_high``)."""
+    name = metric_label(metric, k)
+    low, high = interval(cell, metric, k) or (None, None)
+    return {name: scaled(metric, cell.get(metric, k)), f"{name}_low": low, f"{name}_high": high}
 
 
 def column_tests(section: Section, cells: list[Cell], lines: list[dict], columns: list[tuple[str, int]]) -> None:
