@@ -119,8 +119,8 @@ INTERVAL_WORDS = {  # what each kind of interval is, for a table's notes
          "powerful-benchmarker reports.",
     "none": "A row of one seed whose ranking was not stored (a run from before rankings were kept) has no interval.",
 }
-ERROR_BARS = ("Error bars: each point's 95% interval (a model of one seed: a bootstrap over its queries; of several: "
-              "the mean of its seeds with a Student-t 95% interval); on the site, hovering a point names its kind.")
+ERROR_BARS = ("Error bars: each value's 95% interval (a model of one seed: a bootstrap over its queries; of several: "
+              "the mean of its seeds with a Student-t 95% interval).")
 NOT_SIGNIFICANT = "†"
 PAIRED_WORDS = (f"{NOT_SIGNIFICANT} marks, in a column, the best row of a generative method (IRGen's) and the best "
                 "other row when their difference is not significant at 5%: a paired test over the same queries, a "
@@ -133,7 +133,7 @@ def units(metrics) -> str:
     """Which of ``metrics`` a table prints in percent, and which as counts."""
     percent = [find(m).short for m in metrics if find(m).percent]
     counts = [find(m).short for m in metrics if not find(m).percent]
-    return f"{', '.join(percent)}: percent" + (f"; {', '.join(counts)}: counts." if counts else ".")
+    return f"In percent: {', '.join(percent)}" + (f"; counts: {', '.join(counts)}." if counts else ".")
 
 
 def interval_words(kind: str, n: int) -> str:

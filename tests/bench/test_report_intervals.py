@@ -135,19 +135,19 @@ def test_the_mark_is_on_the_two_rows_of_each_column_whose_test_is_not_significan
     assert blocks(tables["table3_identifier"])["digits"].filter(like="_p").empty  # IRGen against IRGen: no test
 
 
-def test_the_identifier_tables_hold_the_stored_rows_at_the_best_beam(report):
-    rows, sections, tables = report
+def test_the_identifier_tables_hold_the_stored_rows(report):
+    rows, _, tables = report
     bound = blocks(tables["table3_bound"])["digits"]
     what = blocks(tables["table3_identifiers"])["digits"]
-    assert len(bound) == len(what) == 2  # one row per identifier kind: RQ at its best beam, random
-    section = sections[[s.dataset for s in sections].index("digits")]
-    best = max((c for c in section.cells if c.model == RQ), key=lambda c: c.get("precision", 1))
-    row = bound[bound["Seeds"] == 3].iloc[0]
-    assert row["Setting"] == best.setting
-    for metric, k in (("bound_precision", 1), ("bound_recall", 10), ("precision", 1), ("recall", 10)):
-        stored = rows[(rows.dataset == "digits") & (rows.setting == best.setting) & (rows.model == json.dumps(RQ, sort_keys=True))
-                      & (rows.metric == metric) & (rows.k == k)]["value"]
-        assert row[label(metric, k)] == pytest.approx(100 * stored.mean()) and row[f"{label(metric, k)}_low"] is not None
+    assert list(bound["Setting"]).count("beam=10") == 2 and len(bound) == 3  # every beam of RQ, random's one
+    assert list(what["Setting"]) == ["beam=10", "beam=10"]  # one row per identifier kind, at its largest beam
+    rq = bound[bound["Seeds"] == 3].set_index("Setting")
+    for setting in ("beam=1", "beam=10"):
+        for metric, k in (("bound_precision", 1), ("bound_recall", 10), ("precision", 1), ("recall", 10)):
+            stored = rows[(rows.dataset == "digits") & (rows.setting == setting) & (rows.metric == metric)
+                          & (rows.model == json.dumps(RQ, sort_keys=True)) & (rows.k == k)]["value"]
+            assert len(stored) == 3 and rq.loc[setting, label(metric, k)] == pytest.approx(100 * stored.mean())
+            assert rq.loc[setting, f"{label(metric, k)}_low"] <= rq.loc[setting, label(metric, k)]
     row = what[what["Seeds"] == 3].iloc[0]
     assert row[label("id_images_mean", 0)] == pytest.approx(1.6)  # the mean of 1.5, 1.6, 1.7 over the seeds
     assert row[label("id_share_over_k", 1)] == pytest.approx(25.0) and row[label("id_fanout_mean", 1)] == 3.5
@@ -177,5 +177,5 @@ def test_the_report_files_carry_the_intervals(results, tmp_path):
     markdown = (tmp_path / "table1_precision.md").read_text()
     assert " ± " in markdown and NOT_SIGNIFICANT in markdown
     bound = pd.read_csv(tmp_path / "table3_bound.csv")
-    assert {"bound P@1", "bound P@1_low", "P@1"} <= set(bound.columns) and len(bound) == 4
+    assert {"bound P@1", "bound P@1_low", "P@1"} <= set(bound.columns) and len(bound) == 6  # 3 beams a set
     assert (tmp_path / "table3_identifiers.md").exists() and (tmp_path / "intervals.csv").exists()
