@@ -125,8 +125,9 @@ NOT_SIGNIFICANT = "†"
 PAIRED_WORDS = (f"{NOT_SIGNIFICANT} marks, in a column, the best row of a generative method (IRGen's) and the best "
                 "other row when their difference is not significant at 5%: a paired test over the same queries, a "
                 "sign-flip permutation test of the per-query differences ({resamples:,} seeded flips; a row of "
-                "several seeds compared by its per-query mean over them). Unmarked, it is significant; the CSV "
-                "gives the test's p-value on both rows (<column>_p).")
+                "several seeds compared by its per-query mean over them, so the test speaks to these queries, not to "
+                "the spread between trainings its t-interval shows). Unmarked, it is significant; the CSV gives the "
+                "test's p-value on both rows (<column>_p).")
 
 
 def units(metrics) -> str:
