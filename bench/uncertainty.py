@@ -14,15 +14,18 @@ a metric leaves out, which every function here leaves out too):
 - ``t_interval``: the mean over S training seeds, half-width t(0.975, S - 1) * sd / sqrt(S), as
   powerful-benchmarker reports; one seed has no interval (NaN).
 
-Then what a report calls: ``section_uncertainty(results, rows)`` reads the rankings of a
-section's cells (bench.rankings) and returns, per cell group (the cell's keys but the seed) and
-metric@k, the value with its interval and its kind ("bootstrap over N queries" for one seed, "t
-over S seeds" for several, the mean of the seeds' values), and per metric@k the paired test of
-IRGen's best group against the best other group (a group of several seeds compared by its
-per-query mean over the seeds). Each cell's bootstrap intervals and each test are cached under
-``results/rankings/derived/``, keyed by the ranking files' digests, so a second report is fast.
-``write_intervals`` writes them for every section: ``reports/intervals.csv`` and
-``reports/paired_tests.csv``.
+Then what a report calls: ``latest_per_seed`` picks the rows a report reads (per cell group, the
+cell's keys and model but the seed, the latest run's cell of each seed: the report's tables and
+these intervals average the same cells). ``Section(results, rows)`` reads the rankings of a
+section's cells (bench.rankings): ``group`` gives a group's value per metric@k with its interval
+and its kind (``bootstrap`` over N queries for one seed; ``t`` over S seeds for several, the mean
+of the seeds' values; bench.definitions words them), ``best_test`` the paired test of a
+generative method's best group against the best other group among those it is given (several
+seeds compared by their per-query mean over the seeds). ``section_uncertainty(results, rows)``
+gives every group's intervals and the section-wide tests. Each cell's bootstrap intervals and
+each test are cached under ``results/rankings/derived/``, keyed by the ranking files' digests, so
+a second report is fast. ``write_intervals`` writes them for every section:
+``reports/intervals.csv`` and ``reports/paired_tests.csv``.
 """
 from __future__ import annotations
 
@@ -36,10 +39,12 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from methods.registry import METHODS, load_plugins
 from methods.runtime.files import atomic_write, digest, file_checksum
 
 from . import metrics as M
-from .evaluate import SCALAR, per_query
+from .definitions import interval_words
+from .evaluate import BOUND, SCALAR, per_query
 from .rankings import folder, items_path, ranking_meta, ranking_path, read_items, read_ranking
 from .results import CELL_KEYS, ResultStore
 
@@ -48,11 +53,11 @@ log = logging.getLogger(__name__)
 RESAMPLES = 1000
 LEVEL = 0.95
 SEED = 0
-VERSION = 1  # of what the cache holds: bump when a metric or the procedure changes
+VERSION = 2  # of what the cache holds: bump when a metric or the procedure changes
 SECTION = ["dataset", "protocol", "limit"]  # a section's cells answer the same kind of queries
-GROUP = [c for c in CELL_KEYS if c != "seed"] + ["data_seed"]  # a cell over its training seeds
-INTERVAL_METRICS = tuple(m for m in SCALAR if m != "r_beyond_depth")  # accuracies; not a property of the data
-IRGEN = "irgen"
+GROUP = [c for c in CELL_KEYS if c != "seed"] + ["model"]  # a cell over its training seeds: the report's cell
+# accuracies (r_beyond_depth is a property of the data), and the perfect-decoder bound's where a cell has one
+INTERVAL_METRICS = tuple(m for m in SCALAR if m != "r_beyond_depth") + tuple(f"bound_{m}" for m in BOUND)
 
 
 # ---------------------------------------------------------------- pure functions
@@ -126,7 +131,12 @@ def paired_test(a, b, counts: np.ndarray, flips: np.ndarray, level: float = LEVE
     flipped = np.abs(flips @ np.where(counted, d, 0.0)) / counted.sum()
     tolerance = 1e-12 * max(1.0, abs(observed))  # a flip that gives the observed sum back counts
     p = (1 + int((flipped >= abs(observed) - tolerance).sum())) / (len(flips) + 1)
-    return PairedTest(float(observed), float(low[0]), float(high[0]), p, p < 1 - level)
+    return PairedTest(float(observed), float(low[0]), float(high[0]), p, significant(p, level))
+
+
+def significant(p_value: float, level: float = LEVEL) -> bool:
+    """Whether a test's p-value is below 1 - level (5%)."""
+    return p_value < 1 - level
 
 
 def t_interval(samples, level: float = LEVEL) -> tuple[float, float]:
@@ -142,13 +152,35 @@ def t_interval(samples, level: float = LEVEL) -> tuple[float, float]:
 
 
 def query_values(results: Path, cell_id: str) -> tuple[list[tuple[str, int]], np.ndarray]:
-    """A cell's per-query values of ``INTERVAL_METRICS`` from its stored ranking: (metric, k) names,
-    (n_queries, m) values."""
+    """A cell's per-query values of ``INTERVAL_METRICS`` from its stored ranking (and its bound's):
+    (metric, k) names, (n_queries, m) values."""
     ranking = read_ranking(ranking_path(results, cell_id))
     items = read_items(results, ranking.items)
-    rows = [(m, k, v) for m, k, v in per_query(ranking.ids, items.database_labels, items.query_labels, ranking.ks,
-                                               ranking.query_in_database) if m in INTERVAL_METRICS]
+    labels = (items.database_labels, items.query_labels, ranking.ks, ranking.query_in_database)
+    rows = per_query(ranking.ids, *labels)
+    if ranking.bound_ids is not None:
+        rows += [(f"bound_{m}", k, v) for m, k, v in per_query(ranking.bound_ids, *labels)]
+    rows = [(m, k, v) for m, k, v in rows if m in INTERVAL_METRICS]
     return [(m, int(k)) for m, k, _ in rows], np.stack([v for _, _, v in rows], axis=1)
+
+
+def latest_per_seed(rows: pd.DataFrame) -> pd.DataFrame:
+    """The rows a report reads: per cell group (``GROUP``) and training seed, those of the cell its
+    latest run wrote (another data seed's cell of that seed, written earlier, left out)."""
+    if rows.empty:
+        return rows
+    ids = rows["cell_id"].astype(str)
+    cells = rows.assign(cell_id=ids, last_run=rows.groupby(ids)["run_id"].transform("max").astype(str))
+    cells = cells.drop_duplicates("cell_id").sort_values(["last_run", "cell_id"], kind="stable")
+    kept = set(cells.drop_duplicates(GROUP + ["seed"], keep="last")["cell_id"])
+    return rows[ids.isin(kept)]
+
+
+def generative(method: str) -> bool:
+    """Whether the method's description says it generates identifiers (IRGen): the side a paired test takes."""
+    load_plugins()
+    spec = METHODS.get(method)
+    return bool(spec and spec.generative)
 
 
 class Cache:
@@ -172,29 +204,40 @@ class Cache:
 
 @dataclass
 class Uncertainty:
-    """``intervals``: per cell group and metric@k, value, low, high, interval (its kind), n;
-    ``tests``: per metric@k, IRGen's best group against the best other one."""
+    """``intervals``: per cell group and metric@k, value, low, high, kind, n, interval (its kind in
+    words); ``tests``: per metric@k, a generative method's best group against the best other one."""
 
     intervals: pd.DataFrame
     tests: pd.DataFrame
 
 
-def _label(keys: dict) -> str:
+def _label(keys) -> str:
     shown = [keys[c] for c in ("method", "variant", "backend", "setting") if str(keys[c]) != "-"]
     return " ".join(map(str, shown))
 
 
-class Section:
-    """One section's cells, their ranking files and what is derived from them."""
+@dataclass(frozen=True)
+class Candidate:
+    """A side a paired test may take: a group's cells (one per seed), its value, whether its method is generative."""
 
-    def __init__(self, results: Path, rows: pd.DataFrame, resamples: int, seed: int):
+    cell_ids: tuple[str, ...]
+    value: float
+    generative: bool
+    label: str = ""
+
+
+NO_TEST = {"difference": np.nan, "low": np.nan, "high": np.nan, "p_value": np.nan, "significant": False}
+
+
+class Section:
+    """One section's cells (``latest_per_seed`` of its rows), their ranking files and what is derived from them."""
+
+    def __init__(self, results: Path, rows: pd.DataFrame, resamples: int = RESAMPLES, seed: int = SEED):
         self.results, self.resamples, self.seed = Path(results), resamples, seed
         self.cache = Cache(results)
-        self.rows = rows
-        # one cell per seed, its latest run's (as the report's tables take it)
-        firsts = rows.sort_values("run_id", kind="stable").drop_duplicates("cell_id") \
-            .drop_duplicates(GROUP + ["seed"], keep="last")
-        self.groups = {keys: group for keys, group in firsts.groupby(GROUP, sort=True, dropna=False)}
+        self.rows = latest_per_seed(rows)
+        self.groups = {tuple(sorted(set(group["cell_id"].astype(str)))): dict(zip(GROUP, keys))
+                       for keys, group in self.rows.groupby(GROUP, sort=True, dropna=False)} if len(self.rows) else {}
         self._values: dict[str, tuple] = {}
         self._digests: dict[str, str | None] = {}
 
@@ -225,59 +268,61 @@ class Section:
         key = digest("bootstrap", self.digest_of(cell_id), self.resamples, self.seed, LEVEL)
         return self.cache.get(key, compute)
 
-    def intervals(self) -> list[dict]:
-        out = []
-        for keys, group in self.groups.items():
-            where = dict(zip(GROUP, keys))
-            cell_ids = sorted(group["cell_id"].astype(str))
-            if len(cell_ids) > 1:
-                out += self._over_seeds(where, cell_ids)
-            elif self.digest_of(cell_ids[0]) is not None:
-                found = self.bootstrap(cell_ids[0])
-                out += [{**where, "metric": m, "k": k, "value": v, "low": lo, "high": hi,
-                         "interval": f"bootstrap over {found['n']} queries", "n": found["n"], "cells": cell_ids[0]}
-                        for m, k, v, lo, hi in found["rows"]]
-            else:
-                out += self._over_seeds(where, cell_ids, "none: no ranking stored")
-        return out
-
-    def _over_seeds(self, where: dict, cell_ids: list[str], kind: str | None = None) -> list[dict]:
-        """Mean and t-interval over the cells' stored values (one per seed)."""
+    def group(self, cell_ids) -> list[dict]:
+        """A group's (its cells, one per seed) value per metric@k with its interval, of kind ``bootstrap``
+        over its n queries (one cell), ``t`` over its n seeds (several), ``none`` (one cell, no ranking)."""
+        cell_ids = sorted(cell_ids)
+        if len(cell_ids) == 1 and self.digest_of(cell_ids[0]) is not None:
+            found = self.bootstrap(cell_ids[0])
+            return [{"metric": m, "k": k, "value": v, "low": lo, "high": hi, "kind": "bootstrap", "n": found["n"],
+                     "cells": cell_ids[0]} for m, k, v, lo, hi in found["rows"]]
         rows = self.rows[self.rows["cell_id"].astype(str).isin(cell_ids) & self.rows["metric"].isin(INTERVAL_METRICS)]
         out = []
         for (m, k), per_seed in rows.groupby(["metric", "k"], sort=True):
             mean, half = t_interval(per_seed["value"].to_numpy())
-            out.append({**where, "metric": m, "k": int(k), "value": mean, "low": mean - half, "high": mean + half,
-                        "interval": kind or f"t over {len(per_seed)} seeds", "n": len(per_seed),
-                        "cells": " ".join(cell_ids)})
+            out.append({"metric": m, "k": int(k), "value": mean, "low": mean - half, "high": mean + half,
+                        "kind": "t" if len(cell_ids) > 1 else "none", "n": len(per_seed), "cells": " ".join(cell_ids)})
         return out
 
+    def intervals(self) -> list[dict]:
+        return [{**where, **row, "interval": interval_words(row["kind"], row["n"])}
+                for cell_ids, where in self.groups.items() for row in self.group(cell_ids)]
+
+    def best_test(self, candidates: list[Candidate], metric: str, k: int) -> dict | None:
+        """The paired test of the best generative candidate against the best other one (the first of
+        equals) over the same queries: ``PairedTest``'s fields, ``note``, and the two candidates as ``a``
+        and ``b``; None where a side has no candidate."""
+        sides = [[c for c in candidates if c.generative == g and np.isfinite(c.value)] for g in (True, False)]
+        if not all(sides):
+            return None
+        a, b = (max(side, key=lambda c: c.value) for side in sides)
+        return {"a": a, "b": b, **self.paired(list(a.cell_ids), list(b.cell_ids), metric, k)}
+
     def tests(self, intervals: pd.DataFrame) -> list[dict]:
-        """Per metric@k, IRGen's best group against the best other group, over the same queries."""
+        """Per metric@k (the bound's left out), the section's best generative group against its best other group."""
         out = []
         if intervals.empty:
             return out
         for (m, k), column in intervals.dropna(subset=["value"]).groupby(["metric", "k"], sort=True):
-            irgen, other = column[column["method"] == IRGEN], column[column["method"] != IRGEN]
-            if irgen.empty or other.empty:
-                continue
-            a, b = irgen.loc[irgen["value"].idxmax()], other.loc[other["value"].idxmax()]
-            test = self._paired(a["cells"].split(), b["cells"].split(), m, int(k))
-            out.append({"metric": m, "k": int(k), "irgen": _label(a), "irgen_value": a["value"],
-                        "baseline": _label(b), "baseline_value": b["value"], **test})
+            candidates = [Candidate(tuple(r["cells"].split()), r["value"], generative(r["method"]), _label(r))
+                          for _, r in column.iterrows()]
+            found = None if m.startswith("bound_") else self.best_test(candidates, m, int(k))
+            if found:
+                a, b = found.pop("a"), found.pop("b")
+                out.append({"metric": m, "k": int(k), "irgen": a.label, "irgen_value": a.value,
+                            "baseline": b.label, "baseline_value": b.value, **found})
         return out
 
-    def _paired(self, a: list[str], b: list[str], metric: str, k: int) -> dict:
+    def paired(self, a: list[str], b: list[str], metric: str, k: int) -> dict:
+        """Two groups (their cells, one per seed) compared on metric@k over the same queries (cached)."""
         digests = [self.digest_of(c) for c in a + b]
         if None in digests:
-            return {"difference": np.nan, "low": np.nan, "high": np.nan, "p_value": np.nan, "significant": False,
-                    "note": "no ranking stored"}
+            return {**NO_TEST, "note": "no ranking stored"}
 
         def compute():
             va, vb = self._group_values(a, metric, k), self._group_values(b, metric, k)
-            if va.shape != vb.shape:
-                return {"difference": None, "low": None, "high": None, "p_value": None, "significant": False,
-                        "note": "not the same queries"}
+            if va is None or vb is None or va.shape != vb.shape:
+                return {**dict.fromkeys(NO_TEST), "significant": False, "note": "not the same queries"}
             t = paired_test(va, vb, resample_counts(len(va), self.resamples, self.seed),
                             sign_flips(len(va), self.resamples, self.seed + 1))
             return {**t.__dict__, "note": f"paired over {len(va)} queries"}
@@ -286,8 +331,11 @@ class Section:
         found = self.cache.get(key, compute)
         return {name: (np.nan if value is None else value) for name, value in found.items()}
 
-    def _group_values(self, cell_ids: list[str], metric: str, k: int) -> np.ndarray:
-        """A group's per-query values of metric@k: its one cell's, or the mean over its seeds' cells."""
+    def _group_values(self, cell_ids: list[str], metric: str, k: int) -> np.ndarray | None:
+        """A group's per-query values of metric@k: its one cell's, or the mean over its seeds' cells
+        (None where they did not answer the same queries: another data seed's draw)."""
+        if len({ranking_meta(ranking_path(self.results, c))["items"] for c in cell_ids}) > 1:
+            return None
         columns = []
         for cell_id in cell_ids:
             names, v = self.values(cell_id)
@@ -303,15 +351,19 @@ def section_uncertainty(results: Path, rows: pd.DataFrame, resamples: int = RESA
     return Uncertainty(intervals, pd.DataFrame(section.tests(intervals)))
 
 
-def all_sections(results: Path) -> Uncertainty:
-    """``section_uncertainty`` of every section of the results table, stacked (tests name their section)."""
-    rows = ResultStore(results).load().dropna(subset=["value"])
+def all_sections(results: Path, sections: list[Section] | None = None) -> Uncertainty:
+    """The intervals and section-wide tests of every section, stacked (tests name their section):
+    of ``sections`` (those a report has read already), else of every section of the results table."""
+    if sections is None:
+        rows = ResultStore(results).load().dropna(subset=["value"])
+        sections = [Section(results, s) for _, s in rows.groupby(SECTION, sort=True)] if not rows.empty else []
     intervals, tests = [], []
-    for keys, section in (rows.groupby(SECTION, sort=True) if not rows.empty else []):
-        found = section_uncertainty(results, section)
-        intervals.append(found.intervals)
-        if not found.tests.empty:
-            tests.append(found.tests.assign(**dict(zip(SECTION, keys))))
+    for section in sections:
+        found = pd.DataFrame(section.intervals())
+        intervals.append(found)
+        tested = pd.DataFrame(section.tests(found))
+        if not tested.empty:
+            tests.append(tested.assign(**{c: section.rows[c].iloc[0] for c in SECTION}))
     return Uncertainty(pd.concat(intervals, ignore_index=True) if intervals else pd.DataFrame(),
                        pd.concat(tests, ignore_index=True) if tests else pd.DataFrame())
 
@@ -322,7 +374,7 @@ def interval_table(intervals: pd.DataFrame, metric: str = "precision", label: st
     if rows.empty:
         return "(no intervals)"
     lines = []
-    for keys, group in rows.groupby(["method", "variant", "backend", "setting", "data_seed"], sort=False):
+    for keys, group in rows.groupby(["method", "variant", "backend", "setting", "model"], sort=False):
         line = dict(zip(["method", "variant", "backend", "setting"], keys[:4]))
         for k, v, lo, hi in zip(group["k"], group["value"], group["low"], group["high"]):
             line[f"{label}@{k}"] = f"{v:.4f} [{lo:.4f}, {hi:.4f}]" if np.isfinite(lo) else f"{v:.4f}"
@@ -334,9 +386,10 @@ def interval_table(intervals: pd.DataFrame, metric: str = "precision", label: st
         index=False)
 
 
-def write_intervals(results: Path, reports: Path) -> list[Path]:
-    """``reports/intervals.csv`` and ``reports/paired_tests.csv`` for every section (none without results)."""
-    found = all_sections(results)
+def write_intervals(results: Path, reports: Path, sections: list[Section] | None = None) -> list[Path]:
+    """``reports/intervals.csv`` and ``reports/paired_tests.csv`` for every section (``all_sections``;
+    none without results)."""
+    found = all_sections(results, sections)
     written = []
     for name, table in (("intervals.csv", found.intervals), ("paired_tests.csv", found.tests)):
         path = Path(reports) / name

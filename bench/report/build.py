@@ -57,7 +57,7 @@ def build(results: Path, reports: Path) -> list[Path]:
     results, reports = Path(results), Path(reports)
     rows = read_results(results)
     manifests = ResultStore(results).read_manifests(set(rows["run_id"]) if not rows.empty else set())
-    sections = sections_from(rows, manifests)
+    sections = sections_from(rows, manifests, results)
     paper = load_paper()
     reports.mkdir(parents=True, exist_ok=True)
     clear_outputs(reports)
@@ -68,7 +68,7 @@ def build(results: Path, reports: Path) -> list[Path]:
     written += [f.path for _, figs in figures for f in figs if f.path]
     written += write_scaling_figures(results, reports)
     written += sweeps.write(results, reports)
-    written += write_intervals(results, reports)  # bench/uncertainty.py: read by no table yet
+    written += write_intervals(results, reports, [s.uncertainty for s in sections])
     examples = build_examples(sections, rows, results)
     written += write_example_figures(examples, reports)
     page, page_files = examples_page(examples)

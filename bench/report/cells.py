@@ -1,12 +1,14 @@
 """Results rows -> what the reports show: a ``Section`` per dataset x protocol x size limit,
 holding a ``Cell`` per method x model x backend x setting (its metric values, the latest run of
-each seed, seeds averaged, and from its manifest the build parameters of its search backend);
+each seed, seeds averaged, each with its 95% interval from bench/uncertainty.py, and from its
+manifest the build parameters of its search backend);
 which cells are the headline rows, how they group into one series per model, and how a cell is
 named in tables and legends. What distinguishes a model is its typed ``model`` column, shown as
 its method's description (``MethodSpec.fields``) says; nothing here knows a method by name."""
 from __future__ import annotations
 
 import json
+import math
 import re
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -16,7 +18,8 @@ import pandas as pd
 
 from methods.registry import MethodSpec
 
-from ..results import CELL_KEYS, ResultStore
+from .. import uncertainty
+from ..results import ResultStore
 from . import names
 
 
@@ -49,6 +52,9 @@ class Cell:
     device: str = "-"  # where it ran: the device type and the CPU threads
     threads: str = "-"
     timing: dict[str, str] = field(default_factory=dict)  # time metric -> "measured" / "cached from run <id>"
+    cell_ids: tuple[str, ...] = ()  # its seeds' cells in results/
+    spread: dict[tuple[str, int], tuple[float, float]] = field(default_factory=dict)  # metric@k's 95% interval, if any
+    interval: tuple[str, int] | None = None  # its intervals' kind and count (bench.definitions.interval_words)
 
     @property
     def spec(self) -> MethodSpec:
@@ -105,6 +111,7 @@ class Section:
     protocol: str
     limit: str
     cells: list[Cell] = field(default_factory=list)
+    uncertainty: uncertainty.Section | None = None  # its cells' rankings: paired tests
 
     @property
     def slug(self) -> str:
@@ -132,27 +139,36 @@ def read_results(results: Path) -> pd.DataFrame:
     return ResultStore(results).load().dropna(subset=["value"])
 
 
-def sections_from(df: pd.DataFrame, manifests: dict | None = None) -> list[Section]:
-    """Latest run per cell and metric (run ids sort by time), then the mean over seeds; with the
-    runs' ``manifests``, each cell's search backend's build parameters as built."""
+def sections_from(df: pd.DataFrame, manifests: dict | None = None, results: Path | None = None) -> list[Section]:
+    """Latest run per cell and seed (``uncertainty.latest_per_seed``), then the mean over seeds; with
+    the runs' ``manifests``, each cell's search backend's build parameters as built; with ``results``,
+    each cell's 95% intervals from its stored rankings."""
     if df.empty:
         return []
-    where = ["dataset", "protocol", "limit"]
-    keys = [c for c in CELL_KEYS if c != "seed"] + ["model"]
-    df = df.sort_values("run_id", kind="stable").drop_duplicates(keys + ["seed", "metric", "k"], keep="last")
-    sections: dict[tuple, Section] = {}
-    for values, rows in df.groupby(keys, sort=True):
-        key = dict(zip(keys, values))
-        meaned = rows.groupby(["metric", "k"], sort=True)["value"].mean()
-        run_ids = tuple(sorted(set(rows["run_id"])))
-        latest = (manifests or {}).get(run_ids[-1], {})
-        timing = {m: str(t) for m, t in zip(rows["metric"], rows["timing"].fillna("-")) if t not in ("-", "")}
-        cell = Cell(key["method"], key["backend"], key["setting"], json.loads(key["model"]),
-                    {(m, int(k)): float(v) for (m, k), v in meaned.items()}, run_ids, rows["seed"].nunique(),
-                    latest.get("method", {}).get("backend_built_with"), key["device"], key["threads"], timing)
-        section = tuple(key[w] for w in where)
-        sections.setdefault(section, Section(*section)).cells.append(cell)
-    return [sections[k] for k in sorted(sections, key=lambda k: (k[0] not in names.PAPER_DATASETS, k))]
+    keys = uncertainty.GROUP
+    df = uncertainty.latest_per_seed(df)
+    sections = []
+    for where, rows in df.groupby(uncertainty.SECTION, sort=True):
+        section = Section(*where, uncertainty=uncertainty.Section(results, rows) if results is not None else None)
+        for values, group in rows.groupby(keys, sort=True):
+            key = dict(zip(keys, values))
+            meaned = group.groupby(["metric", "k"], sort=True)["value"].mean()
+            run_ids = tuple(sorted(set(group["run_id"])))
+            latest = (manifests or {}).get(run_ids[-1], {})
+            timing = {m: str(t) for m, t in zip(group["metric"], group["timing"].fillna("-")) if t not in ("-", "")}
+            section.cells.append(Cell(
+                key["method"], key["backend"], key["setting"], json.loads(key["model"]),
+                {(m, int(k)): float(v) for (m, k), v in meaned.items()}, run_ids, group["seed"].nunique(),
+                latest.get("method", {}).get("backend_built_with"), key["device"], key["threads"], timing,
+                tuple(sorted(set(group["cell_id"].astype(str))))))
+        if section.uncertainty is not None:
+            for cell in section.cells:
+                found = section.uncertainty.group(cell.cell_ids)
+                cell.spread = {(r["metric"], r["k"]): (r["low"], r["high"]) for r in found
+                               if math.isfinite(r["low"]) and math.isfinite(r["high"])}
+                cell.interval = (found[0]["kind"], found[0]["n"]) if found else None
+        sections.append(section)
+    return sorted(sections, key=lambda s: (s.dataset not in names.PAPER_DATASETS, (s.dataset, s.protocol, s.limit)))
 
 
 def sort_key(f: dict) -> tuple:

@@ -11,7 +11,7 @@ import pandas as pd
 from ..definitions import METRICS, RULES_PART, short, words
 from .cells import Section
 from .names import PAPER_DATASETS, STAND_INS
-from .tables import Table
+from .tables import Table, markdown_table
 
 
 def metric_words() -> str:
@@ -88,15 +88,19 @@ def dataset_lines(sections: list[Section]) -> list[str]:
     return lines
 
 
+def not_generated(tables: list[Table], figures) -> list[str]:
+    """A line per table and per figure that could not be made, with the reason."""
+    return ([f"{t.caption}: {t.skipped}." for t in tables if not t.blocks]
+            + [f"{kind}: {f.skipped}." for kind, figs in figures for f in figs if not f.path])
+
+
 def failure_lines(failures: pd.DataFrame) -> list[str]:
     """The grid's cells that did not finish, with the last line of their error and their log."""
     if failures.empty:
         return ["Every grid cell run so far finished."]
-    lines = ["| cell | status | after | last line of the error | log |", "|---|---|---:|---|---|"]
-    for _, f in failures.sort_values("cell").iterrows():
-        reason = str(f["reason"]).replace("|", "\\|")
-        lines.append(f"| `{f['cell']}` | {f['status']} | {float(f['seconds']):.0f} s | {reason} | `{f['log']}` |")
-    return lines
+    shown = {"cell": "`{}`", "status": "{}", "seconds": "{:.0f} s", "reason": "{}", "log": "`{}`"}
+    df = failures.sort_values("cell")[list(shown)].astype({"seconds": float})
+    return [markdown_table(df, lambda row, c: shown[c].format(row[c]))]
 
 
 def readme(sections: list[Section], tables: list[Table], figures, manifests: dict, reports: Path,
@@ -133,9 +137,8 @@ def readme(sections: list[Section], tables: list[Table], figures, manifests: dic
             out += ["Not generated: " + "; ".join(f.skipped for f in figs) + "." if figs else
                     "Not generated: no results yet.", ""]
     out += ["## Not generated yet", ""]
-    skipped = [f"- {t.caption}: {t.skipped}." for t in tables if not t.blocks]
-    skipped += [f"- {kind}: {f.skipped}." for kind, figs in figures for f in figs if not f.path]
-    out += (skipped or ["Nothing: every table and figure has its inputs."]) + [""]
+    out += ([f"- {line}" for line in not_generated(tables, figures)]
+            or ["Nothing: every table and figure has its inputs."]) + [""]
     out += ["## Failed or unavailable grid cells", "", "From `results/failures.csv` (`python -m bench.grid`).", ""]
     out += failure_lines(failures) + [""]
     out += ["## Provenance", "", "From `results/manifests/<run_id>.json` of the runs shown above.", ""]

@@ -32,8 +32,8 @@ from ..results.manifest import device_words
 from . import db_size, names, plotly_json, sweeps
 from .cells import Section
 from .figures import plane_views
-from .readme import PAPER_WORDS, dataset_lines, metric_words
-from .tables import METRIC_COLUMN, Table, fmt
+from .readme import PAPER_WORDS, dataset_lines, metric_words, not_generated
+from .tables import Table, fmt, shown, text
 
 ASSETS = Path(__file__).with_name("site_assets")
 PLOTLY = "plotly.min.js"
@@ -63,24 +63,27 @@ def bullets(lines: list[str]) -> str:
     return tag("ul", "".join(tag("li", inline(line)) for line in lines)) if lines else ""
 
 
-def sortable(df: pd.DataFrame, show=lambda column, value: fmt(value, False), paper_columns: bool = False) -> str:
-    """A table the reader sorts by clicking a heading (``site.js``): numbers carry their value in
-    ``data-sort``, a missing one an empty ``data-sort`` (sorted last either way)."""
+def sortable(df: pd.DataFrame, show=lambda row, column: fmt(row[column], False), paper_columns: bool = False) -> str:
+    """A table the reader sorts by clicking a heading (``site.js``): its ``tables.shown`` columns, each
+    value as ``show(row, column)`` writes it; numbers carry their value in ``data-sort``, a missing one
+    an empty ``data-sort`` (sorted last either way)."""
+    columns = shown(df)
+
     def th(column: str) -> str:
         paper = paper_columns and column.startswith("paper ")
         return tag("th", esc(column), class_="paper" if paper else None,
                    title="the IRGen paper's number, copied from the paper, not measured here" if paper else None)
 
-    def td(column: str, value) -> str:
+    def td(column: str, row: dict) -> str:
+        value = row[column]
         missing = value is None or value == names.MISSING or (isinstance(value, float) and math.isnan(value))
         numeric = missing or (isinstance(value, (int, float)) and not isinstance(value, bool))
         paper = paper_columns and column.startswith("paper ")
-        return tag("td", esc(show(column, value)), data_sort="" if missing else (repr(float(value)) if numeric else None),
+        return tag("td", esc(show(row, column)), data_sort="" if missing else (repr(float(value)) if numeric else None),
                    class_=" ".join(c for c in ("num" if numeric else "", "paper" if paper else "") if c) or None)
 
-    head = tag("thead", tag("tr", "".join(th(c) for c in df.columns)))
-    rows = "".join(tag("tr", "".join(td(c, v) for c, v in zip(df.columns, row)))
-                   for row in df.astype(object).itertuples(index=False))
+    head = tag("thead", tag("tr", "".join(th(c) for c in columns)))
+    rows = "".join(tag("tr", "".join(td(c, row) for c in columns)) for row in df.astype(object).to_dict("records"))
     return tag("div", tag("table", head + tag("tbody", rows), class_="sortable"), class_="scroll")
 
 
@@ -134,8 +137,8 @@ def table_blocks(section: Section, tables: list[Table]) -> str:
     for table in tables:
         for s, df, notes in table.blocks:
             if s is section:
-                out.append(tag("h3", esc(table.caption), id=table.name) + sortable(
-                    df, lambda c, v: fmt(v, bool(METRIC_COLUMN.match(c))), paper_columns=True) + bullets(notes))
+                out.append(tag("h3", esc(table.caption), id=table.name) + sortable(df, text, paper_columns=True)
+                           + bullets(notes))
     return "\n".join(out)
 
 
@@ -153,9 +156,9 @@ def figure_blocks(section: Section, sections: list[Section], figures, page: Page
     return "\n".join(drawn) + (tag("h3", "Not drawn for this dataset") + bullets(missing) if missing else "")
 
 
-PLANE_CAPTION = ("Hover a point for its method, model, backend, setting, accuracy and speed; click a legend entry to "
-                 "hide or show its series (double-click: only it). The Pareto front is that of the metric shown, over "
-                 "every series.")
+PLANE_CAPTION = ("Hover a point for its method, model, backend, setting, accuracy with its 95% interval (the error "
+                 "bar) and speed; click a legend entry to hide or show its series (double-click: only it). The Pareto "
+                 "front is that of the metric shown, over every series.")
 
 
 def dataset_part(section: Section, sections, tables, figures, manifests, page: Page) -> str:
@@ -166,11 +169,6 @@ def dataset_part(section: Section, sections, tables, figures, manifests, page: P
         page.chart(plane, PLANE_CAPTION) if plane else tag("p", "No cell with both a speed and an accuracy metric."),
         tag("h3", "Tables", class_="group"), table_blocks(section, tables) or tag("p", "No table holds this dataset."),
         tag("h3", "Figures", class_="group"), figure_blocks(section, sections, figures, page)])
-
-
-def not_generated(tables: list[Table], figures) -> list[str]:
-    lines = [f"{t.caption}: {t.skipped}." for t in tables if not t.blocks]
-    return lines + [f"{kind}: not drawn for any dataset." for kind, figs in figures if not any(f.path for f in figs)]
 
 
 def index_page(sections, tables, figures, manifests, pages: list[tuple[Section, Page]]) -> Page:
@@ -207,7 +205,7 @@ def backends_page(results: Path) -> Page | None:
             name = str(group.iloc[0]["dataset"])
             page.add(tag("h3", esc(name)), page.chart(plotly_json.views([sweeps.plane(group)])),
                      sortable(summary[summary["set"] == name].drop(columns="set"),
-                              lambda c, v: sweeps.cell(v) if isinstance(v, float) else str(v)))
+                              lambda row, c: sweeps.cell(row[c]) if isinstance(row[c], float) else str(row[c])))
     if not scale.empty:
         latest = db_size.latest_config(scale)
         page.add(tag("h2", "Scaling with the database size"), page.chart(plotly_json.views([db_size.chart(latest)])))

@@ -18,6 +18,7 @@ from ..pareto import operating_point, pareto_front
 from ..results import SWEEP_SET, sweeps_table
 from . import names, png
 from .chart import Axis, Chart, Panel, Series, look_style
+from .tables import markdown_table
 
 TARGET = 0.9
 ABOUT = ("From `results/sweeps.csv` (`python -m bench.sweep`, `python -m bench.scaling`). Each backend is built "
@@ -93,12 +94,7 @@ def summary(rows: pd.DataFrame, target: float = TARGET) -> pd.DataFrame:
 def markdown(table: pd.DataFrame) -> str:
     out = ["# Search backends: recall against the exact scan, and queries per second", "", ABOUT, ""]
     for name, group in table.groupby("set", sort=False):
-        out += [f"## {name}", "", "| " + " | ".join(c for c in group.columns if c != "set") + " |",
-                "|" + "|".join("---" if c in ("backend", "build_params", "parameters there") else "---:"
-                               for c in group.columns if c != "set") + "|"]
-        for _, r in group.iterrows():
-            out.append("| " + " | ".join(cell(r[c]) for c in group.columns if c != "set") + " |")
-        out.append("")
+        out += [f"## {name}", "", markdown_table(group.drop(columns="set"), lambda row, c: cell(row[c])), ""]
     return "\n".join(out)
 
 

@@ -3,8 +3,11 @@ paper's own where the paper measured the set that way, and measured the paper's 
 precision tables give the three precision rules, Table 5 the three conventions of MAP@100
 (``bench.definitions``, whose sentences are the tables' notes), and a paper row sits only beside
 a cell that ran as the paper's model (a field of its model at a ``paper`` value of its method's
-description). Tables 3, 4 and 6 are the ablations of the model fields ``identifier``, ``T`` and
-``fresh``, whichever method has them."""
+description). Each of our accuracies comes with its 95% interval (``a ± b``; in the CSV
+``<column>_low``, ``<column>_high``) and, per column, the paired test of the best generative row
+against the best other row (``<column>_p``; a mark where it is not significant). Tables 3, 4 and 6
+are the ablations of the model fields ``identifier``, ``T`` and ``fresh``, whichever method has
+them; beside Table 3, what the identifiers are and the perfect-decoder bound."""
 from __future__ import annotations
 
 import json
@@ -13,9 +16,11 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from ..definitions import MAP_RULES, METRICS, PRECISION_RULES, RULES_PART, label as metric_label, words
+from ..definitions import (IDENTIFIERS, MAP_RULES, METRICS, NOT_SIGNIFICANT, PRECISION_RULES, RULES_PART, find,
+                           interval_notes, label as metric_label, paired_words, units, words)
+from ..uncertainty import RESAMPLES, Candidate, significant
 from . import names
-from .cells import Cell, Section, build_words, cell_label, main_cells, model_label, representative, sort_key
+from .cells import Cell, Section, build_words, cell_label, main_cells, model_label, representative, series, sort_key
 from .names import LARGE_SETS, MISSING
 from .paper import key_fields, matches
 
@@ -41,7 +46,9 @@ class Table:
         return "\n".join(lines).rstrip() + "\n"
 
 
-METRIC_COLUMN = re.compile(r"^(paper )?(%s)@\d+$" % "|".join(re.escape(m.short) for m in METRICS.values()))
+METRIC_COLUMN = re.compile(r"^(paper )?(%s)(@\d+)?$" % "|".join(re.escape(m.short) for m in (*METRICS.values(),
+                                                                                               *IDENTIFIERS.values())))
+SPREAD = ("_low", "_high", "_p")  # a metric column's companions in the CSV: its interval's ends, its test's p-value
 STEPS_NOTE = ("[N steps, under the floor of F]: a model trained fewer optimisation steps than its preset's floor "
               "(min_steps); beside variants trained at the floor its row measures a smaller training budget, not the "
               "variant.")
@@ -49,9 +56,13 @@ NOT_PAPER_NOTE = ("Our rows that did not run the paper's model (a preset other t
                   "the paper's numbers: the paper's rows then stand on lines of their own.")
 
 
+def missing(value) -> bool:
+    return value is None or (isinstance(value, float) and pd.isna(value))
+
+
 def fmt(value, metric: bool) -> str:
     """A metric with one decimal, as the paper prints it; other numbers as integers where whole."""
-    if value is None or (isinstance(value, float) and pd.isna(value)):
+    if missing(value):
         return MISSING
     if isinstance(value, float):
         if metric:
@@ -60,16 +71,88 @@ def fmt(value, metric: bool) -> str:
     return str(value)
 
 
-def markdown_table(df: pd.DataFrame) -> str:
-    metric = [bool(METRIC_COLUMN.match(c)) for c in df.columns]
-    head = "| " + " | ".join(df.columns) + " |"
-    rule = "|" + "|".join("---:" if m else "---" for m in metric) + "|"
-    body = ["| " + " | ".join(fmt(v, m) for v, m in zip(row, metric)) + " |" for row in df.itertuples(index=False)]
+def shown(df: pd.DataFrame) -> list[str]:
+    """The columns a reader sees: a metric column's companions (``SPREAD``) go into its text."""
+    return [c for c in df.columns if not (c.endswith(SPREAD) and c.rsplit("_", 1)[0] in df.columns)]
+
+
+def text(row: dict, column: str) -> str:
+    """A value as the tables print it: a metric ``86.8 ± 0.9`` (half its interval's width) and
+    ``NOT_SIGNIFICANT`` where its column's paired test is not significant."""
+    value = row[column]
+    low, high, p = (row.get(column + end) for end in SPREAD)
+    words = fmt(value, bool(METRIC_COLUMN.match(column))) + plus_minus(value, low, high)
+    return words + ("" if missing(p) or significant(p) else f" {NOT_SIGNIFICANT}")
+
+
+def plus_minus(value, low, high) -> str:
+    """`` ± 0.9``: half the width of a value's interval, to the value's one decimal ("" without one)."""
+    return "" if missing(value) or missing(low) or missing(high) else f" ± {(high - low) / 2:.1f}"
+
+
+def markdown_table(df: pd.DataFrame, show=text) -> str:
+    """``df``'s ``shown`` columns as a Markdown table, each value as ``show(row, column)`` writes it,
+    columns of numbers aligned right."""
+    columns, rows = shown(df), df.to_dict("records")
+    right = [any(isinstance(r[c], (int, float)) and not isinstance(r[c], bool) for r in rows) for c in columns]
+    head = "| " + " | ".join(columns) + " |"
+    rule = "|" + "|".join("---:" if r else "---" for r in right) + "|"
+    body = ["| " + " | ".join(show(row, c).replace("|", "\\|") for c in columns) + " |" for row in rows]
     return "\n".join([head, rule, *body])
 
 
 def pct(value: float | None) -> float | None:
     return None if value is None else 100.0 * value
+
+
+def scaled(metric: str, value: float | None) -> float | None:
+    """A metric's value as the tables print it: in percent where it is a share."""
+    return pct(value) if find(metric).percent else value
+
+
+def interval(cell: Cell, metric: str, k: int) -> tuple[float, float] | None:
+    """metric@k's 95% interval as the tables print it (None: none, as for a time or a cell without its ranking)."""
+    found = cell.spread.get((metric, k))
+    return (scaled(metric, found[0]), scaled(metric, found[1])) if found else None
+
+
+def metric_columns(cell: Cell, metric: str, k: int) -> dict:
+    """A cell's ``P@10`` and its interval's ends (``P@10_low``, ``P@10_high``)."""
+    name = metric_label(metric, k)
+    low, high = interval(cell, metric, k) or (None, None)
+    return {name: scaled(metric, cell.get(metric, k)), f"{name}_low": low, f"{name}_high": high}
+
+
+def column_tests(section: Section, cells: list[Cell], lines: list[dict], columns: list[tuple[str, int]]) -> None:
+    """Per metric@k, the paired test of the best generative cell against the best other one: its
+    p-value (``<column>_p``) on both their lines."""
+    for metric, k in columns if section.uncertainty is not None else []:
+        candidates = [Candidate(c.cell_ids, float("nan") if c.get(metric, k) is None else c.get(metric, k),
+                                c.spec.generative, str(i)) for i, c in enumerate(cells)]
+        found = section.uncertainty.best_test(candidates, metric, k)
+        if found and not missing(found["p_value"]):
+            for side in (found["a"], found["b"]):
+                lines[int(side.label)][f"{metric_label(metric, k)}_p"] = found["p_value"]
+
+
+def spread_notes(cells: list[Cell], df: pd.DataFrame) -> list[str]:
+    """What the intervals in ``df`` are (``bench.definitions``), and the paired tests' mark where it has tests."""
+    kinds: dict[str, int] = {}
+    for kind, n in (c.interval for c in cells if c.interval):
+        kinds[kind] = max(kinds.get(kind, 0), n)
+    ends = {c.rsplit("_", 1)[1] for c in df.columns if c.endswith(SPREAD)}
+    return ((interval_notes(kinds, RESAMPLES) if "low" in ends and kinds else [])
+            + ([paired_words(RESAMPLES)] if "p" in ends else []))
+
+
+def frame(lines: list[dict]) -> pd.DataFrame:
+    """The table's rows: each metric column followed by its companions, those with no value left out;
+    missing values None."""
+    df = pd.DataFrame(lines)
+    df = df.drop(columns=[c for c in df.columns if c.endswith(SPREAD) and df[c].isna().all()])
+    main = [c for c in df.columns if not c.endswith(SPREAD) or c.rsplit("_", 1)[0] not in df.columns]
+    df = df[[x for c in main for x in [c, *(c + end for end in SPREAD if c + end in df.columns)]]]
+    return df.astype(object).where(df.notna(), None)
 
 
 def build_rows(section: Section, cells: list[Cell], metrics, labels, paper_table: dict | None,
@@ -80,16 +163,18 @@ def build_rows(section: Section, cells: list[Cell], metrics, labels, paper_table
     lines = []
     for cell in cells:
         f = {**cell.fields, "setting": cell.setting}
-        line = {**labels(f, cell), **{metric_label(m, k): pct(cell.get(m, k)) for m in metrics for k in ks[m]}}
+        line = {**labels(f, cell), "Seeds": cell.seeds,
+                **{name: v for m in metrics for k in ks[m] for name, v in metric_columns(cell, m, k).items()}}
         lines.append((f, line))
+    column_tests(section, cells, [line for _, line in lines], [(m, k) for m in metrics for k in ks[m]])
     notes = words(metrics) + ([RULES_PART] if "precision_official" in metrics else [])
     notes += [STEPS_NOTE] if any(c.short_steps() for c in cells) else []
     notes += list(dict.fromkeys(n for c in cells for f in c.spec.fields if (n := f.notes.get(f.value(c.model)))))
     if paper_table is not None and section.paper:
         notes += attach_paper(section, cells, lines, metrics, paper_table, labels)
     lines.sort(key=lambda fl: sort_key(fl[0]))
-    df = pd.DataFrame([line for _, line in lines])
-    return df.astype(object).where(df.notna(), None), notes
+    df = frame([line for _, line in lines])
+    return df, notes + spread_notes(cells, df)
 
 
 def attach_paper(section: Section, cells: list[Cell], lines: list, metrics, table: dict, labels) -> list[str]:
@@ -187,6 +272,33 @@ def ablation_table(name: str, caption: str, ablated: str, paper: dict, sections:
     return table
 
 
+IDENTIFIER_ROWS = ("Each row is a model at its largest beam (its representative setting, as in the figures), where "
+                   "Invalid and Repeated beams were counted; models trained with part of the database held out "
+                   "(Table 6) are left out.")
+BOUND_ROWS = ("The bound does not depend on the beam: a row per beam a model ran puts its own P@K and R@K at each beam "
+              "beside it, so its best beam at each K is the best of its rows; models trained with part of the "
+              "database held out (Table 6) are left out.")
+BOUND_METRICS = ("precision", "bound_precision", "recall", "bound_recall")
+
+
+def identifier_tables(sections: list[Section]) -> list[Table]:
+    """Beside Table 3, of the models whose cells describe their identifiers (``id_`` rows, whichever
+    method writes them): what their identifiers are, and the perfect-decoder bound beside the
+    model's own P@K and R@K at each beam."""
+    what = Table("table3_identifiers", "Beside Table 3: the identifiers (images per identifier, prefix-tree fan-out, "
+                                       "beams that end off the tree)")
+    bound = Table("table3_bound", "Beside Table 3: the perfect-decoder bound against the model's own P@K and R@K")
+    for s in sections:
+        cells = [c for c in s.cells if c.ks("id_images_mean") and not c.fields.get("fresh")]
+        for table, rows, metrics, words in ((what, [representative(g) for g in series(cells)], tuple(IDENTIFIERS),
+                                             IDENTIFIER_ROWS), (bound, cells, BOUND_METRICS, BOUND_ROWS)):
+            if rows:
+                df, notes = build_rows(s, rows, metrics, ablation_labels, None)
+                table.blocks.append((s, df, [words, units(metrics)] + notes))
+            table.skipped = "no cell describes its identifiers yet (IRGen's cells write id_ and bound_ rows)"
+    return [what, bound]
+
+
 def map_table(paper: dict, sections: list[Section]) -> Table:
     table = Table("table5_map100", "Table 5: MAP@100")
     with_map = [s for s in sections if any(c.get("map", 100) is not None for c in main_cells(s))]
@@ -253,7 +365,7 @@ def cost_row(cell: Cell, k: int) -> dict:
             "Device": f"{cell.device}, {cell.threads} threads", "Model MB": mb(cell.get("model_bytes", 0)),
             "Index MB": mb(cell.get("index_bytes", 0)), "Disk MB": mb(cell.get("index_disk_bytes", 0)),
             **{label: cell.get(metric, 0) for metric, label in COST_TIMES.items()}, "Times from": from_words,
-            metric_label("precision", k): pct(cell.get("precision", k)), "Setting": setting_words(cell.setting),
+            **metric_columns(cell, "precision", k), "Setting": setting_words(cell.setting),
             "Batch": cell.get("query_batch", 0), "Batched queries/s": cell.get("qps_batch", 0)}
 
 
@@ -275,9 +387,9 @@ def cost_table(sections: list[Section]) -> Table:
             groups.setdefault((*c.key, c.device, c.threads), []).append(c)
         best = sorted((best_cell(g, ks[0]) for g in groups.values()), key=lambda c: sort_key({**c.fields,
                                                                                                "setting": c.setting}))
-        df = pd.DataFrame([cost_row(c, ks[0]) for c in best])
+        df = frame([cost_row(c, ks[0]) for c in best])
         df = df.drop(columns=[c for c in ("Disk MB",) if not (df[c].fillna(0) > 0).any()])
-        table.blocks.append((s, df.astype(object).where(df.notna(), None), list(COST_NOTES)))
+        table.blocks.append((s, df, COST_NOTES + spread_notes(best, df)))
     if not table.blocks:
         table.skipped = "no cell records its index's bytes yet (bench.run writes them as stats rows)"
     return table
@@ -289,6 +401,6 @@ def build_tables(sections: list[Section], paper: dict) -> list[Table]:
             precision_recall_table("table2_recall", "Table 2: Recall@K (1 if any of the top K is relevant)", "recall",
                                    t["table2"], sections),
             ablation_table("table3_identifier", "Table 3: image identifier ablation", "identifier", t["table3"],
-                           sections),
+                           sections), *identifier_tables(sections),
             ablation_table("table4_length", "Table 4: identifier length T", "T", t["table4"], sections),
             map_table(t["table5"], sections), fresh_table(t["table6"], sections), cost_table(sections)]

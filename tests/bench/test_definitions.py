@@ -2,7 +2,7 @@
 and the report's tables and site say them from the module, not from copies."""
 from pathlib import Path
 
-from bench.definitions import METRICS, RULES_PART, label, short
+from bench.definitions import IDENTIFIERS, METRICS, RULES_PART, label, short
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 
@@ -13,7 +13,7 @@ def flat(text: str) -> str:
 
 def test_the_readme_quotes_every_definition_as_the_module_says_it():
     readme = flat(README.read_text())
-    for metric in (m for m in METRICS.values() if m.words):
+    for metric in (m for m in (*METRICS.values(), *IDENTIFIERS.values()) if m.words):
         assert flat(f"- `{metric.name}` ({metric.short}): {metric.words}") in readme, metric.name
     assert flat(RULES_PART) in readme
 

@@ -7,6 +7,7 @@ import pytest
 
 import bench.cli as bench_cli
 import bench.run as run_mod
+from bench.definitions import interval_words
 from methods.base import Method, Retrieval
 from methods.registry import METHODS, MethodSpec
 
@@ -209,7 +210,7 @@ def test_every_cell_keeps_its_ranking_and_recompute_reproduces_every_row(run_dir
 
 def test_seeds_train_once_each_on_the_same_queries(run_dirs, capsys):
     assert cli(run_dirs, "--method", "smallcnn", *QUICK, "--limit", "200", "--seeds", "0,1,2") == 0
-    assert "t over 3 seeds" in capsys.readouterr().out
+    assert interval_words("t", 3) in capsys.readouterr().out
     table = pd.read_csv(run_dirs[0] / "results.csv")
     assert sorted(table["seed"].unique()) == [0, 1, 2] and set(table["data_seed"]) == {0}
     assert table["cell_id"].nunique() == 3

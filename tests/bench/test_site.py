@@ -345,3 +345,24 @@ def test_screenshot_of_the_index(site, chromium, tmp_path):
 def test_screenshot_command_names_a_missing_site(tmp_path, capsys):
     assert screenshot_command(["--site", str(tmp_path)]) == 2
     assert "error:" in capsys.readouterr().err
+
+
+@pytest.mark.e2e
+def test_plane_points_draw_their_intervals_and_hover_them(tmp_path, chromium):
+    from tests.bench.test_report_intervals import store_dataset
+
+    store_dataset(tmp_path / "results", "digits", irgen_skill=0.8, baseline_skill=0.4, seed=1)
+    build(tmp_path / "results", tmp_path / "reports")
+    page = open_page(chromium, tmp_path / "reports" / "site" / "index.html")
+    plane = page.locator(".chart").first
+    bars = page.evaluate("document.querySelector('.chart').data.filter(t => t.error_y).map(t => t.error_y.array)")
+    assert bars and all(len(b) and all(v > 0 for v in b) for b in bars)
+    assert plane.locator(".scatterlayer .errorbar path").count() >= sum(map(len, bars))  # drawn, one a point
+    point = plane.locator(".scatterlayer .trace").first.locator("path.point").first
+    point.scroll_into_view_if_needed()
+    box = point.bounding_box()
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    page.wait_for_selector(".hoverlayer .hovertext")
+    hover = plane.locator(".hoverlayer .hovertext tspan.line").evaluate_all("ls => ls.map(l => l.textContent)")
+    assert any(line.startswith("95% interval: ") for line in hover) and any(" ± " in line for line in hover)
+    page.close()

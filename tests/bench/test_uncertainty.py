@@ -6,6 +6,7 @@ import pytest
 from scipy import stats
 
 import bench.uncertainty as U
+from bench.definitions import interval_words
 from bench.evaluate import ranking_rows
 from bench.rankings import RankedItems, Ranking, write_items, write_ranking
 from bench.results import ResultStore
@@ -130,7 +131,7 @@ def test_section_gives_bootstrap_intervals_and_the_paired_test(tmp_path):
     for method in ("irgen", "effnet"):
         assert p1.loc[method, "value"] == stored[method]  # the interval's value is the stored one
         assert p1.loc[method, "low"] < p1.loc[method, "value"] < p1.loc[method, "high"]
-        assert p1.loc[method, "interval"] == "bootstrap over 400 queries"
+        assert (p1.loc[method, "kind"], p1.loc[method, "n"]) == ("bootstrap", 400)
     test = found.tests.set_index(["metric", "k"]).loc[("precision", 1)]
     assert test["irgen"] == "irgen" and test["baseline"] == "effnet" and bool(test["significant"])
     assert test["difference"] == pytest.approx(stored["irgen"] - stored["effnet"])
@@ -143,9 +144,9 @@ def test_several_seeds_give_the_mean_and_a_t_interval(tmp_path):
                             & (found.intervals.k == 5)].iloc[0]
     per_seed = rows[(rows.method == "irgen") & (rows.metric == "recall") & (rows.k == 5)]["value"]
     mean, half = U.t_interval(per_seed.to_numpy())
-    assert irgen["interval"] == "t over 3 seeds" and irgen["value"] == pytest.approx(mean)
+    assert (irgen["kind"], irgen["n"]) == ("t", 3) and irgen["value"] == pytest.approx(mean)
     assert irgen["high"] - irgen["value"] == pytest.approx(half)
-    assert "t over 3 seeds" in U.interval_table(found.intervals)
+    assert interval_words("t", 3) in U.interval_table(found.intervals)
 
 
 def test_a_second_section_reads_the_cache(tmp_path, monkeypatch):
@@ -176,4 +177,4 @@ def test_a_cell_run_again_is_one_seed_not_two(tmp_path):
     again = rows[rows.method == "irgen"].assign(run_id="r2", cell_id="irgen0b")  # a later run of the same keys
     found = U.section_uncertainty(tmp_path, pd.concat([rows, again]), resamples=200)
     irgen = found.intervals[found.intervals.method == "irgen"]
-    assert set(irgen["interval"]) == {"bootstrap over 400 queries"} and set(irgen["cells"]) == {"irgen0b"}
+    assert set(irgen["kind"]) == {"bootstrap"} and set(irgen["cells"]) == {"irgen0b"}
