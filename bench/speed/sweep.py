@@ -4,7 +4,10 @@ class-structured synthetic vectors (``datasets.synthetic``), or an .npz file. Th
 ``results/sweeps.csv`` (one per backend x build parameters x query point); the report draws
 each set's recall-QPS plane with every backend's Pareto front (``reports/pareto-<set>.png``)
 and the backends table. A backend already swept on the same set with the build parameters
-given is not measured again unless ``--force``."""
+given is not measured again unless ``--force``. Each backend's index comes from the index cache
+(``<--cache>/indexes``, the one ``bench.run`` uses) when it holds one for these vectors and build
+parameters, else it is built and saved there; so ``--force`` on a set swept before re-times the
+searches alone, and its rows' ``build_timing`` names the run whose build they report."""
 from __future__ import annotations
 
 import inspect
@@ -126,7 +129,7 @@ def run(args) -> tuple[pd.DataFrame, dict[str, str]]:
         timer = Timer(args.repeats, args.warmup)
         for backend in todo:
             rows, why = sweep_backend(backend, X, Q, truth, args.recall_at, metric, args.build_params.get(backend, {}),
-                                      timer, args.single, progress=not args.no_progress)
+                                      timer, args.single, args.cache / "indexes", run_id, progress=not args.no_progress)
             if rows:
                 table.merge(set_rows(rows, name, metric, args.recall_at, len(X), X.shape[1], len(Q), run_id),
                             on=SWEEP_SET + ["backend", "build_params"])
