@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from methods import registry
+from methods.backends import KINDS as BACKEND_KINDS  # a build parameter that makes another kind of index
 
 
 @dataclass(frozen=True)
@@ -41,8 +42,6 @@ BACKENDS = {
     "diskann-disk": Look("DiskANN on disk (beyond the paper)", "#bcbd22", "h", ":"),
     "beam": Look("beam search", "#d62728", "*", "-"),
 }
-# a build parameter that makes another kind of index: its rows are a series of their own in the sweeps
-BACKEND_KINDS = {"diskann-disk": ("diskann", "disk", True)}
 EXACT_BACKENDS = ("linear", "faiss-flat")  # no build parameter changes their answers
 IDENTIFIERS = {"random": "Random", "hkm100": "HKM_100", "hkm200": "HKM_200", "hkm500": "HKM_500",
                "rqvae": "RQ-VAE-style", "rq": "RQ (ours)"}

@@ -109,6 +109,31 @@ def test_diskann_disk_index_is_swept_and_tabled_as_a_kind_of_its_own(tmp_path, m
     assert "| diskann |" in table and "| diskann-disk |" in table
 
 
+@pytest.mark.e2e
+def test_a_kind_of_index_is_swept_by_its_name_beside_its_backend_over_the_same_cached_index(tmp_path, monkeypatch):
+    pytest.importorskip("diskannpy")
+    common = ["--synthetic", "1200", "--dim", "16", "--queries", "40", "--single", "3", "--repeats", "1",
+              "--results", str(tmp_path / "results"), "--cache", str(tmp_path / "cache"), "--no-progress"]
+    assert sweep.main([*common, "--backends", "diskann", "--backend-param", "diskann.disk=true"]) == 0
+    import bench.speed.sweep as logic
+
+    monkeypatch.setattr(logic, "exact_neighbours", lambda *a: pytest.fail("the disk index was measured again"))
+    assert sweep.main([*common, "--backends", "diskann-disk"]) == 0  # the same sweep, by its kind's name
+    monkeypatch.undo()
+    first = pd.read_csv(tmp_path / "results" / "sweeps.csv")
+    from methods.backends import backend_class
+
+    monkeypatch.setattr(backend_class("diskann"), "_build", lambda *a: pytest.fail("the disk index was built again"))
+    assert sweep.main([*common, "--backends", "diskann-disk", "--force"]) == 0  # from the index cache
+    monkeypatch.undo()
+    assert sweep.main([*common, "--backends", "diskann,diskann-disk", "--force"]) == 0  # one process, both kinds
+    rows = pd.read_csv(tmp_path / "results" / "sweeps.csv")
+    disk = rows["build_params"].str.contains('"disk": true')
+    assert disk.any() and (~disk).any() and len(rows[disk]) == len(first)
+    assert rows[disk]["build_timing"].eq(f"cached from run {first['run_id'].iloc[0]}").all()
+    assert rows[~disk]["build_timing"].eq("measured").all()
+
+
 def test_a_bad_build_parameter_of_a_graph_backend_is_one_line(capsys, tmp_path):
     argv = ["--synthetic", "200", "--dim", "8", "--queries", "5", "--backends", "hnsw", "--backend-param", "hnsw.M=0",
             "--results", str(tmp_path), "--no-progress"]
