@@ -12,6 +12,13 @@ Build parameters:
   (``StaticDiskIndex``): the graph and full vectors on disk, PQ codes of the vectors in RAM.
 * ``search_memory_gb`` -- the disk index's RAM budget, which sizes its PQ codes; by default
   one byte for every 4 dimensions of each vector (32 bytes at 128-d, 1/16 of the floats).
+* ``build_threads`` -- the threads that build the index; None: every core. Build the disk index
+  with 1 on a loaded machine: DiskANN trains its PQ codebooks (``generate_pq_pivots``, k-means over
+  up to 256,000 sampled vectors, 32 chunks at 128-d) through an OpenMP critical section taken once
+  per point and iteration, and with two threads on shared cores the waiter spins in
+  ``sched_yield`` while the holder is preempted: a 10^6 x 128 disk build under a load average of
+  17 reached chunk 12 of 32 in 48 minutes with 82 s of CPU, most of it yielding (gdb: both
+  threads in ``__kmp_acquire_queuing_lock``). The in-memory index trains no PQ codes.
 
 Query parameters: ``complexity`` (L, the search's candidate list, raised to k when
 smaller; diskannpy's default 100 when not given) and, for the disk index, ``beam_width``
@@ -95,10 +102,13 @@ class DiskANNBackend(Backend):
     name = "diskann"
 
     def __init__(self, metric: str = "l2", device: str = "cpu", graph_degree: int = 32, complexity: int = 64,
-                 disk: bool = False, search_memory_gb: float | None = None):
+                 disk: bool = False, search_memory_gb: float | None = None, build_threads: int | None = None):
         super().__init__(metric, "cpu")  # DiskANN has no GPU path
         self.build_params = {"graph_degree": graph_degree, "complexity": complexity, "disk": disk,
                              "search_memory_gb": search_memory_gb}
+        if build_threads is not None:  # left out when not given: the indexes cached before it keep their keys
+            self.build_params["build_threads"] = whole_number(self.name, "build_threads", build_threads,
+                                                              "e.g. build_threads=1, or leave it out for every core")
         self.graph_degree = whole_number(self.name, "graph_degree", graph_degree, "e.g. graph_degree=32")
         # DiskANN's build list must hold a node's neighbours: at least graph_degree long
         self.complexity = max(whole_number(self.name, "complexity", complexity, "e.g. complexity=64"),
@@ -130,7 +140,7 @@ class DiskANNBackend(Backend):
         self._remove_scratch = weakref.finalize(self, shutil.rmtree, self._scratch, True)
         n, dim = X.shape
         common = dict(complexity=self.complexity, graph_degree=self.graph_degree,
-                      num_threads=self.threads, index_prefix=PREFIX)
+                      num_threads=self.build_params.get("build_threads") or self.threads, index_prefix=PREFIX)
         with native_output_to_log():
             if self.disk:
                 self.search_memory_gb = self.search_memory_gb or default_search_memory_gb(n, dim)
