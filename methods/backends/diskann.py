@@ -62,7 +62,9 @@ DIMS_PER_PQ_BYTE = 4
 MEMORY_FILES = (PREFIX, f"{PREFIX}.data")
 DISK_RAM_FILES = (f"{PREFIX}_pq_compressed.bin", f"{PREFIX}_pq_pivots.bin")
 DISK_FILE = f"{PREFIX}_disk.index"
-SCRATCH_FILE = f"{PREFIX}_vectors.bin"  # diskannpy's copy of the input array, not read when serving
+# not read when serving: diskannpy's copy of the input array, and the disk build's copy of the vectors
+# beside its in-memory graph (the full vectors the disk index serves are in DISK_FILE)
+LEFTOVERS = (f"{PREFIX}_vectors.bin", f"{PREFIX}_mem.index.data")
 
 
 def default_search_memory_gb(n: int, dim: int) -> float:
@@ -149,7 +151,8 @@ class DiskANNBackend(Backend):
                                           pq_disk_bytes=0, **common)
             else:
                 self.dap.build_memory_index(X, "l2", str(self._scratch), **common)
-        (self._scratch / SCRATCH_FILE).unlink(missing_ok=True)
+        for name in LEFTOVERS:
+            (self._scratch / name).unlink(missing_ok=True)
         self._open(self._scratch)
         log.info("diskann: %s index over %d points, R=%d, L=%d", "disk" if self.disk else "memory", n,
                  self.graph_degree, self.complexity)

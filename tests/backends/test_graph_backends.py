@@ -23,11 +23,13 @@ def test_diskann_disk_index_reaches_recall_and_serves_from_disk(built, truth, da
     np.testing.assert_allclose(dists, truth(metric)[1], rtol=1e-3, atol=2e-3)  # full vectors re-rank on disk
     stats = backend.stats()
     assert stats["disk_bytes"] > stats["memory_bytes"] > 0  # the PQ codes in RAM, graph and vectors on disk
+    assert stats["memory_bytes"] < data[0].nbytes / 2  # no copy of the vectors is counted as RAM
 
 
 def test_diskann_disk_index_round_trip(built, data, tmp_path):
     original = built("diskann", "l2", **DISK)
     original.save(tmp_path / "index")
+    assert not list((tmp_path / "index").rglob("*_mem.index.data"))  # the build's leftover vectors stay out
     loaded = make_or_skip("diskann", "l2", **DISK)
     loaded.load(tmp_path / "index")
     try:
