@@ -62,9 +62,12 @@ DIMS_PER_PQ_BYTE = 4
 MEMORY_FILES = (PREFIX, f"{PREFIX}.data")
 DISK_RAM_FILES = (f"{PREFIX}_pq_compressed.bin", f"{PREFIX}_pq_pivots.bin")
 DISK_FILE = f"{PREFIX}_disk.index"
-# not read when serving: diskannpy's copy of the input array, and the disk build's copy of the vectors
-# beside its in-memory graph (the full vectors the disk index serves are in DISK_FILE)
-LEFTOVERS = (f"{PREFIX}_vectors.bin", f"{PREFIX}_mem.index.data")
+# not read when serving: diskannpy's copy of the input array, the disk build's copy of the vectors beside
+# its in-memory graph (the full vectors the disk index serves are in DISK_FILE), and the sample of vectors
+# the disk index would search at load time to choose nodes to cache (it caches none: NO_NODE_CACHE)
+LEFTOVERS = (f"{PREFIX}_vectors.bin", f"{PREFIX}_mem.index.data", f"{PREFIX}_sample_data.bin",
+             f"{PREFIX}_sample_ids.bin")
+NO_NODE_CACHE = 0  # StaticDiskIndex's cache_mechanism: neither a sample search at load nor a node cache
 
 
 def default_search_memory_gb(n: int, dim: int) -> float:
@@ -162,7 +165,7 @@ class DiskANNBackend(Backend):
         with native_output_to_log():
             if self.disk:
                 self.index = self.dap.StaticDiskIndex(str(folder), num_threads=self.threads, num_nodes_to_cache=0,
-                                                      index_prefix=PREFIX)
+                                                      cache_mechanism=NO_NODE_CACHE, index_prefix=PREFIX)
             else:
                 self.index = self.dap.StaticMemoryIndex(str(folder), num_threads=self.threads,
                                                         initial_search_complexity=max(CANDIDATE_LISTS),
