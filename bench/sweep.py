@@ -6,8 +6,12 @@ over its query grid (ann-benchmarks style), on one set of vectors:
     python -m bench.sweep --features my.npz --metric cosine                  # arrays database + queries
 
 Each backend is built once (``--backend-param ivfpq.nlist=300`` sets a build parameter of
-one backend of ``--backends``, checked and typed by that backend's declared ones), then searched at every point of its query grid, a whole batch per call (the
-median of ``--repeats`` after ``--warmup``) and ``--single`` queries one per call. Rows:
+one backend of ``--backends``, checked and typed by that backend's declared ones; a kind of index
+such as ``diskann-disk``, DiskANN's disk index, is named there as a backend of its own), or its
+index is taken from the index cache (``<--cache>/indexes``, bench.run's), then searched at every
+point of its query grid, a whole batch per call (the median of ``--repeats`` after ``--warmup``)
+and ``--single`` queries one per call. ``--force`` on a set swept before re-times the searches over
+the cached indexes; each row's ``build_timing`` says which run built its index. Rows:
 ``results/sweeps.csv``; ``python -m bench.report`` draws ``reports/pareto-<set>.png`` and the
 backends table from them. A backend unavailable here (spann where SPTAG cannot run) is
 skipped with its reason, printed and in the run's manifest; the others are swept. The logic is
@@ -18,7 +22,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from methods.backends import BACKENDS, checked_build_params
+from methods.backends import BACKENDS, KINDS, checked_build_params
 from methods.base import HarnessError
 
 from .cli import add_data, add_run, guarded, name_list, parser, positive_int
@@ -36,8 +40,9 @@ def build_parser():
                    help="with --method: override a config value, as bench.run")
     p.add_argument("--config", type=Path, help="with --method: YAML file of config overrides")
     p.add_argument("--weights", type=Path, help="with --method: pretrained weights folder")
-    p.add_argument("--backends", type=name_list(list(BACKENDS)), default=list(BACKENDS),
-                   help=f"comma-separated, from {', '.join(BACKENDS)}")
+    p.add_argument("--backends", type=name_list([*BACKENDS, *KINDS]), default=list(BACKENDS),
+                   help=f"comma-separated, from {', '.join([*BACKENDS, *KINDS])} (a kind of index: "
+                        f"{', '.join(f'{k} is {b} with {key}={v}' for k, (b, key, v) in KINDS.items())})")
     p.add_argument("--backend-param", dest="sweep_params", action="append", default=[], metavar="BACKEND.KEY=VALUE",
                    help="a build parameter of one backend, e.g. ivfpq.nlist=300 (repeatable)")
     p.add_argument("--dim", type=positive_int, default=128, help="dimensionality of --synthetic vectors")
@@ -57,14 +62,23 @@ def build_parser():
 
 
 def check_build_params(p, args) -> None:
-    """``args.build_params``: each backend's ``--backend-param`` values, checked and typed; a value
-    for a backend not in ``--backends`` would be ignored, so it is refused."""
-    args.build_params = {}
-    for backend, given in backend_sweep.per_backend_params(args.sweep_params).items():
-        if backend not in args.backends:
-            raise HarnessError(f"--backend-param {backend}.*: {backend} is not among --backends "
+    """``args.build_params``: for each entry of ``--backends``, its ``--backend-param`` values, checked
+    and typed, with the one its kind implies (``KINDS``); a value for a backend not in ``--backends``
+    would be ignored, and one that contradicts its kind would change it, so both are refused."""
+    given = backend_sweep.per_backend_params(args.sweep_params)
+    for entry in given:
+        if entry not in args.backends:
+            raise HarnessError(f"--backend-param {entry}.*: {entry} is not among --backends "
                                f"{','.join(args.backends)}; add it there or drop the parameter")
-        args.build_params[backend] = checked_build_params(backend, given, f"--backend-param {backend}.")
+    args.build_params = {}
+    for entry in args.backends:
+        backend, implied = backend_sweep.backend_of(entry)
+        for key, value in implied.items():
+            if key in given.get(entry, {}):
+                raise HarnessError(f"--backend-param {entry}.{key}: {entry} is {backend} with {key}={value}; "
+                                   f"drop the parameter, or sweep {backend} with {backend}.{key}=...")
+        args.build_params[entry] = checked_build_params(backend, {**given.get(entry, {}), **implied},
+                                                        f"--backend-param {entry}.")
 
 
 def run(args) -> int:

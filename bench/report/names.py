@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from methods import registry
+from methods.backends import KINDS as BACKEND_KINDS  # a build parameter that makes another kind of index
 
 
 @dataclass(frozen=True)
@@ -39,8 +40,6 @@ BACKENDS = {
     "diskann-disk": Look("DiskANN on disk (beyond the paper)", "#bcbd22", "h", ":"),
     "beam-search": Look("beam search", "#d62728", "*", "-"),  # a generative method's own search (IRGen's)
 }
-# a build parameter that makes another kind of index: its rows are a series of their own in the sweeps
-BACKEND_KINDS = {"diskann-disk": ("diskann", "disk", True)}
 EXACT_BACKENDS = ("linear", "faiss-flat")  # no build parameter changes their answers
 STAGES = {
     "preprocess": Look("image decode + preprocess", "#d9d9d9"),

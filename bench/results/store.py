@@ -41,15 +41,17 @@ TEXT = ("run_id", "cell_id", "limit", "variant", "setting", "device", "threads",
 FAILURE_COLUMNS = ["cell", "status", "seconds", "reason", "log", "finished_at"]
 SWEEP_SET = ["dataset", "n", "dim", "n_queries", "metric", "recall_at"]  # what a sweep was measured on
 SWEEP_KEY = SWEEP_SET + ["backend", "build_params", "params"]
-SWEEP_COLUMNS = SWEEP_KEY + ["recall", "qps_batch", "qps_single", "single_queries", "build_s", "memory_bytes",
-                             "disk_bytes", "threads", "omp_wait_policy", "run_id"]
+SWEEP_COLUMNS = SWEEP_KEY + ["recall", "qps_batch", "qps_single", "single_queries", "build_s", "build_timing",
+                             "memory_bytes", "disk_bytes", "threads", "omp_wait_policy", "run_id"]
+# ``build_timing``: ``measured`` (the row's run built the index) or ``cached from run <id>`` (as ``timing``)
 SCALING_COMPONENT = ["n", "dim", "queries", "seed", "component"]
 SCALING_COLUMNS = SCALING_COMPONENT + ["measure", "value", "unit", "note", "hardware", "run_id"]
 
 
 def sweeps_table(results: Path) -> KeyedTable:
     """``results/sweeps.csv``: every grid point of every backend sweep (bench.sweep, bench.scaling)."""
-    return KeyedTable(Path(results) / "sweeps.csv", SWEEP_KEY, SWEEP_COLUMNS, text=("build_params", "params", "run_id"))
+    return KeyedTable(Path(results) / "sweeps.csv", SWEEP_KEY, SWEEP_COLUMNS,
+                      text=("build_params", "params", "build_timing", "run_id"))
 
 
 def scaling_table(results: Path) -> KeyedTable:

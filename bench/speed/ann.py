@@ -2,18 +2,21 @@
 every point of its query grid; at each point its recall@k against the exact linear scan
 and its queries per second, a whole batch per call (``qps_batch``, the median of the timer's
 repeats) and one query per call (``qps_single``). Pure functions of arrays and backends,
-shared by ``bench.sweep`` and ``bench.scaling``."""
+shared by ``bench.sweep`` and ``bench.scaling``. Each row carries the index's build seconds and
+where they were measured (``build_timing``: ``measured``, or ``cached from run <id>`` for an
+index the index cache held, ``methods.backends.index_cache``)."""
 from __future__ import annotations
 
 import json
 import logging
 import math
 import time
+from pathlib import Path
 
 import numpy as np
 from tqdm import tqdm
 
-from methods.backends import BackendUnavailable, make_backend
+from methods.backends import BackendUnavailable, cached_build, make_backend
 from methods.runtime.timing import Timer
 
 log = logging.getLogger(__name__)
@@ -58,7 +61,8 @@ def grid_rows(backend, Q: np.ndarray, k: int, truth: np.ndarray, timer: Timer, s
     """One row per point of a built backend's query grid: recall, QPS and the index's stats.
     Points reached after ``seconds`` of sweeping (the first one aside) are left out (logged);
     ``points``: the grid's first ``points`` only (a grid goes from its cheapest point up)."""
-    stats = {name: float(v) for name, v in backend.stats().items()}
+    built = backend.stats()
+    stats = {**{name: float(v) for name, v in built.items()}, "build_timing": built["build_s"].source}
     grid, rows = backend.query_grid(), []
     if points is not None and points < len(grid):
         log.info("%s: the first %d of %d grid points (--max-points)", backend.name, points, len(grid))
@@ -90,18 +94,19 @@ def attempt(what: str, work):
 
 
 def sweep_backend(name: str, X: np.ndarray, Q: np.ndarray, truth: np.ndarray, k: int, metric: str,
-                  build_params: dict, timer: Timer, single: int, progress: bool = True,
-                  points: int | None = None) -> tuple[list[dict], str]:
-    """(grid rows of backend ``name`` built over X, "") or ([], why it could not run here: ``attempt``);
-    ``points``: as ``grid_rows``."""
+                  build_params: dict, timer: Timer, single: int, index_cache: Path, run_id: str,
+                  progress: bool = True, points: int | None = None) -> tuple[list[dict], str]:
+    """(grid rows of backend ``name`` over X, "") or ([], why it could not run here: ``attempt``). The
+    index is the one ``index_cache`` holds for X and these build parameters, else built (in run
+    ``run_id``) and saved there: a later sweep re-times the searches alone. ``points``: as ``grid_rows``."""
     def build_and_sweep() -> list[dict]:
         backend = make_backend(name, metric=metric, **build_params)
         try:
-            log.info("%s: building over %d x %d", name, *X.shape)
-            backend.build(X)
+            log.info("%s: index over %d x %d (from the index cache, or built)", name, *X.shape)
+            cached_build(backend, X, index_cache, run_id)
             stats = backend.stats()
-            log.info("%s: built in %.1f s, %.1f MB memory, %.1f MB disk", name, stats["build_s"],
-                     stats["memory_bytes"] / 1e6, stats["disk_bytes"] / 1e6)
+            log.info("%s: build %.1f s (%s), %.1f MB memory, %.1f MB disk", name, stats["build_s"],
+                     stats["build_s"].source, stats["memory_bytes"] / 1e6, stats["disk_bytes"] / 1e6)
             return grid_rows(backend, Q, k, truth, timer, single, progress, points=points)
         finally:
             backend.close()

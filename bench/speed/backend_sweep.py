@@ -4,7 +4,10 @@ class-structured synthetic vectors (``datasets.synthetic``), or an .npz file. Th
 ``results/sweeps.csv`` (one per backend x build parameters x query point); the report draws
 each set's recall-QPS plane with every backend's Pareto front (``reports/pareto-<set>.png``)
 and the backends table. A backend already swept on the same set with the build parameters
-given is not measured again unless ``--force``."""
+given is not measured again unless ``--force``. Each backend's index comes from the index cache
+(``<--cache>/indexes``, the one ``bench.run`` uses) when it holds one for these vectors and build
+parameters, else it is built and saved there; so ``--force`` on a set swept before re-times the
+searches alone, and its rows' ``build_timing`` names the run whose build they report."""
 from __future__ import annotations
 
 import inspect
@@ -21,7 +24,7 @@ from bench.results import SWEEP_SET, ResultStore, sweeps_table
 from bench.results.store import SWEEP_COLUMNS
 from bench.results.manifest import git_version, hardware, new_run_id, package_versions
 from datasets.synthetic import synthetic_features
-from methods.backends import backend_class
+from methods.backends import KINDS, backend_class
 from methods.base import HarnessError
 from methods.runtime.timing import Timer, threads
 
@@ -58,6 +61,15 @@ def swept(rows: pd.DataFrame, backend: str, given: dict) -> bool:
         if all(value is None or built.get(key, value) == value for key, value in wanted.items()):
             return True
     return False
+
+
+def backend_of(entry: str) -> tuple[str, dict]:
+    """(backend, the build parameter its kind implies) of an entry of ``--backends``: a backend's
+    name, or a kind of index (``KINDS``: ``diskann-disk`` is diskann with disk=True)."""
+    if entry in KINDS:
+        backend, key, value = KINDS[entry]
+        return backend, {key: value}
+    return entry, {}
 
 
 def build_defaults(backend: str) -> dict:
@@ -111,7 +123,7 @@ def run(args) -> tuple[pd.DataFrame, dict[str, str]]:
     table = sweeps_table(args.results)
     labels = (name, len(X), X.shape[1], len(Q), metric, args.recall_at)
     have = stored(table.load(), *labels)
-    todo = [b for b in args.backends if args.force or not swept(have, b, args.build_params.get(b, {}))]
+    todo = [b for b in args.backends if args.force or not swept(have, backend_of(b)[0], args.build_params[b])]
     log.info("%s: %d database x %d queries, %d-d; %s", name, len(X), len(Q), X.shape[1],
              f"sweeping {', '.join(todo)}" if todo else "every backend already swept (--force measures again)")
     skipped: dict[str, str] = {}
@@ -125,15 +137,16 @@ def run(args) -> tuple[pd.DataFrame, dict[str, str]]:
         ResultStore(args.results).write_manifest(run_id, manifest)
         truth = exact_neighbours(X, Q, args.recall_at, metric)
         timer = Timer(args.repeats, args.warmup)
-        for backend in todo:
-            rows, why = sweep_backend(backend, X, Q, truth, args.recall_at, metric, args.build_params.get(backend, {}),
-                                      timer, args.single, progress=not args.no_progress, points=args.max_points)
+        for entry in todo:
+            rows, why = sweep_backend(backend_of(entry)[0], X, Q, truth, args.recall_at, metric,
+                                      args.build_params[entry], timer, args.single, args.cache / "indexes", run_id,
+                                      progress=not args.no_progress, points=args.max_points)
             if rows:
                 table.merge(set_rows(rows, name, metric, args.recall_at, len(X), X.shape[1], len(Q), run_id),
                             on=SWEEP_SET + ["backend", "build_params"])
             else:
-                log.warning("skipping %s: %s", backend, why)
-                skipped[backend] = why
+                log.warning("skipping %s: %s", entry, why)
+                skipped[entry] = why
         if skipped:
             ResultStore(args.results).write_manifest(run_id, {**manifest, "skipped": skipped})
     return stored(table.load(), *labels), skipped

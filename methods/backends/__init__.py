@@ -13,6 +13,9 @@ ones (a command line's text included) in one place, before anything is built.
 * ``spann``      SPTAG SPANN (memory + disk), in a 3.9 worker    -- setup/sptag.sh
 * ``hnsw``       Faiss HNSW graph (beyond the paper)            -- pip install -e .[cpu]
 * ``diskann``    DiskANN Vamana graph, memory or disk (beyond)  -- pip install --no-deps diskannpy==0.7.0
+
+A build parameter that makes another kind of index names that kind (``KINDS``): ``diskann-disk``
+is ``diskann`` built with ``disk=True``, a series of its own in the sweeps and their reports.
 """
 from __future__ import annotations
 
@@ -31,6 +34,9 @@ BACKENDS = {
     "hnsw": "methods.backends.hnsw:HNSWBackend",
     "diskann": "methods.backends.diskann:DiskANNBackend",
 }
+
+# kind -> (backend, build parameter, its value): an index of a kind of its own
+KINDS = {"diskann-disk": ("diskann", "disk", True)}
 
 
 def backend_class(name: str) -> type[Backend]:
@@ -63,5 +69,5 @@ def available_backends() -> dict[str, str]:
     return status
 
 
-__all__ = ["Backend", "BackendUnavailable", "BACKENDS", "METRICS", "PAPER_NLIST", "available_backends",
+__all__ = ["Backend", "BackendUnavailable", "BACKENDS", "KINDS", "METRICS", "PAPER_NLIST", "available_backends",
            "backend_class", "cached_build", "checked_build_params", "make_backend"]

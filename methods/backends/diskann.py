@@ -12,6 +12,13 @@ Build parameters:
   (``StaticDiskIndex``): the graph and full vectors on disk, PQ codes of the vectors in RAM.
 * ``search_memory_gb`` -- the disk index's RAM budget, which sizes its PQ codes; by default
   one byte for every 4 dimensions of each vector (32 bytes at 128-d, 1/16 of the floats).
+* ``build_threads`` -- the threads that build the index; None: every core. Build the disk index
+  with 1 on a loaded machine: DiskANN trains its PQ codebooks (``generate_pq_pivots``, k-means over
+  up to 256,000 sampled vectors, 32 chunks at 128-d) through an OpenMP critical section taken once
+  per point and iteration, and with two threads on shared cores the waiter spins in
+  ``sched_yield`` while the holder is preempted: a 10^6 x 128 disk build under a load average of
+  17 reached chunk 12 of 32 in 48 minutes with 82 s of CPU, most of it yielding (gdb: both
+  threads in ``__kmp_acquire_queuing_lock``). The in-memory index trains no PQ codes.
 
 Query parameters: ``complexity`` (L, the search's candidate list, raised to k when
 smaller; diskannpy's default 100 when not given) and, for the disk index, ``beam_width``
@@ -56,7 +63,12 @@ DIMS_PER_PQ_BYTE = 4
 MEMORY_FILES = (PREFIX, f"{PREFIX}.data")
 DISK_RAM_FILES = (f"{PREFIX}_pq_compressed.bin", f"{PREFIX}_pq_pivots.bin")
 DISK_FILE = f"{PREFIX}_disk.index"
-SCRATCH_FILE = f"{PREFIX}_vectors.bin"  # diskannpy's copy of the input array, not read when serving
+# not read when serving: diskannpy's copy of the input array, the disk build's copy of the vectors beside
+# its in-memory graph (the full vectors the disk index serves are in DISK_FILE), and the sample of vectors
+# the disk index would search at load time to choose nodes to cache (it caches none: NO_NODE_CACHE)
+LEFTOVERS = (f"{PREFIX}_vectors.bin", f"{PREFIX}_mem.index.data", f"{PREFIX}_sample_data.bin",
+             f"{PREFIX}_sample_ids.bin")
+NO_NODE_CACHE = 0  # StaticDiskIndex's cache_mechanism: neither a sample search at load nor a node cache
 
 
 def default_search_memory_gb(n: int, dim: int) -> float:
@@ -96,10 +108,13 @@ class DiskANNBackend(Backend):
     name = "diskann"
 
     def __init__(self, metric: str = "l2", device: str = "cpu", graph_degree: int = 32, complexity: int = 64,
-                 disk: bool = False, search_memory_gb: float | None = None):
+                 disk: bool = False, search_memory_gb: float | None = None, build_threads: int | None = None):
         super().__init__(metric, "cpu")  # DiskANN has no GPU path
         self.build_params = {"graph_degree": graph_degree, "complexity": complexity, "disk": disk,
                              "search_memory_gb": search_memory_gb}
+        if build_threads is not None:  # left out when not given: the indexes cached before it keep their keys
+            self.build_params["build_threads"] = whole_number(self.name, "build_threads", build_threads,
+                                                              "e.g. build_threads=1, or leave it out for every core")
         self.graph_degree = whole_number(self.name, "graph_degree", graph_degree, "e.g. graph_degree=32")
         # DiskANN's build list must hold a node's neighbours: at least graph_degree long
         self.complexity = max(whole_number(self.name, "complexity", complexity, "e.g. complexity=64"),
@@ -131,7 +146,7 @@ class DiskANNBackend(Backend):
         self._remove_scratch = weakref.finalize(self, shutil.rmtree, self._scratch, True)
         n, dim = X.shape
         common = dict(complexity=self.complexity, graph_degree=self.graph_degree,
-                      num_threads=self.threads, index_prefix=PREFIX)
+                      num_threads=self.build_params.get("build_threads") or self.threads, index_prefix=PREFIX)
         with native_output_to_log():
             if self.disk:
                 self.search_memory_gb = self.search_memory_gb or default_search_memory_gb(n, dim)
@@ -140,7 +155,8 @@ class DiskANNBackend(Backend):
                                           pq_disk_bytes=0, **common)
             else:
                 self.dap.build_memory_index(X, "l2", str(self._scratch), **common)
-        (self._scratch / SCRATCH_FILE).unlink(missing_ok=True)
+        for name in LEFTOVERS:
+            (self._scratch / name).unlink(missing_ok=True)
         self._open(self._scratch)
         log.info("diskann: %s index over %d points, R=%d, L=%d", "disk" if self.disk else "memory", n,
                  self.graph_degree, self.complexity)
@@ -150,7 +166,7 @@ class DiskANNBackend(Backend):
         with native_output_to_log():
             if self.disk:
                 self.index = self.dap.StaticDiskIndex(str(folder), num_threads=self.threads, num_nodes_to_cache=0,
-                                                      index_prefix=PREFIX)
+                                                      cache_mechanism=NO_NODE_CACHE, index_prefix=PREFIX)
             else:
                 self.index = self.dap.StaticMemoryIndex(str(folder), num_threads=self.threads,
                                                         initial_search_complexity=max(CANDIDATE_LISTS),

@@ -23,11 +23,14 @@ def test_diskann_disk_index_reaches_recall_and_serves_from_disk(built, truth, da
     np.testing.assert_allclose(dists, truth(metric)[1], rtol=1e-3, atol=2e-3)  # full vectors re-rank on disk
     stats = backend.stats()
     assert stats["disk_bytes"] > stats["memory_bytes"] > 0  # the PQ codes in RAM, graph and vectors on disk
+    assert stats["memory_bytes"] < data[0].nbytes / 2  # no copy of the vectors is counted as RAM
 
 
 def test_diskann_disk_index_round_trip(built, data, tmp_path):
     original = built("diskann", "l2", **DISK)
     original.save(tmp_path / "index")
+    kept = {f.name for f in (tmp_path / "index").rglob("ann*")}
+    assert not kept & {"ann_mem.index.data", "ann_sample_data.bin", "ann_sample_ids.bin"}  # unread when serving
     loaded = make_or_skip("diskann", "l2", **DISK)
     loaded.load(tmp_path / "index")
     try:
@@ -85,6 +88,7 @@ def test_query_grid_is_known_before_the_build(built, name, build, points):
     ("hnsw", {"M": 0}, "M=0 must be a whole number >= 1"),
     ("diskann", {"graph_degree": -1}, "graph_degree=-1"),
     ("diskann", {"search_memory_gb": 0.1}, "add disk=true"),
+    ("diskann", {"disk": True, "build_threads": 0}, "build_threads=0 must be a whole number >= 1"),
     ("diskann", {"disk": True, "search_memory_gb": 0}, "search_memory_gb=0.0 must be a number of GB > 0"),  # typed: 0 is read as 0.0
 ])
 def test_bad_build_parameters_are_named_in_one_line(name, params, says):
@@ -134,3 +138,21 @@ def test_diskann_removes_its_build_folder_on_close_and_when_dropped(data):
 
     gc.collect()
     assert not second.exists()
+
+
+def test_diskann_builds_with_the_threads_given_and_records_them(data, monkeypatch):
+    backend = make_or_skip("diskann", "l2", disk=True, build_threads=1)
+    given = {}
+
+    def build_disk_index(*args, **kwargs):
+        given.update(kwargs)
+        raise RuntimeError("stopped before building")
+
+    monkeypatch.setattr(backend.dap, "build_disk_index", build_disk_index)
+    try:
+        with pytest.raises(RuntimeError, match="stopped"):
+            backend.build(np.ascontiguousarray(data[0][:300]))
+    finally:
+        backend.close()
+    assert given["num_threads"] == 1 and backend.built_with()["build_threads"] == 1
+    assert "build_threads" not in make_or_skip("diskann", "l2", disk=True).build_params  # older cache keys hold

@@ -46,3 +46,15 @@ def test_the_backends_table_gives_the_disk_index_its_own_line():
     assert table.loc["diskann-disk", "disk_MB"] == 5 and table.loc["diskann", "disk_MB"] == 0
     assert table.loc["diskann-disk", "QPS at recall>=0.9"] == 400.0
     assert table.loc["diskann", "QPS at recall>=0.9"] == 7000.0 and table.loc["hnsw", "QPS at recall>=0.9"] == 8000.0
+
+
+def test_the_backends_table_gives_the_fastest_at_recall_099_and_where_the_build_time_came_from():
+    lines = rows()
+    lines.loc[lines["backend"] == "hnsw", "build_timing"] = "cached from run 20260101-000001-aaaaaa"
+    table = sweeps.summary(lines).set_index("backend")
+    assert table.loc["hnsw", "QPS at recall>=0.99"] == 3000.0 and table.loc["hnsw", "parameters at 0.99"] == \
+        '{"efSearch": 64}'
+    assert table.loc["diskann", "QPS at recall>=0.99"] != table.loc["diskann", "QPS at recall>=0.99"]  # none: NaN
+    assert table.loc["hnsw", "build timed"] == "cached from run 20260101-000001-aaaaaa"
+    assert table.loc["ivfpq", "build timed"] == "-"  # a row written before the column existed
+    assert "| cached from run 20260101-000001-aaaaaa |" in sweeps.markdown(table.reset_index())

@@ -1,5 +1,6 @@
 """bench.sweep end to end on a tiny set: rows in results/sweeps.csv, a re-run measures nothing,
---force replaces rows instead of adding to them, and the report draws the plane and table."""
+--force replaces rows instead of adding to them and re-times the searches alone over the indexes
+the index cache kept, and the report draws the plane and table."""
 from __future__ import annotations
 
 import json
@@ -20,10 +21,11 @@ pytestmark = pytest.mark.usefixtures("one_torch_thread")
 def test_sweep_writes_rows_a_rerun_measures_nothing_and_the_report_draws_them(tmp_path, monkeypatch):
     argv = ["--synthetic", "1500", "--dim", "16", "--queries", "50", "--backends", "linear,faiss-flat,ivfpq",
             "--single", "5", "--repeats", "1", "--backend-param", "ivfpq.nlist=16",
-            "--results", str(tmp_path / "results"), "--no-progress"]
+            "--results", str(tmp_path / "results"), "--cache", str(tmp_path / "cache"), "--no-progress"]
     assert sweep.main(argv) == 0
     rows = pd.read_csv(tmp_path / "results" / "sweeps.csv")
     assert set(rows["backend"]) == {"linear", "faiss-flat", "ivfpq"}
+    assert rows["build_timing"].eq("measured").all()
     assert (rows[rows["backend"] != "ivfpq"]["recall"] == 1.0).all()
     assert (rows["qps_batch"] > 0).all() and rows["single_queries"].eq(5).all()
     ivfpq = rows[rows["backend"] == "ivfpq"]
@@ -36,8 +38,18 @@ def test_sweep_writes_rows_a_rerun_measures_nothing_and_the_report_draws_them(tm
     monkeypatch.setattr(logic, "exact_neighbours", lambda *a: pytest.fail("a swept backend was measured again"))
     assert sweep.main(argv) == 0
     monkeypatch.undo()
-    assert sweep.main([*argv, "--force", "--backends", "ivfpq"]) == 0  # replaces its rows
-    assert len(pd.read_csv(tmp_path / "results" / "sweeps.csv")) == len(rows)
+    from methods.backends import backend_class
+
+    monkeypatch.setattr(backend_class("ivfpq"), "_build", lambda *a: pytest.fail("a cached index was built again"))
+    assert sweep.main([*argv, "--force", "--backends", "ivfpq"]) == 0  # replaces its rows, over the cached index
+    monkeypatch.undo()
+    again = pd.read_csv(tmp_path / "results" / "sweeps.csv")
+    assert len(again) == len(rows)
+    ivfpq, first = again[again["backend"] == "ivfpq"], rows[rows["backend"] == "ivfpq"]
+    assert (ivfpq["run_id"] != first["run_id"].iloc[0]).all()  # searched again, in the new run
+    assert ivfpq["build_timing"].eq(f"cached from run {first['run_id'].iloc[0]}").all()
+    assert ivfpq["build_s"].tolist() == first["build_s"].tolist()  # the building run's seconds
+    assert ivfpq["recall"].tolist() == first["recall"].tolist()  # the same index
 
     written = report.build(tmp_path / "results", tmp_path / "reports")
     assert tmp_path / "reports" / "pareto-synthetic-1500x16.png" in written
@@ -84,7 +96,8 @@ def test_diskann_disk_index_is_swept_and_tabled_as_a_kind_of_its_own(tmp_path, m
     from methods.backends.diskann import BEAM_WIDTHS
 
     argv = ["--synthetic", "1200", "--dim", "16", "--queries", "40", "--backends", "diskann", "--single", "3",
-            "--repeats", "1", "--results", str(tmp_path / "results"), "--no-progress"]
+            "--repeats", "1", "--results", str(tmp_path / "results"), "--cache", str(tmp_path / "cache"),
+            "--no-progress"]
     disk = [*argv, "--backend-param", "diskann.disk=true", "--max-points", "4"]
     assert sweep.main(disk) == 0
     assert sweep.main(argv) == 0  # the memory index (the default disk=false) is not the disk index's sweep
@@ -103,6 +116,31 @@ def test_diskann_disk_index_is_swept_and_tabled_as_a_kind_of_its_own(tmp_path, m
     report.build(tmp_path / "results", tmp_path / "reports")
     table = (tmp_path / "reports" / "backends.md").read_text()
     assert "| diskann |" in table and "| diskann-disk |" in table
+
+
+@pytest.mark.e2e
+def test_a_kind_of_index_is_swept_by_its_name_beside_its_backend_over_the_same_cached_index(tmp_path, monkeypatch):
+    pytest.importorskip("diskannpy")
+    common = ["--synthetic", "1200", "--dim", "16", "--queries", "40", "--single", "3", "--repeats", "1",
+              "--results", str(tmp_path / "results"), "--cache", str(tmp_path / "cache"), "--no-progress"]
+    assert sweep.main([*common, "--backends", "diskann", "--backend-param", "diskann.disk=true"]) == 0
+    import bench.speed.backend_sweep as logic
+
+    monkeypatch.setattr(logic, "exact_neighbours", lambda *a: pytest.fail("the disk index was measured again"))
+    assert sweep.main([*common, "--backends", "diskann-disk"]) == 0  # the same sweep, by its kind's name
+    monkeypatch.undo()
+    first = pd.read_csv(tmp_path / "results" / "sweeps.csv")
+    from methods.backends import backend_class
+
+    monkeypatch.setattr(backend_class("diskann"), "_build", lambda *a: pytest.fail("the disk index was built again"))
+    assert sweep.main([*common, "--backends", "diskann-disk", "--force"]) == 0  # from the index cache
+    monkeypatch.undo()
+    assert sweep.main([*common, "--backends", "diskann,diskann-disk", "--force"]) == 0  # one process, both kinds
+    rows = pd.read_csv(tmp_path / "results" / "sweeps.csv")
+    disk = rows["build_params"].str.contains('"disk": true')
+    assert disk.any() and (~disk).any() and len(rows[disk]) == len(first)
+    assert rows[disk]["build_timing"].eq(f"cached from run {first['run_id'].iloc[0]}").all()
+    assert rows[~disk]["build_timing"].eq("measured").all()
 
 
 def test_a_bad_build_parameter_of_a_graph_backend_is_one_line(capsys, tmp_path):

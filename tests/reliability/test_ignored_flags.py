@@ -106,10 +106,12 @@ def test_bench_throughput_refuses_them(capsys, tmp_path, argv, naming):
 @pytest.mark.parametrize("param, naming", [
     ("ivfpq.nlsit=30", ("--backend-param ivfpq.nlsit=30", "no build parameter 'nlsit'", IVFPQ_PARAMS)),
     ("ivfpq.nlist=1.5", ("ivfpq's nlist is int or None, not '1.5'",)),
-    ("scann.mode=brute", ("scann is not among --backends linear,ivfpq",)),  # would be ignored
+    ("scann.mode=brute", ("scann is not among --backends linear,ivfpq,diskann-disk",)),  # would be ignored
+    ("diskann-disk.disk=false", ("diskann-disk is diskann with disk=True", "drop the parameter")),  # its kind
+    ("diskann-disk.nlist=3", ("the diskann backend has no build parameter 'nlist'",)),
 ])
 def test_bench_sweep_checks_each_backends_parameters(capsys, tmp_path, param, naming):
-    argv = ["--synthetic", "100", "--backends", "linear,ivfpq", "--backend-param", param,
+    argv = ["--synthetic", "100", "--backends", "linear,ivfpq,diskann-disk", "--backend-param", param,
             "--results", str(tmp_path / "results")]
     command_fails(bench.sweep.main, argv, capsys, naming, tmp_path)
     assert not (tmp_path / "results").exists()
