@@ -9,8 +9,11 @@ product gives a score that ranks like the distance (larger is closer):
     l2:     q.x - |x|^2 / 2   (distance = |q|^2 - 2 * score)
     cosine: q.x               (distance = 1 - score; the vectors are unit length)
 
-and its top-m is merged with the best so far. The blocks stay on the device and nothing
-is read back to the host until a chunk of queries is done.
+and its top-m is merged with the best so far. On CUDA the blocks stay on the device and
+nothing is read back to the host until a chunk of queries is done. On a CPU a top-k of
+every block costs more than its matrix product, so once a query holds m rows only the
+block's entries above its m-th best are merged (Faiss's heap does the same), and every
+block is written into one buffer.
 
 The float32 scores only select candidates: a BLAS kernel rounds the same product
 differently at different positions of a block (AVX2 and AVX-512 kernels differently
@@ -84,16 +87,50 @@ class LinearBackend(Backend):
             yield start, torch.addmm(self.offset[rows], q, self.X[rows].T)
 
     def _top(self, q: torch.Tensor, m: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """Float32 scores and ids (nq, m) of the m best-scored rows, in no order."""
+        """Float32 scores and ids (nq, m) of the m best-scored rows, in no order (ties among them
+        broken anyhow: the float64 re-scoring orders them)."""
+        if self.X.device.type == "cuda":
+            return self._top_by_blocks(q, m)
+        return self._top_by_threshold(q, m)
+
+    def _top_by_blocks(self, q: torch.Tensor, m: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Each block's top m merged with the best so far: no value read back to the host (CUDA)."""
         best, best_ids = None, None
         for start, score in self._blocks(q):
             top, ids = score.topk(min(m, score.shape[1]), dim=1, sorted=False)
             ids += start
             if best is not None:
-                both = torch.cat([best, top], dim=1)
-                top, pick = both.topk(min(m, both.shape[1]), dim=1, sorted=False)
-                ids = torch.cat([best_ids, ids], dim=1).gather(1, pick)
-            best, best_ids = top, ids
+                best, best_ids = merge(best, best_ids, top, ids, m)
+            else:
+                best, best_ids = top, ids
+        return best, best_ids
+
+    def _top_by_threshold(self, q: torch.Tensor, m: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """As ``_top_by_blocks``, but once m rows are held only the block's entries above each
+        query's m-th best score are merged (a few per query after the first blocks), as Faiss's
+        heap does, and every block is written into one buffer: a top-k of every block costs the
+        CPU more than its matrix product."""
+        best, best_ids, threshold = None, None, None
+        buffer = q.new_empty((len(q), min(self.block, len(self.X))))
+        for start in range(0, len(self.X), self.block):
+            rows = slice(start, start + self.block)
+            score = buffer[:, :len(self.offset[rows])]
+            torch.addmm(self.offset[rows], q, self.X[rows].T, out=score)
+            if best is None or best.shape[1] < m:
+                top, ids = score.topk(min(m, score.shape[1]), dim=1, sorted=False)
+                ids = ids + start
+                best, best_ids = (top, ids) if best is None else merge(best, best_ids, top, ids, m)
+            else:
+                who, where = (score > threshold[:, None]).nonzero(as_tuple=True)
+                if not len(who):
+                    continue
+                counts = torch.bincount(who, minlength=len(q))
+                slot = torch.arange(len(who), device=q.device) - (counts.cumsum(0) - counts)[who]
+                top = score.new_full((len(q), int(counts.max())), float("-inf"))
+                ids = best_ids.new_zeros(top.shape)
+                top[who, slot], ids[who, slot] = score[who, where], where + start
+                best, best_ids = merge(best, best_ids, top, ids, m)
+            threshold = best.min(1).values
         return best, best_ids
 
     def _within(self, q: torch.Tensor, threshold: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -146,3 +183,11 @@ class LinearBackend(Backend):
 
     def _load(self, folder: Path, state: dict) -> None:
         self._build(np.load(folder / "vectors.npy"))
+
+
+def merge(best: torch.Tensor, best_ids: torch.Tensor, top: torch.Tensor, ids: torch.Tensor,
+          m: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The m best of two sets of (scores, ids) per query, in no order."""
+    both = torch.cat([best, top], dim=1)
+    kept, pick = both.topk(min(m, both.shape[1]), dim=1, sorted=False)
+    return kept, torch.cat([best_ids, ids], dim=1).gather(1, pick)

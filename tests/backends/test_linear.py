@@ -105,3 +105,23 @@ def test_distances_are_float64_distances(metric):
 def test_no_queries_gives_an_empty_answer():
     ids, dists = scan(np.ones((4, DIM), np.float32), np.zeros((0, DIM), np.float32), 3, "l2")
     assert ids.shape == dists.shape == (0, 3)
+
+
+@pytest.mark.parametrize("m", [1, 5, 40])
+def test_the_cpu_threshold_selection_keeps_the_same_best_scores_as_a_top_k_of_every_block(m):
+    """The CPU's candidates (entries above each query's m-th best, merged) and CUDA's (a top m of
+    every block, merged): the same m best float32 scores per query, here over 23 blocks."""
+    import torch
+
+    rng = np.random.default_rng(3)
+    X = rng.standard_normal((300, 8)).astype(np.float32)
+    X[150:] = X[:150]  # copies: equal scores across blocks
+    backend = make_backend("linear", metric="l2", block=13)
+    backend.build(X)
+    q = torch.from_numpy(rng.standard_normal((17, 8)).astype(np.float32))
+    by_threshold, ids = backend._top_by_threshold(q, m)
+    by_blocks, _ = backend._top_by_blocks(q, m)
+    assert by_threshold.shape == (17, m)
+    assert torch.equal(by_threshold.sort(1).values, by_blocks.sort(1).values)
+    rescored = backend.offset[ids] + (backend.X[ids] * q[:, None, :]).sum(-1)
+    assert torch.allclose(rescored, by_threshold, atol=1e-5)  # each id carries its own score
