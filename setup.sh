@@ -16,6 +16,10 @@ find_python311() {
   return 1
 }
 
+if [ -x .venv/bin/python ] && ! .venv/bin/python -m pip --version >/dev/null 2>&1; then
+  echo "setup: .venv has no pip (a set-up interrupted while creating it?); recreating it"
+  rm -rf .venv
+fi
 if [ ! -x .venv/bin/python ]; then
   py=$(find_python311) || { echo "setup: Python 3.11 not found; install it or set IRGEN_PYTHON=/path/to/python3.11" >&2; exit 1; }
   echo "setup: creating .venv with $py"

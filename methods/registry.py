@@ -19,6 +19,11 @@ from .base import HarnessError, Method
 from .irgen.identifiers import identifier_labels  # names and labels only: no torch
 from .runtime.overrides import preset_alias
 
+# A search backend's build parameter that makes another kind of index, with a name of its own in the
+# sweeps, tables and figures: kind -> (backend, build parameter, its value). Here, not in
+# methods.backends, so that the reports read it without importing a backend.
+BACKEND_KINDS = {"diskann-disk": ("diskann", "disk", True)}
+
 DEFAULT_BEAMS = (1, 10, 20, 30)  # the paper's beam sizes (Figure 5, Tables 1-2)
 
 # The method flags one method takes and another does not; a command refuses one given to a method

@@ -102,6 +102,10 @@ if [ -e "$VENV" ] && ! is_py39 "$VENV/bin/python"; then
     fi
 fi
 
+if [ -x "$VENV/bin/python" ] && ! "$VENV/bin/python" -m pip --version >/dev/null 2>&1; then
+    echo "sptag: $VENV has no pip (a set-up interrupted while creating it?); recreating it"
+    rm -rf "$VENV"
+fi
 echo "sptag: creating $VENV with $PYTHON"
 [ -x "$VENV/bin/python" ] || "$PYTHON" -m venv "$VENV"
 "$VENV/bin/python" -m pip install --quiet "sptag==$SPTAG_VERSION" numpy

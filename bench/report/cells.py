@@ -60,6 +60,12 @@ class Cell:
     def spec(self) -> MethodSpec:
         return names.spec(self.method)
 
+    @property
+    def kind(self) -> str:
+        """Its backend's name as the report shows it: the backend's, or the kind of index its build
+        parameters make (``names.series``: DiskANN's disk index is ``diskann-disk``)."""
+        return names.series(self.backend, self.built_with or {})
+
     @cached_property
     def fields(self) -> dict:
         """What a paper row's key can name: the method, the backend and the model's fields (each
@@ -262,5 +268,5 @@ def line_label(cell: Cell, with_setting: bool = True) -> str:
     how a cell is named in legends."""
     base = cell_label(cell)
     if cell.spec.searched_by_backend:
-        base += f" / {names.backend(cell.backend).label}"
+        base += f" / {names.backend(cell.kind).label}"
     return f"{base} {cell.setting}" if with_setting and cell.setting != "-" else base

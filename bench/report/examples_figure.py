@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import logging
 import re
+import json
 import textwrap
+from dataclasses import replace
 from pathlib import Path
 
 import matplotlib
@@ -19,7 +21,8 @@ import numpy as np  # noqa: E402
 from matplotlib.patches import Circle, Rectangle  # noqa: E402
 
 from .example_images import ItemImages, Unreadable, fitted  # noqa: E402
-from .examples import Examples  # noqa: E402
+from . import names  # noqa: E402
+from .examples import Examples, Row  # noqa: E402
 from .png import STYLE, save  # noqa: E402
 
 log = logging.getLogger(__name__)
@@ -77,15 +80,30 @@ def legend(ax, x: float, y: float) -> None:
         x += 5.2
 
 
+def png_rows(rows: list[Row]) -> list[Row]:
+    """A row per model, as the paper's Figures 7-9 have one per method: its exact scan where it ran,
+    else its first backend in paper order (the site's examples page shows every backend)."""
+    kept: dict[tuple, Row] = {}
+    for row in rows:
+        key = row.cell.method, json.dumps(row.cell.model, sort_keys=True)
+        if key not in kept or (row.cell.backend in names.EXACT_BACKENDS
+                               and kept[key].cell.backend not in names.EXACT_BACKENDS):
+            kept[key] = row
+    return [row for row in rows if row in kept.values()]
+
+
 def draw(examples: Examples, images: ItemImages, path: Path) -> Path:
-    """Write ``examples``' PNG to ``path``; raises ``Unreadable`` where an image cannot be read."""
+    """Write ``examples``' PNG to ``path`` (``png_rows`` of its rows); raises ``Unreadable`` where an
+    image cannot be read."""
+    every = len(examples.rows)
+    examples = replace(examples, rows=png_rows(examples.rows))
     rows, k = examples.rows, examples.rows[0].ids.shape[1]
     queries = examples.sample(png_queries(len(rows)))
     n_total = len(examples.items.query_labels)
     width = LABEL_W + 1 + GAP + k
     top = 2.0  # the legend and the header above the first query
     height = top + len(queries) * (len(rows) + GAP) - GAP
-    notes = caption(examples, len(queries), n_total, k)
+    notes = caption(examples, len(queries), n_total, k, every)
     with plt.rc_context(STYLE):
         fig = plt.figure(figsize=(width * INCH, (height + 0.3 * len(notes) + 0.9) * INCH))
         ax = fig.add_axes((0, 0, 1, 1))
@@ -126,12 +144,14 @@ def draw(examples: Examples, images: ItemImages, path: Path) -> Path:
     return path
 
 
-def caption(examples: Examples, shown: int, total: int, k: int) -> list[str]:
+def caption(examples: Examples, shown: int, total: int, k: int, every: int) -> list[str]:
     """The lines under the figure: what was sampled, what a row is, which seed, what is left out."""
     lines = [f"The first {shown} of the {total} queries in a seeded order (seed 0; the site's examples page pages "
              f"through more).",
              f"Each row: the top {k} answers of a headline cell, named as the figures name it, from its stored "
-             f"ranking (no model was run)."]
+             f"ranking (no model was run); a row per model, its exact scan where it ran"
+             + (f" ({len(examples.rows)} of the {every} headline cells; the site's examples page shows them all)."
+                if every > len(examples.rows) else ".")]
     lines += [examples.seeds_note] if examples.seeds_note else []
     lines += [f"Not shown: {why}." for why in examples.left_out]
     return [textwrap.fill(line, 150) for line in lines]

@@ -58,7 +58,7 @@ def curves(section: Section, points, err=lambda cell, x: None) -> list[Series]:
         if xy:
             bars = [err(cell, x) for x, _ in xy]
             lines.append(Series(line_label(cell), [x for x, _ in xy], [y for _, y in xy], sparse=True,
-                                err=bars if any(bars) else None, **style(cell.method, cell.backend)))
+                                err=bars if any(bars) else None, **style(cell.method, cell.kind)))
     return lines
 
 
@@ -77,7 +77,7 @@ def fig4(section: Section) -> Chart | None:
     cells = [representative(g) for g in series(main_cells(section))]
     ks = section.ks("mrr", cells)
     bars = [Series(line_label(c), [f"K={k}" for k in ks], [pct(c.get("mrr", k)) for k in ks], kind="bars",
-                   err=[interval(c, "mrr", k) for k in ks], **style(c.method, c.backend)) for c in cells if c.ks("mrr")]
+                   err=[interval(c, "mrr", k) for k in ks], **style(c.method, c.kind)) for c in cells if c.ks("mrr")]
     if not bars:
         return None
     width = max(6.5, min(12.0, 2 + 0.3 * len(ks) * len(bars)))
@@ -98,7 +98,7 @@ def run_bars(section: Section) -> list[timing_rows.Bar]:
            if stage_times(c)]
     bars = [timing_rows.Bar(timing_rows.setting_words(parse_setting(c.setting)), stage_times(c), c.method, c.backend,
                             parse_setting(c.setting)) for c in gen]
-    return bars + [timing_rows.Bar(bar_label(c.method, c.backend, c.values.get(("input_px", 0))), stage_times(c),
+    return bars + [timing_rows.Bar(bar_label(c.method, c.kind, c.values.get(("input_px", 0))), stage_times(c),
                                    c.method, c.backend, {}) for c in ann]
 
 
@@ -216,7 +216,7 @@ def plane(section: Section, cells: list[Cell], metric: str, k: int, manifests: d
     headline = {id(c) for c in main_cells(section)}
     lines, points = [], []
     for g in groups:
-        look = {**style(g[0].method, g[0].backend), "width": 1.0}
+        look = {**style(g[0].method, g[0].kind), "width": 1.0}
         if id(g[0]) not in headline:
             look["color"] = spare_color(line_label(g[0]), {line.color for line in lines})
         mine = [c for c in g if c.get(metric, k) is not None]
@@ -260,7 +260,7 @@ def point_hover(cell: Cell, metric: str, k: int) -> list[tuple[str, str]]:
     """A point of the plane: what ran, its accuracy ``86.8 ± 0.9 %`` with its interval's kind, its speed."""
     value, (low, high) = pct(cell.get(metric, k)), interval(cell, metric, k) or (None, None)
     return [("method", names.model(cell.method).label), ("model", cell_label(cell)),
-            ("backend", names.backend(cell.backend).label), ("setting", setting_words(cell.setting)),
+            ("backend", names.backend(cell.kind).label), ("setting", setting_words(cell.setting)),
             (metric_label(metric, k), f"{value:.1f}{plus_minus(value, low, high)} %"),
             *([("interval", interval_words(*cell.interval))] if cell.interval else []),
             ("batched queries/s", number(cell.qps))]

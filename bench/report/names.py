@@ -9,7 +9,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from methods import registry
-from methods.backends import KINDS as BACKEND_KINDS  # a build parameter that makes another kind of index
 
 
 @dataclass(frozen=True)
@@ -84,7 +83,7 @@ def backend(name: str) -> Look:
 
 def series(backend: str, built_with: dict) -> str:
     """The name a backend's sweep rows are drawn and tabled under: the backend's, or its kind's."""
-    for kind, (name, key, value) in BACKEND_KINDS.items():
+    for kind, (name, key, value) in registry.BACKEND_KINDS.items():
         if backend == name and built_with.get(key) == value:
             return kind
     return backend

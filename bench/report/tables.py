@@ -222,7 +222,7 @@ def row_label(f: dict, cell: Cell | None, apart=()) -> str:
 
 
 def search_labels(f: dict, cell: Cell | None, apart=()) -> dict:
-    return {"Search": names.backend(f["backend"]).label, "Model": row_label(f, cell, apart),
+    return {"Search": names.backend(cell.kind if cell else f["backend"]).label, "Model": row_label(f, cell, apart),
             "Build": build_words(f, cell.built_with if cell else None), "Setting": setting_words(f["setting"])}
 
 
@@ -361,7 +361,7 @@ def cost_row(cell: Cell, k: int) -> dict:
         if cell.get(metric, 0) is not None and source != "measured":
             sources.setdefault(source.removeprefix("cached from "), []).append(COST_TIMES[metric].split(" (")[0])
     from_words = "; ".join(f"{', '.join(what)}: cached, {run}" for run, what in sources.items()) or "measured"
-    return {"Search": names.backend(cell.backend).label, "Model": cell_label(cell),
+    return {"Search": names.backend(cell.kind).label, "Model": cell_label(cell),
             "Device": f"{cell.device}, {cell.threads} threads", "Model MB": mb(cell.get("model_bytes", 0)),
             "Index MB": mb(cell.get("index_bytes", 0)), "Disk MB": mb(cell.get("index_disk_bytes", 0)),
             **{label: cell.get(metric, 0) for metric, label in COST_TIMES.items()}, "Times from": from_words,

@@ -24,6 +24,7 @@ import importlib
 from .base import METRICS, Backend, BackendUnavailable
 from .index_cache import cached_build
 from .ivfpq import PAPER_NLIST
+from ..registry import BACKEND_KINDS
 
 BACKENDS = {
     "linear": "methods.backends.linear:LinearBackend",
@@ -35,8 +36,7 @@ BACKENDS = {
     "diskann": "methods.backends.diskann:DiskANNBackend",
 }
 
-# kind -> (backend, build parameter, its value): an index of a kind of its own
-KINDS = {"diskann-disk": ("diskann", "disk", True)}
+KINDS = BACKEND_KINDS  # kind -> (backend, build parameter, its value), described in the registry
 
 
 def backend_class(name: str) -> type[Backend]:

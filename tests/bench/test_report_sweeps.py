@@ -58,3 +58,23 @@ def test_the_backends_table_gives_the_fastest_at_recall_099_and_where_the_build_
     assert table.loc["hnsw", "build timed"] == "cached from run 20260101-000001-aaaaaa"
     assert table.loc["ivfpq", "build timed"] == "-"  # a row written before the column existed
     assert "| cached from run 20260101-000001-aaaaaa |" in sweeps.markdown(table.reset_index())
+
+
+def test_a_grid_cell_of_the_disk_index_is_named_and_drawn_as_diskann_on_disk():
+    """bench.run's cells name the backend (diskann) and its build parameters apart: the tables'
+    Search column, the legends and the style follow the kind its build parameters make."""
+    from bench.report import names
+    from bench.report.cells import Cell, line_label
+    from bench.report.chart import style
+    from bench.report.tables import search_labels
+
+    def cell(disk: bool) -> Cell:
+        return Cell("effnet", "diskann", "-", {}, {}, ("r",), 1,
+                    built_with={"complexity": 64, "disk": disk, "graph_degree": 32})
+
+    memory, disk = cell(False), cell(True)
+    assert (memory.kind, disk.kind) == ("diskann", "diskann-disk")
+    assert search_labels({**disk.fields, "setting": "-"}, disk)["Search"] == names.backend("diskann-disk").label
+    assert search_labels({**memory.fields, "setting": "-"}, memory)["Search"] == names.backend("diskann").label
+    assert line_label(disk).endswith(names.backend("diskann-disk").label)
+    assert style(disk.method, disk.kind)["marker"] != style(memory.method, memory.kind)["marker"]
