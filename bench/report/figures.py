@@ -153,10 +153,11 @@ def paper_marks(bars: list[timing_rows.Bar], throughput: dict) -> list[tuple[str
 
 
 def bar_label(method: str, backend: str, px: float | None) -> str:
-    """A feature method's bar in Figure 5: its model's name wrapped to the bar's width, then its backend
-    (and the side of its input images, where the timing recorded it)."""
-    model = "\n".join(textwrap.wrap(names.model(method).label, 12))
-    return f"{model}\n{names.backend(backend).label}" + (f"\n{int(px)} px" if px else "")
+    """A feature method's bar in Figure 5: its model's name, then its backend's, each wrapped to the
+    bar's width (and the side of its input images, where the timing recorded it)."""
+    model, search = ("\n".join(textwrap.wrap(label, 12)) for label in (names.model(method).label,
+                                                                       names.backend(backend).label))
+    return f"{model}\n{search}" + (f"\n{int(px)} px" if px else "")
 
 
 def throughput_fig(section: Section, timings: list, timing_hw: str) -> Chart | None:

@@ -130,3 +130,14 @@ def test_a_tool_cell_with_a_key_its_tool_does_not_take_is_an_error(tmp_path):
     path.write_text("datasets: [digits]\ncells:\n  - {tool: sweep, method: smallcnn, beam: [1]}\n")
     with pytest.raises(grid.HarnessError, match="beam"):
         grid.load_grid(path)
+
+
+def test_figure5_bar_labels_fit_their_bars():
+    """Each line of a feature method's bar label (model, then backend, then input side) is at most
+    12 characters, so neighbouring bars' labels do not run into each other."""
+    from bench.report import figures, names
+
+    for backend in names.BACKENDS:
+        lines = figures.bar_label("effnet", backend, 112).splitlines()
+        assert all(len(line) <= 12 for line in lines), lines
+        assert lines[-1] == "112 px"
