@@ -80,11 +80,16 @@ class LinearBackend(Backend):
             dists[unsure], ids[unsure] = self._within(q[unsure], threshold[unsure], k)
         return dists, ids
 
-    def _blocks(self, q: torch.Tensor):
-        """(first row, float32 scores (nq, block)) of every database block, larger is closer."""
+    def _blocks(self, q: torch.Tensor, buffer: torch.Tensor | None = None):
+        """(first row, float32 scores (nq, block)) of every database block, larger is closer;
+        with ``buffer`` (nq, block) every block's scores are written into it, valid until the next."""
         for start in range(0, len(self.X), self.block):
             rows = slice(start, start + self.block)
-            yield start, torch.addmm(self.offset[rows], q, self.X[rows].T)
+            if buffer is None:
+                yield start, torch.addmm(self.offset[rows], q, self.X[rows].T)
+            else:
+                score = buffer[:, :len(self.offset[rows])]
+                yield start, torch.addmm(self.offset[rows], q, self.X[rows].T, out=score)
 
     def _top(self, q: torch.Tensor, m: int) -> tuple[torch.Tensor, torch.Tensor]:
         """Float32 scores and ids (nq, m) of the m best-scored rows, in no order (ties among them
@@ -99,10 +104,7 @@ class LinearBackend(Backend):
         for start, score in self._blocks(q):
             top, ids = score.topk(min(m, score.shape[1]), dim=1, sorted=False)
             ids += start
-            if best is not None:
-                best, best_ids = merge(best, best_ids, top, ids, m)
-            else:
-                best, best_ids = top, ids
+            best, best_ids = (top, ids) if best is None else merge(best, best_ids, top, ids, m)
         return best, best_ids
 
     def _top_by_threshold(self, q: torch.Tensor, m: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -111,11 +113,7 @@ class LinearBackend(Backend):
         heap does, and every block is written into one buffer: a top-k of every block costs the
         CPU more than its matrix product."""
         best, best_ids, threshold = None, None, None
-        buffer = q.new_empty((len(q), min(self.block, len(self.X))))
-        for start in range(0, len(self.X), self.block):
-            rows = slice(start, start + self.block)
-            score = buffer[:, :len(self.offset[rows])]
-            torch.addmm(self.offset[rows], q, self.X[rows].T, out=score)
+        for start, score in self._blocks(q, q.new_empty((len(q), min(self.block, len(self.X))))):
             if best is None or best.shape[1] < m:
                 top, ids = score.topk(min(m, score.shape[1]), dim=1, sorted=False)
                 ids = ids + start
