@@ -290,11 +290,13 @@ def identifier_tables(sections: list[Section]) -> list[Table]:
     bound = Table("table3_bound", "Beside Table 3: the perfect-decoder bound against the model's own P@K and R@K")
     for s in sections:
         cells = [c for c in s.cells if c.ks("id_images_mean") and not c.fields.get("fresh")]
-        for table, rows, metrics, words in ((what, [representative(g) for g in series(cells)], tuple(IDENTIFIERS),
+        for table, rows, metrics, about in ((what, [representative(g) for g in series(cells)], tuple(IDENTIFIERS),
                                              IDENTIFIER_ROWS), (bound, cells, BOUND_METRICS, BOUND_ROWS)):
             if rows:
                 df, notes = build_rows(s, rows, metrics, ablation_labels, None)
-                table.blocks.append((s, df, [words, units(metrics)] + notes))
+                table.blocks.append((s, df, [about, units(metrics)] + notes))
+    for table in (what, bound):
+        if not table.blocks:
             table.skipped = "no cell describes its identifiers yet (IRGen's cells write id_ and bound_ rows)"
     return [what, bound]
 
