@@ -15,7 +15,6 @@ is left out and named in ``left_out``.
 """
 from __future__ import annotations
 
-import json
 import logging
 from collections import Counter
 from dataclasses import dataclass, field
@@ -138,12 +137,10 @@ class Examples:
 
 
 def shown_cell_id(cell: Cell, rows: pd.DataFrame) -> tuple[int, str] | None:
-    """(seed, cell id) of the ranking a cell shows: seed 0's (else the smallest seed's), its latest
-    run's; ``rows``: the section's results rows. None where no row matches."""
-    mine = rows[rows["run_id"].isin(cell.run_ids) & (rows["method"] == cell.method)
-                & (rows["backend"] == cell.backend) & (rows["setting"] == cell.setting)
-                & (rows["device"] == cell.device) & (rows["threads"] == cell.threads)]
-    mine = mine[mine["model"].map(lambda m: json.loads(m) == cell.model)]
+    """(seed, cell id) of the ranking a cell shows: seed 0's (else the smallest seed's), among the
+    cell's own (``Cell.cell_ids``), its latest run's; ``rows``: the section's results rows. None
+    where no row matches."""
+    mine = rows[rows["cell_id"].astype(str).isin(cell.cell_ids)]
     if mine.empty:
         return None
     seeds = sorted(set(mine["seed"].astype(int)))
