@@ -213,7 +213,7 @@ def test_the_page_pages_hides_a_row_and_lists_the_disagreements(built, chromium)
     assert position.get_attribute("data-query") == second
     rows = page.locator("table.ex-table tbody tr")
     assert rows.count() == 3
-    assert page.evaluate("Array.from(document.images).every(i => i.complete && i.naturalWidth > 0)")
+    assert watched.images_resolve()
     page.locator('.ex-rows input[data-row="1"]').uncheck()
     assert rows.count() == 2 and page.locator('table.ex-table tbody tr[data-row="1"]').count() == 0
     counts = page.locator(".ex-count").all_text_contents()

@@ -240,6 +240,12 @@ class Watched:
     def trouble(self) -> tuple[list, list, list]:
         return self.errors, self.off_site, self.failed
 
+    def images_resolve(self) -> bool:
+        """Whether every image on the page, once each has finished loading (a script may have just
+        added them), was read: one that failed finishes too, with no width."""
+        self.page.wait_for_function("Array.from(document.images).every(i => i.complete)", timeout=15_000)
+        return self.page.evaluate("Array.from(document.images).every(i => i.naturalWidth > 0)")
+
 
 def pages(site) -> list[str]:
     return sorted(name for name in site[2] if name.endswith(".html"))
@@ -254,7 +260,7 @@ def test_every_page_loads_cleanly_and_its_links_and_images_resolve(site, chromiu
         page = watched.page
         buttons = page.locator(".modebar-btn").evaluate_all("bs => bs.map(b => b.getAttribute('data-title'))")
         assert not [b for b in buttons if "share" in b.lower() or "cloud" in b.lower()]  # nothing uploads a chart
-        assert page.evaluate("Array.from(document.images).every(i => i.complete && i.naturalWidth > 0)")
+        assert watched.images_resolve()
         for url in page.evaluate("Array.from(document.querySelectorAll('a[href]')).map(a => a.href)"):
             target = urlparse(url)
             assert target.scheme == "file" and Path(unquote(target.path)).is_file(), (name, url)
